@@ -1,0 +1,387 @@
+// Package ruleset computes the enforcer's nftables table in full from the
+// desired state, as plain data, and diffs two of them. It knows nothing about
+// netlink: enforcer/nft compiles and applies what this package describes.
+//
+// Per-packet work does not grow with the number of items: base chains
+// dispatch through one interval verdict map per protocol and direction to a
+// chain per item and direction, which holds the item's counter, quota and
+// shaping rules.
+package ruleset
+
+import (
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/layout"
+	"port-traffic-dog/internal/portspec"
+	"port-traffic-dog/internal/state"
+)
+
+// Hook of a base chain.
+type Hook int
+
+const (
+	NoHook Hook = iota // regular chain
+	HookInput
+	HookOutput
+	HookForward
+)
+
+// Priority of the base chains: just before the usual filter tables, so the
+// bytes an operator's firewall drops later still count as the provider
+// counts them, and our blocks apply whatever other tables decide.
+const Priority = -10
+
+// ObjKind is a stateful object's type.
+type ObjKind int
+
+const (
+	ObjCounter ObjKind = iota
+	ObjQuota
+)
+
+// Object is a named counter or quota. Limit is the quota's size. Init* are the
+// values the object is created with when it is missing from the kernel (a
+// fresh item, a reboot); an existing object keeps its kernel values.
+type Object struct {
+	Name        string
+	Kind        ObjKind
+	Limit       uint64
+	InitBytes   uint64
+	InitPackets uint64
+}
+
+// RuleKind is the vocabulary of rules the table is made of.
+type RuleKind int
+
+const (
+	// RuleCounter: counter name <Name>
+	RuleCounter RuleKind = iota
+	// RuleQuotaDrop: quota name <Name> drop (the quota is "over" N bytes)
+	RuleQuotaDrop
+	// RuleDrop: drop
+	RuleDrop
+	// RulePriority: meta priority set <Class> (HTB classifies egress by it)
+	RulePriority
+	// RuleSkipLoopback: loopback traffic leaves the table (return)
+	RuleSkipLoopback
+	// RuleDispatch: meta l4proto <Proto> th dport|sport vmap @<Name>, by the
+	// chain's hook; in forward, Dir picks the conntrack direction and the
+	// key is the original destination port.
+	RuleDispatch
+	// RuleExemptGoto: meta l4proto <Proto> th dport|sport @exempt goto <Name>
+	RuleExemptGoto
+	// RuleGoto: goto <Name>
+	RuleGoto
+)
+
+// Rule is one rule; comparable, so chains diff with ==.
+type Rule struct {
+	Kind  RuleKind
+	Name  string
+	Proto string // "tcp" or "udp"
+	Dir   layout.Direction
+	Class uint32
+	// Via is the hook whose port key a dispatch or exempt rule loads: the
+	// local port on input/output, the original destination in forward.
+	Via Hook
+}
+
+// Chain is a base chain (Hook set) or a regular chain.
+type Chain struct {
+	Name  string
+	Hook  Hook
+	Rules []Rule
+}
+
+// Element maps a port range of a dispatch map to the chain it jumps to.
+type Element struct {
+	Map   string
+	Range portspec.Range
+	Chain string
+}
+
+// Fragment is everything one item adds to the table. Fragments are the unit
+// of diffing: an item whose inputs did not change keeps its fragment, and
+// comparing two tables costs nothing for it.
+type Fragment struct {
+	ID       string
+	Objects  []Object
+	Chains   []Chain
+	Elements []Element
+	key      fragmentKey
+}
+
+// fragmentKey is what an item's rules depend on. Counter values are not part
+// of it: they only seed objects that have to be created.
+type fragmentKey struct {
+	spec      string
+	protocols config.Protocols
+	quota     uint64
+	billing   config.Billing
+	quotaGen  uint32
+	blocked   bool
+	classOut  uint32
+}
+
+// Ruleset is the whole table: a fragment per item, plus the shared part
+// (host counters and quota, dispatch and base chains, the exempt set).
+type Ruleset struct {
+	Items  []*Fragment
+	Shared Fragment
+	Maps   []string
+	Exempt portspec.Spec
+	byID   map[string]*Fragment
+}
+
+// Objects lists every object of the table.
+func (rs *Ruleset) Objects() []Object {
+	out := append([]Object(nil), rs.Shared.Objects...)
+	for _, f := range rs.Items {
+		out = append(out, f.Objects...)
+	}
+	return out
+}
+
+// Chains lists every chain: items' chains first, since the shared chains
+// refer to the maps that jump to them.
+func (rs *Ruleset) Chains() []Chain {
+	var out []Chain
+	for _, f := range rs.Items {
+		out = append(out, f.Chains...)
+	}
+	return append(out, rs.Shared.Chains...)
+}
+
+// Elements lists every map element.
+func (rs *Ruleset) Elements() []Element {
+	var out []Element
+	for _, f := range rs.Items {
+		out = append(out, f.Elements...)
+	}
+	return out
+}
+
+// Item is what the ruleset needs to know about one item.
+type Item struct {
+	ID        string
+	Spec      portspec.Spec
+	Protocols config.Protocols
+	Quota     uint64 // 0 = none
+	Billing   config.Billing
+	QuotaGen  uint32
+	Blocked   bool   // quota exhausted or expired: drop both directions
+	ClassOut  uint32 // egress HTB class (major:minor); 0 = unshaped
+	// Counters as last checkpointed (for re-creation) and period base.
+	In, Out         state.Counter
+	BaseIn, BaseOut state.Counter
+}
+
+// Input is the desired state.
+type Input struct {
+	Items         []Item
+	Host          *Item // whole-host counters always exist; quota optional
+	CountLoopback bool
+	Exempt        portspec.Spec
+}
+
+var protocols = []struct {
+	name string
+	bit  config.Protocols
+}{{"tcp", config.TCP}, {"udp", config.UDP}}
+
+// quotaRefs returns the quota objects an item needs and which direction
+// references which object. Counters always count real bytes once; the mode
+// only decides what consumes the quota.
+func quotaRefs(it *Item) (objs []Object, ref [2]string) {
+	if it.Quota == 0 {
+		return nil, ref
+	}
+	pin := it.In.Sub(it.BaseIn).Bytes
+	pout := it.Out.Sub(it.BaseOut).Bytes
+	mode := string(it.Billing)
+	shared := func(limit, used uint64) {
+		name := layout.Quota(it.ID, it.QuotaGen, mode, "")
+		objs = append(objs, Object{Name: name, Kind: ObjQuota, Limit: limit, InitBytes: used})
+		ref = [2]string{name, name}
+	}
+	switch it.Billing {
+	case config.BillingOut:
+		name := layout.Quota(it.ID, it.QuotaGen, mode, "")
+		objs = append(objs, Object{Name: name, Kind: ObjQuota, Limit: it.Quota, InitBytes: pout})
+		ref[layout.Out] = name
+	case config.BillingIn:
+		name := layout.Quota(it.ID, it.QuotaGen, mode, "")
+		objs = append(objs, Object{Name: name, Kind: ObjQuota, Limit: it.Quota, InitBytes: pin})
+		ref[layout.In] = name
+	case config.BillingMax:
+		for _, d := range layout.Directions {
+			name := layout.Quota(it.ID, it.QuotaGen, mode, d.String())
+			used := pin
+			if d == layout.Out {
+				used = pout
+			}
+			objs = append(objs, Object{Name: name, Kind: ObjQuota, Limit: it.Quota, InitBytes: used})
+			ref[d] = name
+		}
+	case config.BillingRelay:
+		// (in+out) x 2 <= N  <=>  in+out <= N/2: one shared quota of N/2.
+		shared(it.Quota/2, pin+pout)
+	default:
+		shared(it.Quota, pin+pout)
+	}
+	return objs, ref
+}
+
+// itemChainRules are the rules of an item's chain for one direction.
+func itemChainRules(it *Item, d layout.Direction, quota string) []Rule {
+	if it.Blocked {
+		return []Rule{{Kind: RuleDrop}}
+	}
+	var rules []Rule
+	if quota != "" {
+		rules = append(rules, Rule{Kind: RuleQuotaDrop, Name: quota})
+	}
+	rules = append(rules, Rule{Kind: RuleCounter, Name: layout.Counter(it.ID, d)})
+	if d == layout.Out && it.ClassOut != 0 {
+		rules = append(rules, Rule{Kind: RulePriority, Class: it.ClassOut})
+	}
+	return rules
+}
+
+func counters(it *Item) []Object {
+	return []Object{
+		{Name: layout.Counter(it.ID, layout.In), Kind: ObjCounter, InitBytes: it.In.Bytes, InitPackets: it.In.Packets},
+		{Name: layout.Counter(it.ID, layout.Out), Kind: ObjCounter, InitBytes: it.Out.Bytes, InitPackets: it.Out.Packets},
+	}
+}
+
+// Dispatch chains hold the vmap lookups; base chains goto them after the
+// host-level rules, so exempt ports can skip the host block and still count.
+const (
+	dispatchIn  = "dispatch_in"
+	dispatchOut = "dispatch_out"
+	dispatchFwd = "dispatch_fwd"
+)
+
+func keyOf(it *Item) fragmentKey {
+	return fragmentKey{spec: it.Spec.String(), protocols: it.Protocols, quota: it.Quota, billing: it.Billing,
+		quotaGen: it.QuotaGen, blocked: it.Blocked, classOut: it.ClassOut}
+}
+
+func itemFragment(it *Item) *Fragment {
+	f := &Fragment{ID: it.ID, key: keyOf(it)}
+	f.Objects = counters(it)
+	qobjs, ref := quotaRefs(it)
+	f.Objects = append(f.Objects, qobjs...)
+	for _, d := range layout.Directions {
+		chain := layout.ItemChain(it.ID, d)
+		f.Chains = append(f.Chains, Chain{Name: chain, Rules: itemChainRules(it, d, ref[d])})
+		for _, p := range protocols {
+			if it.Protocols&p.bit == 0 {
+				continue
+			}
+			for _, r := range it.Spec {
+				f.Elements = append(f.Elements, Element{Map: layout.DispatchMap(p.name, d), Range: r, Chain: chain})
+			}
+		}
+	}
+	return f
+}
+
+// Build computes the complete table. Fragments of prev (the table applied
+// last, may be nil) whose item did not change are reused as they are.
+func Build(in Input, prev *Ruleset) *Ruleset {
+	rs := &Ruleset{Exempt: in.Exempt, byID: make(map[string]*Fragment, len(in.Items))}
+	for _, p := range protocols {
+		for _, d := range layout.Directions {
+			rs.Maps = append(rs.Maps, layout.DispatchMap(p.name, d))
+		}
+	}
+	rs.Items = make([]*Fragment, 0, len(in.Items))
+	for i := range in.Items {
+		it := &in.Items[i]
+		var f *Fragment
+		if prev != nil {
+			if old, ok := prev.byID[it.ID]; ok && old.key == keyOf(it) {
+				f = old
+			}
+		}
+		if f == nil {
+			f = itemFragment(it)
+		}
+		rs.Items = append(rs.Items, f)
+		rs.byID[it.ID] = f
+	}
+	rs.Shared = sharedFragment(in)
+	return rs
+}
+
+// sharedFragment is the host-level part and the dispatch.
+func sharedFragment(in Input) Fragment {
+	var sh Fragment
+
+	// Dispatch: local traffic by the local port; forwarded (DNAT) traffic by
+	// the port the client connected to, from conntrack's original tuple.
+	var din, dout, dfwd []Rule
+	for _, p := range protocols {
+		din = append(din, Rule{Kind: RuleDispatch, Proto: p.name, Dir: layout.In, Via: HookInput, Name: layout.DispatchMap(p.name, layout.In)})
+		dout = append(dout, Rule{Kind: RuleDispatch, Proto: p.name, Dir: layout.Out, Via: HookOutput, Name: layout.DispatchMap(p.name, layout.Out)})
+		for _, d := range layout.Directions {
+			dfwd = append(dfwd, Rule{Kind: RuleDispatch, Proto: p.name, Dir: d, Via: HookForward, Name: layout.DispatchMap(p.name, d)})
+		}
+	}
+	sh.Chains = append(sh.Chains,
+		Chain{Name: dispatchIn, Rules: din},
+		Chain{Name: dispatchOut, Rules: dout},
+		Chain{Name: dispatchFwd, Rules: dfwd})
+
+	host := in.Host
+	if host == nil {
+		host = &Item{ID: layout.HostID}
+	}
+	sh.Objects = append(sh.Objects, counters(host)...)
+	hobjs, href := quotaRefs(host)
+	sh.Objects = append(sh.Objects, hobjs...)
+
+	base := func(name string, hook Hook, d layout.Direction, dispatch string, countBoth bool) Chain {
+		var rules []Rule
+		if !in.CountLoopback && hook != HookForward {
+			rules = append(rules, Rule{Kind: RuleSkipLoopback, Dir: d})
+		}
+		// A forwarded packet crosses the uplink twice, as the provider sees it.
+		if countBoth {
+			rules = append(rules, Rule{Kind: RuleCounter, Name: layout.Counter(layout.HostID, layout.In)},
+				Rule{Kind: RuleCounter, Name: layout.Counter(layout.HostID, layout.Out)})
+		} else {
+			rules = append(rules, Rule{Kind: RuleCounter, Name: layout.Counter(layout.HostID, d)})
+		}
+		var block []Rule
+		if host.Blocked {
+			block = []Rule{{Kind: RuleDrop}}
+		} else {
+			dirs := []layout.Direction{d}
+			if countBoth {
+				dirs = layout.Directions[:]
+			}
+			// A forwarded packet consumes the quota once per direction it is
+			// counted in, so "sum" is charged twice by referencing it twice.
+			for _, qd := range dirs {
+				if href[qd] != "" {
+					block = append(block, Rule{Kind: RuleQuotaDrop, Name: href[qd]})
+				}
+			}
+		}
+		if len(block) > 0 && len(in.Exempt) > 0 {
+			for _, p := range protocols {
+				rules = append(rules, Rule{Kind: RuleExemptGoto, Proto: p.name, Dir: d, Via: hook, Name: dispatch})
+			}
+		}
+		rules = append(rules, block...)
+		rules = append(rules, Rule{Kind: RuleGoto, Name: dispatch})
+		return Chain{Name: name, Hook: hook, Rules: rules}
+	}
+	sh.Chains = append(sh.Chains,
+		base("input", HookInput, layout.In, dispatchIn, false),
+		base("output", HookOutput, layout.Out, dispatchOut, false),
+		base("forward", HookForward, layout.In, dispatchFwd, true))
+	return sh
+}

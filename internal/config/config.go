@@ -1,0 +1,259 @@
+// Package config is the schema of the enforcer's desired state: the YAML file,
+// the repeatable --port flags, and the validation both run through. The
+// result is a fully checked, typed Config; nothing downstream re-parses text.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // IANA zones must resolve on minimal hosts without /usr/share/zoneinfo
+
+	"port-traffic-dog/internal/portspec"
+)
+
+// Defaults, documented in docs/CONFIG.md.
+const (
+	DefaultPath               = "/etc/port-traffic-dog/config.yaml"
+	DefaultStateDir           = "/var/lib/port-traffic-dog"
+	DefaultAdminSocket        = "/run/port-traffic-dog/enforcer.sock"
+	DefaultCheckpointInterval = 10 * time.Second
+	DefaultResetDay           = 1
+	MaxRemarkLen              = 200
+)
+
+// DefaultExempt is what `exempt` is when the file does not set it: SSH, so a
+// whole-host block never locks the operator out.
+var DefaultExempt = portspec.Spec{{Lo: 22, Hi: 22}}
+
+// Billing says which bytes consume an item's quota. Counting is not affected:
+// counters always count real bytes, once.
+type Billing string
+
+const (
+	BillingOut   Billing = "out"   // bytes sent from the port
+	BillingIn    Billing = "in"    // bytes sent to the port
+	BillingSum   Billing = "sum"   // in + out
+	BillingMax   Billing = "max"   // the larger direction
+	BillingRelay Billing = "relay" // (in + out) x 2: a userspace relay's backend leg uses other ports
+)
+
+var billings = []Billing{BillingOut, BillingIn, BillingSum, BillingMax, BillingRelay}
+
+// Billable is the quota use of a period with the given in/out bytes.
+func (b Billing) Billable(in, out uint64) uint64 {
+	switch b {
+	case BillingOut:
+		return out
+	case BillingIn:
+		return in
+	case BillingMax:
+		return max(in, out)
+	case BillingRelay:
+		return (in + out) * 2
+	default:
+		return in + out
+	}
+}
+
+// Protocols is the set of transport protocols an item covers.
+type Protocols uint8
+
+const (
+	TCP Protocols = 1 << iota
+	UDP
+)
+
+func (p Protocols) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	default:
+		return "tcp+udp"
+	}
+}
+
+// Date is a calendar day without a time zone; it becomes an instant only in
+// the configured zone (expiry starts at 00:00 of that day there).
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// ParseDate reads YYYY-MM-DD.
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse("2006-01-02", strings.TrimSpace(s))
+	if err != nil {
+		return Date{}, fmt.Errorf("%q is not a date (want YYYY-MM-DD)", s)
+	}
+	return Date{t.Year(), t.Month(), t.Day()}, nil
+}
+
+func (d Date) IsZero() bool { return d == Date{} }
+
+// In returns 00:00 of the day in loc.
+func (d Date) In(loc *time.Location) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+}
+
+func (d Date) String() string {
+	if d.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day)
+}
+
+// Item is one monitored port, range or group.
+type Item struct {
+	Ports     string        // the spec as written; the `port` label of every metric
+	Spec      portspec.Spec // parsed, canonical
+	Remark    string
+	Protocols Protocols
+	Quota     uint64 // bytes per period; 0 = no quota
+	Billing   Billing
+	ResetDay  int    // 1-31, 0 = never
+	Expires   Date   // zero = never
+	RateIn    uint64 // bits/s to the port (client uploads); 0 = unlimited
+	RateOut   uint64 // bits/s from the port (client downloads); 0 = unlimited
+	Burst     uint64 // bytes; 0 = derived from the rate
+
+	// Source says where the item was defined, for messages: "config.yaml:12"
+	// or "--port #2".
+	Source string
+}
+
+// ID is the item's stable identity in the kernel (object and chain names) and
+// in the state: derived from the canonical ports, so re-ordering a group or
+// editing the remark keeps the counters.
+func (it *Item) ID() string { return ItemID(it.Spec) }
+
+// ItemID derives the kernel identity of a ports spec.
+func ItemID(s portspec.Spec) string {
+	id := "p" + strings.ReplaceAll(s.String(), ",", "_")
+	if len(id) <= 120 { // chain names are "item_<id>_out"; the kernel allows 255 bytes
+		return id
+	}
+	sum := sha256.Sum256([]byte(s.String()))
+	return "g" + hex.EncodeToString(sum[:12])
+}
+
+// HostQuota is the optional whole-host budget.
+type HostQuota struct {
+	Quota    uint64
+	Billing  Billing
+	ResetDay int
+	Source   string
+}
+
+// HostPort is the `port` label value of the whole-host item.
+const HostPort = "host"
+
+// Config is the validated desired state.
+type Config struct {
+	StateDir           string
+	AdminSocket        string
+	AdminGroup         string // group allowed to use the admin socket besides root
+	CheckpointInterval time.Duration
+	Timezone           string
+	Location           *time.Location
+	CountLoopback      bool
+	Exempt             portspec.Spec
+	Interfaces         []string // shaped interfaces; empty = the default routes' interfaces
+	Host               *HostQuota
+	Items              []Item
+}
+
+// Default returns the configuration used when there is no file.
+func Default() *Config {
+	return &Config{
+		StateDir:           DefaultStateDir,
+		AdminSocket:        DefaultAdminSocket,
+		CheckpointInterval: DefaultCheckpointInterval,
+		Timezone:           "Local",
+		Location:           time.Local,
+		Exempt:             DefaultExempt,
+	}
+}
+
+// Item returns the item whose canonical spec equals spec's, if any.
+func (c *Config) Item(spec portspec.Spec) (*Item, bool) {
+	canon := spec.String()
+	for i := range c.Items {
+		if c.Items[i].Spec.String() == canon {
+			return &c.Items[i], true
+		}
+	}
+	return nil, false
+}
+
+// checkItems runs the rules that involve more than one item: no two items may
+// share a port (each byte is counted once), and exempt ports carry no quota.
+func (c *Config) checkItems() error {
+	type owner struct {
+		r   portspec.Range
+		idx int // position in Items: the later definition is the one reported
+	}
+	var all []owner
+	for i := range c.Items {
+		it := &c.Items[i]
+		for _, r := range it.Spec {
+			all = append(all, owner{r, i})
+		}
+		if it.Quota > 0 {
+			if r, ok := it.Spec.Overlap(c.Exempt); ok {
+				return &Error{Source: it.Source, Item: it.Ports, Field: "quota",
+					Msg: fmt.Sprintf("port %s is exempt (never blocked), so it cannot have a quota; remove it from `exempt` or drop the quota", r)}
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b owner) int { return int(a.r.Lo) - int(b.r.Lo) })
+	for i := 1; i < len(all); i++ {
+		a, b := all[i-1], all[i]
+		if !a.r.Overlaps(b.r) {
+			continue
+		}
+		if a.idx > b.idx {
+			a, b = b, a
+		}
+		first, later := &c.Items[a.idx], &c.Items[b.idx]
+		if first.Spec.String() == later.Spec.String() {
+			return &Error{Source: later.Source, Item: later.Ports, Field: "ports",
+				Msg: fmt.Sprintf("duplicate item: %q is already defined at %s", first.Ports, first.Source)}
+		}
+		shared := portspec.Range{Lo: max(a.r.Lo, b.r.Lo), Hi: min(a.r.Hi, b.r.Hi)}
+		return &Error{Source: later.Source, Item: later.Ports, Field: "ports",
+			Msg: fmt.Sprintf("overlaps item %q (%s) on port %s: a port can belong to one item only", first.Ports, first.Source, shared)}
+	}
+	return nil
+}
+
+// Error is a validation error that names where the problem is.
+type Error struct {
+	Source string // "file.yaml:12", "file.yaml", "--port #2"
+	Item   string // the item's ports as written, when the problem is in an item
+	Field  string // the YAML key
+	Msg    string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Source != "" {
+		b.WriteString(e.Source)
+		b.WriteString(": ")
+	}
+	if e.Item != "" {
+		fmt.Fprintf(&b, "item %q: ", e.Item)
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}

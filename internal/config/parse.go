@@ -1,0 +1,634 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+
+	"port-traffic-dog/internal/portspec"
+	"port-traffic-dog/internal/units"
+)
+
+// MaxFileSize bounds what Load reads: 50,000 items fit in a few MB.
+const MaxFileSize = 32 << 20
+
+// Load reads and validates a config file.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read config %s: not a regular file", path)
+	}
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("read config %s: %d bytes is larger than the %d MiB limit", path, st.Size(), MaxFileSize>>20)
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil && st.Size() > 0 {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return Parse(data, path)
+}
+
+// Parse validates YAML config text; source names it in error messages.
+func Parse(data []byte, source string) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, &Error{Source: source, Msg: fmt.Sprintf("%d bytes is larger than the %d MiB limit", len(data), MaxFileSize>>20)}
+	}
+	if !utf8.Valid(data) {
+		return nil, &Error{Source: source + lineOfInvalidUTF8(data), Msg: "file is not valid UTF-8"}
+	}
+	cfg := Default()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &Error{Source: source, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if len(doc.Content) == 0 { // empty file: all defaults, no items
+		return cfg, nil
+	}
+	d := &decoder{source: source}
+	d.top(doc.Content[0], cfg)
+	if err := errors.Join(d.errs...); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkItems(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// WithPortFlags returns a copy of c with the items of repeated --port flags
+// added, validated together with the file's items.
+func (c *Config) WithPortFlags(flags []string) (*Config, error) {
+	out := *c
+	out.Items = slices.Clone(c.Items)
+	for i, f := range flags {
+		it, err := ParsePortFlag(f, fmt.Sprintf("--port #%d", i+1))
+		if err != nil {
+			return nil, err
+		}
+		out.Items = append(out.Items, it)
+	}
+	if err := out.checkItems(); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+type decoder struct {
+	source string
+	errs   []error
+}
+
+func (d *decoder) at(n *yaml.Node) string {
+	if n == nil || n.Line == 0 {
+		return d.source
+	}
+	return d.source + ":" + strconv.Itoa(n.Line)
+}
+
+func (d *decoder) fail(n *yaml.Node, item, field, format string, args ...any) {
+	d.errs = append(d.errs, &Error{Source: d.at(n), Item: item, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+type pair struct{ key, value *yaml.Node }
+
+// mapping flattens a mapping node into its key/value pairs, resolving aliases
+// and YAML merge keys (`<<: *defaults`, handy for items sharing options), and
+// rejecting duplicate keys, which YAML forbids but many parsers take silently.
+func (d *decoder) mapping(n *yaml.Node, item, field string) ([]pair, bool) {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, item, field, "expected a mapping (key: value lines), found %s", describe(n))
+		return nil, false
+	}
+	var merged, own []pair
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.fail(k, item, field, "keys must be plain names, found %s", describe(k))
+			return nil, false
+		}
+		if k.Tag == "!!merge" {
+			srcs := []*yaml.Node{resolve(v)}
+			if srcs[0].Kind == yaml.SequenceNode {
+				srcs = srcs[0].Content
+			}
+			for _, src := range srcs {
+				ps, ok := d.mapping(src, item, field)
+				if !ok {
+					return nil, false
+				}
+				merged = append(merged, ps...)
+			}
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			d.fail(k, item, k.Value, "duplicate key (first set at line %d)", prev.Line)
+			return nil, false
+		}
+		seen[k.Value] = k
+		own = append(own, pair{k, v})
+	}
+	var out []pair
+	for _, p := range merged { // explicit keys override merged ones
+		if _, overridden := seen[p.key.Value]; !overridden {
+			seen[p.key.Value] = p.key
+			out = append(out, p)
+		}
+	}
+	return append(out, own...), true
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+var topKeys = []string{"state_dir", "admin_socket", "admin_group", "checkpoint_interval", "timezone",
+	"count_loopback", "exempt", "interfaces", "host", "ports"}
+
+func (d *decoder) top(root *yaml.Node, cfg *Config) {
+	pairs, ok := d.mapping(root, "", "")
+	if !ok {
+		return
+	}
+	for _, p := range pairs {
+		k, v := p.key.Value, resolve(p.value)
+		switch k {
+		case "state_dir":
+			cfg.StateDir = d.absPath(v, k)
+		case "admin_socket":
+			cfg.AdminSocket = d.absPath(v, k)
+		case "admin_group":
+			cfg.AdminGroup, _ = d.str(v, "", k)
+		case "checkpoint_interval":
+			if s, ok := d.str(v, "", k); ok {
+				dur, err := time.ParseDuration(s)
+				switch {
+				case err != nil:
+					d.fail(v, "", k, "%q is not a duration (examples: 10s, 1m)", s)
+				case dur < time.Second || dur > time.Hour:
+					d.fail(v, "", k, "%s is outside 1s-1h", dur)
+				default:
+					cfg.CheckpointInterval = dur
+				}
+			}
+		case "timezone":
+			if s, ok := d.str(v, "", k); ok {
+				loc, err := time.LoadLocation(s)
+				if err != nil || s == "" {
+					d.fail(v, "", k, "unknown time zone %q (use an IANA name such as Asia/Shanghai, or Local or UTC)", s)
+				} else {
+					cfg.Timezone, cfg.Location = s, loc
+				}
+			}
+		case "count_loopback":
+			cfg.CountLoopback, _ = d.boolean(v, "", k)
+		case "exempt":
+			cfg.Exempt = d.exempt(v)
+		case "interfaces":
+			cfg.Interfaces = d.interfaces(v)
+		case "host":
+			cfg.Host = d.host(v)
+		case "ports":
+			d.items(v, cfg)
+		default:
+			d.unknown(p.key, "", k, topKeys)
+		}
+	}
+}
+
+// portsValue finds an item's `ports` before the item is decoded, to name the
+// item in messages about its other keys.
+func portsValue(n *yaml.Node) string {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "ports" && resolve(n.Content[i+1]).Kind == yaml.ScalarNode {
+			return resolve(n.Content[i+1]).Value
+		}
+	}
+	return ""
+}
+
+func (d *decoder) unknown(n *yaml.Node, item, k string, known []string) {
+	msg := "unknown key"
+	if s := suggest(k, known); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	} else {
+		msg += fmt.Sprintf(" (known keys: %s)", strings.Join(known, ", "))
+	}
+	d.fail(n, item, k, "%s", msg)
+}
+
+func (d *decoder) str(v *yaml.Node, item, k string) (string, bool) {
+	if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+		d.fail(v, item, k, "expected a single value, found %s", describe(v))
+		return "", false
+	}
+	return v.Value, true
+}
+
+func (d *decoder) absPath(v *yaml.Node, k string) string {
+	s, ok := d.str(v, "", k)
+	if ok && !filepath.IsAbs(s) {
+		d.fail(v, "", k, "%q must be an absolute path", s)
+	}
+	return filepath.Clean(s)
+}
+
+func (d *decoder) boolean(v *yaml.Node, item, k string) (bool, bool) {
+	if v.Kind == yaml.ScalarNode {
+		switch v.Value {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	d.fail(v, item, k, "expected true or false, found %s", describe(v))
+	return false, false
+}
+
+func (d *decoder) integer(v *yaml.Node, item, k string, lo, hi int) (int, bool) {
+	if s, ok := d.str(v, item, k); ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < lo || n > hi {
+			d.fail(v, item, k, "%q is not a whole number from %d to %d", s, lo, hi)
+			return 0, false
+		}
+		return n, true
+	}
+	return 0, false
+}
+
+func (d *decoder) list(v *yaml.Node, item, k string) []*yaml.Node {
+	if v.Kind != yaml.SequenceNode {
+		d.fail(v, item, k, "expected a list, found %s", describe(v))
+		return nil
+	}
+	out := make([]*yaml.Node, len(v.Content))
+	for i, e := range v.Content {
+		out[i] = resolve(e)
+	}
+	return out
+}
+
+func (d *decoder) exempt(v *yaml.Node) portspec.Spec {
+	var all portspec.Spec
+	for _, e := range d.list(v, "", "exempt") {
+		s, ok := d.str(e, "", "exempt")
+		if !ok {
+			continue
+		}
+		spec, err := portspec.Parse(s)
+		if err != nil {
+			d.fail(e, "", "exempt", "%v", err)
+			continue
+		}
+		all = append(all, spec...)
+	}
+	// Overlaps inside exempt are harmless; re-parse to sort and reject them
+	// anyway, since they usually mean a typo.
+	if len(all) == 0 {
+		return portspec.Spec{}
+	}
+	spec, err := portspec.Parse(all.String())
+	if err != nil {
+		d.fail(v, "", "exempt", "%v", err)
+	}
+	return spec
+}
+
+func (d *decoder) interfaces(v *yaml.Node) []string {
+	var out []string
+	for _, e := range d.list(v, "", "interfaces") {
+		s, ok := d.str(e, "", "interfaces")
+		if !ok {
+			continue
+		}
+		if !validIfName(s) {
+			d.fail(e, "", "interfaces", "%q is not an interface name (1-15 characters, no spaces or /)", s)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func validIfName(s string) bool {
+	if s == "" || len(s) > 15 || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if r == '/' || r == ':' || unicode.IsSpace(r) || r > unicode.MaxASCII {
+			return false
+		}
+	}
+	return true
+}
+
+var hostKeys = []string{"quota", "billing", "reset_day"}
+
+func (d *decoder) host(v *yaml.Node) *HostQuota {
+	pairs, ok := d.mapping(v, HostPort, "host")
+	if !ok {
+		return nil
+	}
+	h := &HostQuota{Billing: BillingSum, ResetDay: DefaultResetDay, Source: d.at(v)}
+	for _, p := range pairs {
+		k, val := p.key.Value, resolve(p.value)
+		raw, _ := d.str(val, HostPort, k)
+		var err error
+		switch k {
+		case "quota":
+			h.Quota, err = parseQuota(raw)
+		case "billing":
+			h.Billing, err = parseBilling(raw)
+		case "reset_day":
+			h.ResetDay, err = parseResetDay(raw)
+		default:
+			d.unknown(p.key, HostPort, k, hostKeys)
+			continue
+		}
+		if err != nil {
+			d.fail(val, HostPort, k, "%v", err)
+		}
+	}
+	if h.Quota == 0 {
+		d.fail(v, HostPort, "quota", "the host block needs a quota (remove the block for no whole-host quota)")
+	}
+	return h
+}
+
+func (d *decoder) items(v *yaml.Node, cfg *Config) {
+	for _, n := range d.list(v, "", "ports") {
+		it, errs := decodeItem(n, d.source)
+		d.errs = append(d.errs, errs...)
+		if len(errs) == 0 {
+			cfg.Items = append(cfg.Items, it)
+		}
+	}
+}
+
+// itemKeys are the per-item options; the same names are the keys of --port.
+var itemKeys = []string{"ports", "remark", "protocols", "quota", "billing", "reset_day", "expires",
+	"rate", "rate_in", "rate_out", "burst"}
+
+func decodeItem(n *yaml.Node, source string) (Item, []error) {
+	d := &decoder{source: source}
+	pairs, ok := d.mapping(n, portsValue(n), "ports")
+	if !ok {
+		return Item{}, d.errs
+	}
+	// The ports value names the item in every other message, so find it first.
+	var raw = map[string]string{}
+	nodes := map[string]*yaml.Node{}
+	name := ""
+	for _, p := range pairs {
+		k, v := p.key.Value, resolve(p.value)
+		if !slices.Contains(itemKeys, k) {
+			d.unknown(p.key, "", k, itemKeys)
+			continue
+		}
+		nodes[k] = v
+		if k == "protocols" && v.Kind == yaml.SequenceNode {
+			var ps []string
+			for _, e := range d.list(v, "", k) {
+				if s, ok := d.str(e, "", k); ok {
+					ps = append(ps, s)
+				}
+			}
+			raw[k] = strings.Join(ps, ",")
+			continue
+		}
+		if s, ok := d.str(v, "", k); ok {
+			raw[k] = s
+		}
+		if k == "ports" {
+			name = raw[k]
+		}
+	}
+	if _, ok := nodes["ports"]; !ok {
+		d.fail(n, "", "ports", "every item needs `ports` (\"443\", \"5000-5100\" or \"443,5000-5100\")")
+		return Item{}, d.errs
+	}
+	if len(d.errs) > 0 {
+		// Re-label the errors with the item now that its name is known.
+		for _, e := range d.errs {
+			if fe, ok := e.(*Error); ok && fe.Item == "" {
+				fe.Item = name
+			}
+		}
+		return Item{}, d.errs
+	}
+	it, err := buildItem(raw, d.at(n), func(key string) string { return d.at(nodes[key]) })
+	if err != nil {
+		return Item{}, []error{err}
+	}
+	return it, nil
+}
+
+// buildItem turns the raw option strings of one item (from YAML or a --port
+// flag) into an Item; where(key) locates an option for messages.
+func buildItem(raw map[string]string, source string, where func(string) string) (Item, error) {
+	it := Item{Ports: strings.TrimSpace(raw["ports"]), Protocols: TCP | UDP, Billing: BillingSum,
+		ResetDay: DefaultResetDay, Source: source}
+	fail := func(k string, err error) (Item, error) {
+		return Item{}, &Error{Source: where(k), Item: it.Ports, Field: k, Msg: err.Error()}
+	}
+	var err error
+	if it.Spec, err = portspec.Parse(it.Ports); err != nil {
+		return fail("ports", err)
+	}
+	for _, k := range itemKeys[1:] {
+		v, set := raw[k]
+		if !set {
+			continue
+		}
+		switch k {
+		case "remark":
+			it.Remark, err = parseRemark(v)
+		case "protocols":
+			it.Protocols, err = parseProtocols(v)
+		case "quota":
+			it.Quota, err = parseQuota(v)
+		case "billing":
+			it.Billing, err = parseBilling(v)
+		case "reset_day":
+			it.ResetDay, err = parseResetDay(v)
+		case "expires":
+			it.Expires, err = ParseDate(v)
+		case "rate":
+			it.RateIn, err = units.ParseRate(v)
+			it.RateOut = it.RateIn
+		case "burst":
+			it.Burst, err = units.ParseBytes(v)
+			if err == nil && it.Burst == 0 {
+				err = errors.New("must be greater than zero (omit it for the default)")
+			}
+		}
+		if err != nil {
+			return fail(k, err)
+		}
+	}
+	// The direction overrides win over `rate` whatever their order.
+	for k, dst := range map[string]*uint64{"rate_in": &it.RateIn, "rate_out": &it.RateOut} {
+		if v, set := raw[k]; set {
+			if *dst, err = units.ParseRate(v); err != nil {
+				return fail(k, err)
+			}
+		}
+	}
+	if _, set := raw["burst"]; set && it.RateIn == 0 && it.RateOut == 0 {
+		return fail("burst", errors.New("burst needs a rate, rate_in or rate_out"))
+	}
+	return it, nil
+}
+
+func parseRemark(s string) (string, error) {
+	if utf8.RuneCountInString(s) > MaxRemarkLen {
+		return "", fmt.Errorf("longer than %d characters", MaxRemarkLen)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", fmt.Errorf("contains a control character (%U); a remark is one line", r)
+		}
+	}
+	return s, nil
+}
+
+func parseProtocols(s string) (Protocols, error) {
+	var p Protocols
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '+' || r == ' ' }) {
+		var bit Protocols
+		switch strings.ToLower(f) {
+		case "tcp":
+			bit = TCP
+		case "udp":
+			bit = UDP
+		default:
+			return 0, fmt.Errorf("unknown protocol %q (tcp or udp)", f)
+		}
+		if p&bit != 0 {
+			return 0, fmt.Errorf("%s is listed twice", f)
+		}
+		p |= bit
+	}
+	if p == 0 {
+		return 0, errors.New("empty: list tcp, udp or both")
+	}
+	return p, nil
+}
+
+func parseQuota(s string) (uint64, error) {
+	q, err := units.ParseBytes(s)
+	if err == nil && q == 0 {
+		err = errors.New("must be greater than zero (omit it for no quota)")
+	}
+	return q, err
+}
+
+func parseBilling(s string) (Billing, error) {
+	for _, b := range billings {
+		if string(b) == s {
+			return b, nil
+		}
+	}
+	return "", fmt.Errorf("unknown billing mode %q (out, in, sum, max or relay)", s)
+}
+
+func parseResetDay(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 31 {
+		return 0, fmt.Errorf("%q is not a day of the month (1-31, or 0 for never)", s)
+	}
+	return n, nil
+}
+
+func lineOfInvalidUTF8(data []byte) string {
+	line := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return ":" + strconv.Itoa(line)
+		}
+		if r == '\n' {
+			line++
+		}
+		i += size
+	}
+	return ""
+}
+
+// suggest returns the known key closest to a misspelt one, if close enough.
+func suggest(k string, known []string) string {
+	for _, c := range known {
+		if len(k) >= 4 && strings.HasPrefix(c, k) {
+			return c
+		}
+	}
+	best, bestD := "", 3
+	for _, c := range known {
+		if d := editDistance(k, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,248 @@
+// Package state is the enforcer's durable state: the last checkpoint of every
+// kernel counter and quota, billing periods and what the enforcer applied, in
+// one file written atomically; and the append-only reset history. The
+// exporter reads the same file for what the kernel cannot tell it (remarks,
+// period baselines, reset dates).
+package state
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+const (
+	FileName = "state.json"
+	// PrevName keeps the checkpoint before the current one, so a file
+	// damaged after it was written still leaves a good one to start from.
+	PrevName = "state.json.prev"
+	// Format is bumped on incompatible changes; a newer format is refused.
+	Format = 1
+	// MaxFileSize bounds what Load reads.
+	MaxFileSize = 256 << 20
+)
+
+// Counter is a kernel counter's value.
+type Counter struct {
+	Bytes   uint64 `json:"bytes"`
+	Packets uint64 `json:"packets"`
+}
+
+// Sub returns c - base, clamped at zero per field so a restore from an older
+// checkpoint never shows negative period use.
+func (c Counter) Sub(base Counter) Counter {
+	var d Counter
+	if c.Bytes > base.Bytes {
+		d.Bytes = c.Bytes - base.Bytes
+	}
+	if c.Packets > base.Packets {
+		d.Packets = c.Packets - base.Packets
+	}
+	return d
+}
+
+// Item is one item's state: what was applied, the counters as of SavedAt and
+// its billing period.
+type Item struct {
+	ID        string `json:"id"`
+	Ports     string `json:"ports"`
+	Remark    string `json:"remark,omitempty"`
+	Protocols string `json:"protocols"`
+	Billing   string `json:"billing"`
+	Quota     uint64 `json:"quota,omitempty"`
+	ResetDay  int    `json:"reset_day"`
+	// Expires is 00:00 of the expiry day in the configured zone.
+	Expires time.Time `json:"expires,omitzero"`
+	RateIn  uint64    `json:"rate_in,omitempty"`
+	RateOut uint64    `json:"rate_out,omitempty"`
+	// ClassMinor is the tc class minor the item's limits use; stable for the
+	// item's lifetime so a reload never collides two items' classes.
+	ClassMinor uint16 `json:"class_minor,omitempty"`
+
+	In  Counter `json:"in"`
+	Out Counter `json:"out"`
+	// QuotaGen numbers the item's kernel quota objects. A new generation
+	// (fresh objects whose consumed bytes are derived from the counters)
+	// replaces the old one at every reset, unblock or billing-mode change,
+	// since the kernel cannot set a live quota's consumed bytes.
+	QuotaGen uint32 `json:"quota_gen,omitempty"`
+
+	PeriodStart time.Time `json:"period_start"`
+	BaseIn      Counter   `json:"base_in"`
+	BaseOut     Counter   `json:"base_out"`
+	NextReset   time.Time `json:"next_reset,omitzero"`
+	// QuotaBlocked is set once the quota is exhausted and cleared by a reset
+	// or a quota raised above the use.
+	QuotaBlocked bool `json:"quota_blocked,omitempty"`
+}
+
+// PeriodIn and PeriodOut are the bytes of the current period.
+func (it *Item) PeriodIn() Counter  { return it.In.Sub(it.BaseIn) }
+func (it *Item) PeriodOut() Counter { return it.Out.Sub(it.BaseOut) }
+
+// Stats are the enforcer's health counters, published through the exporter.
+type Stats struct {
+	ReconcileErrors  uint64 `json:"reconcile_errors"`
+	Repairs          uint64 `json:"repairs"`
+	CheckpointErrors uint64 `json:"checkpoint_errors"`
+}
+
+// State is the content of the state file.
+type State struct {
+	SavedAt time.Time `json:"saved_at"`
+	// BootID is the kernel's boot id when saved: a different one on start
+	// means the host rebooted since.
+	BootID   string `json:"boot_id,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
+	Host     *Item  `json:"host,omitempty"`
+	Items    []Item `json:"items"`
+	Stats    Stats  `json:"stats"`
+}
+
+// envelope carries a checksum of the exact state bytes, so a damaged file is
+// refused instead of loaded with wrong numbers.
+type envelope struct {
+	Format int             `json:"format"`
+	SHA256 string          `json:"sha256"`
+	State  json.RawMessage `json:"state"`
+}
+
+// Save writes the state to dir atomically: a reader sees the old file or the
+// new one, never a mix, and after a crash at any point the previous good
+// checkpoint is still there. Files are 0600: remarks can name customers.
+func Save(dir string, st *State) error {
+	body, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	data, err := json.Marshal(envelope{Format: Format, SHA256: hex.EncodeToString(sum[:]), State: body})
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return WriteFileAtomic(filepath.Join(dir, FileName), data, 0o600)
+}
+
+// WriteFileAtomic replaces path with data: temp file, fsync, keep the old
+// file as <path>.prev (hard link), rename, fsync the directory.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	if err := tmp.Chmod(perm); err != nil {
+		cleanup()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		cleanup()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		cleanup()
+		return fmt.Errorf("write %s: fsync: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	prev := path + ".prev"
+	if _, err := os.Stat(path); err == nil {
+		link := prev + ".tmp"
+		os.Remove(link)
+		if err := os.Link(path, link); err == nil {
+			if err := os.Rename(link, prev); err != nil {
+				os.Remove(link)
+			}
+		}
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("write %s: fsync dir: %w", path, err)
+	}
+	return nil
+}
+
+// ErrNotExist is returned by Load when the directory holds no state yet
+// (first start).
+var ErrNotExist = errors.New("no state file")
+
+// Load reads the newest good state from dir. A damaged current file falls
+// back to the previous checkpoint; when both are damaged it fails with a
+// message naming the files, never silently starting from zero. warn is set
+// when the fallback was used.
+func Load(dir string) (st *State, warn error, err error) {
+	path := filepath.Join(dir, FileName)
+	st, err = ReadFile(path)
+	if err == nil {
+		return st, nil, nil
+	}
+	cur := err
+	prevPath := filepath.Join(dir, PrevName)
+	prev, perr := ReadFile(prevPath)
+	switch {
+	case perr == nil:
+		return prev, fmt.Errorf("%w; using the previous checkpoint %s saved at %s", cur, prevPath, prev.SavedAt.Format(time.RFC3339)), nil
+	case errors.Is(cur, fs.ErrNotExist) && errors.Is(perr, fs.ErrNotExist):
+		return nil, nil, ErrNotExist
+	case errors.Is(perr, fs.ErrNotExist):
+		return nil, nil, fmt.Errorf("%w (no previous checkpoint to fall back to; move the file away to start from zero)", cur)
+	default:
+		return nil, nil, fmt.Errorf("%w; previous checkpoint unusable too: %v (move both away to start from zero)", cur, perr)
+	}
+}
+
+// ReadFile reads and verifies one state file.
+func ReadFile(path string) (*State, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return Decode(buf.Bytes(), path)
+}
+
+// Decode verifies and decodes state file bytes; name is used in errors.
+func Decode(data []byte, name string) (*State, error) {
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("state file %s is larger than %d MiB", name, MaxFileSize>>20)
+	}
+	var env envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, fmt.Errorf("state file %s is damaged or truncated: %v", name, err)
+	}
+	if env.Format != Format {
+		return nil, fmt.Errorf("state file %s has format %d; this version reads format %d", name, env.Format, Format)
+	}
+	sum := sha256.Sum256(env.State)
+	if hex.EncodeToString(sum[:]) != env.SHA256 {
+		return nil, fmt.Errorf("state file %s is damaged: checksum mismatch", name)
+	}
+	var st State
+	if err := json.Unmarshal(env.State, &st); err != nil {
+		return nil, fmt.Errorf("state file %s: %v", name, err)
+	}
+	return &st, nil
+}

@@ -1,0 +1,254 @@
+// Package testnet builds the throw-away network the data-plane tests run on:
+// network namespaces joined by a veth pair, with IPv4 and IPv6 addresses and
+// static neighbours (so no ARP or neighbour discovery disturbs byte counts),
+// and helpers to move exact amounts of real TCP and UDP traffic between them.
+// Everything is removed in t.Cleanup, also when the test fails.
+package testnet
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"port-traffic-dog/internal/testutil"
+)
+
+// Addresses of every pair: each pair lives in its own namespaces, so pairs
+// of concurrent tests never collide.
+var (
+	ClientIP4 = netip.MustParseAddr("10.99.0.1")
+	ServerIP4 = netip.MustParseAddr("10.99.0.2")
+	ClientIP6 = netip.MustParseAddr("fd99::1")
+	ServerIP6 = netip.MustParseAddr("fd99::2")
+)
+
+// NS is a named network namespace the test created.
+type NS struct {
+	Name   string
+	handle netns.NsHandle
+}
+
+// Fd is a file descriptor of the namespace, for netlink sockets opened in it.
+func (n *NS) Fd() int { return int(n.handle) }
+
+// Pair is a client and a server namespace joined by a veth pair: the client
+// end is "veth0" in the client namespace, the server end "veth0" in the server.
+type Pair struct {
+	Client, Server *NS
+	t              testing.TB
+}
+
+// Dev is the veth end's name in each namespace.
+const Dev = "veth0"
+
+func randSuffix() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// NewNS creates an empty namespace with loopback up, deleted at cleanup.
+func NewNS(t testing.TB, role string) *NS {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireBinary(t, "ip")
+	name := "dogt-" + randSuffix() + "-" + role
+	run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatalf("open namespace %s: %v", name, err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ns := &NS{Name: name, handle: h}
+	ns.Run(t, "ip", "link", "set", "lo", "up")
+	// No router advertisements or DAD: nothing but the test's traffic.
+	ns.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.accept_ra=0", "net.ipv6.conf.default.accept_ra=0",
+		"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+	return ns
+}
+
+// NewPair creates the client and server namespaces and the veth between them.
+func NewPair(t testing.TB) *Pair {
+	t.Helper()
+	p := &Pair{Client: NewNS(t, "c"), Server: NewNS(t, "s"), t: t}
+	tmp := "dogv" + randSuffix()
+	run(t, "ip", "link", "add", tmp+"c", "netns", p.Client.Name, "type", "veth", "peer", "name", tmp+"s", "netns", p.Server.Name)
+	p.Client.Run(t, "ip", "link", "set", tmp+"c", "name", Dev)
+	p.Server.Run(t, "ip", "link", "set", tmp+"s", "name", Dev)
+	for _, side := range []struct {
+		ns     *NS
+		v4, v6 netip.Addr
+	}{{p.Client, ClientIP4, ClientIP6}, {p.Server, ServerIP4, ServerIP6}} {
+		side.ns.Run(t, "ip", "addr", "add", side.v4.String()+"/24", "dev", Dev)
+		side.ns.Run(t, "ip", "-6", "addr", "add", side.v6.String()+"/64", "dev", Dev, "nodad")
+		side.ns.Run(t, "ip", "link", "set", Dev, "up")
+	}
+	cmac, smac := p.Client.MAC(t, Dev), p.Server.MAC(t, Dev)
+	for _, n := range []struct {
+		ns      *NS
+		v4, v6  netip.Addr
+		peerMAC string
+	}{{p.Client, ServerIP4, ServerIP6, smac}, {p.Server, ClientIP4, ClientIP6, cmac}} {
+		n.ns.Run(t, "ip", "neigh", "replace", n.v4.String(), "lladdr", n.peerMAC, "dev", Dev, "nud", "permanent")
+		n.ns.Run(t, "ip", "-6", "neigh", "replace", n.v6.String(), "lladdr", n.peerMAC, "dev", Dev, "nud", "permanent")
+	}
+	return p
+}
+
+// MAC returns a link's hardware address.
+func (n *NS) MAC(t testing.TB, dev string) string {
+	t.Helper()
+	h, err := netlink.NewHandleAt(n.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(dev)
+	if err != nil {
+		t.Fatalf("%s in %s: %v", dev, n.Name, err)
+	}
+	return l.Attrs().HardwareAddr.String()
+}
+
+// LinkStats are a link's own counters.
+type LinkStats struct {
+	RxBytes, TxBytes, RxPackets, TxPackets uint64
+}
+
+// L3 converts link counters to IP bytes, as netfilter counts them: a veth
+// frame carries a 14-byte Ethernet header.
+func (s LinkStats) L3() (rx, tx uint64) {
+	return s.RxBytes - 14*s.RxPackets, s.TxBytes - 14*s.TxPackets
+}
+
+// Sub is s - o.
+func (s LinkStats) Sub(o LinkStats) LinkStats {
+	return LinkStats{s.RxBytes - o.RxBytes, s.TxBytes - o.TxBytes, s.RxPackets - o.RxPackets, s.TxPackets - o.TxPackets}
+}
+
+// Stats reads a link's counters.
+func (n *NS) Stats(t testing.TB, dev string) LinkStats {
+	t.Helper()
+	h, err := netlink.NewHandleAt(n.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(dev)
+	if err != nil {
+		t.Fatalf("%s in %s: %v", dev, n.Name, err)
+	}
+	s := l.Attrs().Statistics
+	return LinkStats{s.RxBytes, s.TxBytes, s.RxPackets, s.TxPackets}
+}
+
+// Run runs a command inside the namespace and fails the test if it fails.
+func (n *NS) Run(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := n.Output(args...)
+	if err != nil {
+		t.Fatalf("in %s: %s: %v\n%s", n.Name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// Output runs a command inside the namespace and returns its combined output.
+func (n *NS) Output(args ...string) (string, error) {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Name}, args...)...)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	return buf.String(), err
+}
+
+// Command returns an unstarted command that runs inside the namespace.
+func (n *NS) Command(args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", n.Name}, args...)...)
+}
+
+// Start starts a background command in the namespace, killed at cleanup.
+func (n *NS) Start(t testing.TB, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := n.Command(args...)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v in %s: %v", args, n.Name, err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		if t.Failed() && buf.Len() > 0 {
+			t.Logf("output of %v:\n%s", args, buf.String())
+		}
+	})
+	return cmd
+}
+
+// Do runs f with the calling goroutine's thread switched into the
+// namespace. Sockets created in f stay in the namespace and can be used from
+// any goroutine afterwards.
+func (n *NS) Do(f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	if err := netns.Set(n.handle); err != nil {
+		return fmt.Errorf("enter %s: %w", n.Name, err)
+	}
+	defer netns.Set(orig)
+	return f()
+}
+
+// Nft returns `nft list table …` output for failure messages (the nft CLI is
+// optional: tests only use it to show the ruleset).
+func (n *NS) Nft(args ...string) string {
+	if _, err := exec.LookPath("nft"); err != nil {
+		return "(nft not installed)"
+	}
+	out, _ := n.Output(append([]string{"nft"}, args...)...)
+	return out
+}
+
+func run(t testing.TB, args ...string) {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// WaitFor polls cond until it holds or the timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func init() {
+	// `ip netns exec` needs /run/netns; create it so the first test does not
+	// race others creating it.
+	os.MkdirAll("/run/netns", 0o755)
+}
