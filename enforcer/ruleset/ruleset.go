@@ -40,7 +40,8 @@ const (
 
 // Object is a named counter or quota. Limit is the quota's size. Init* are the
 // values the object is created with when it is missing from the kernel (a
-// fresh item, a reboot); an existing object keeps its kernel values.
+// fresh item, a reboot); an existing object keeps its kernel values. They are
+// the values of when the fragment was built: a full sync builds afresh.
 type Object struct {
 	Name        string
 	Kind        ObjKind

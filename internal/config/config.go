@@ -205,10 +205,12 @@ func (c *Config) checkItems() error {
 		for _, r := range it.Spec {
 			all = append(all, owner{r, i})
 		}
-		if it.Quota > 0 {
-			if r, ok := it.Spec.Overlap(c.Exempt); ok {
-				return &Error{Source: it.Source, Item: it.Ports, Field: "quota",
-					Msg: fmt.Sprintf("port %s is exempt (never blocked), so it cannot have a quota; remove it from `exempt` or drop the quota", r)}
+		if r, ok := it.Spec.Overlap(c.Exempt); ok {
+			for field, set := range map[string]bool{"quota": it.Quota > 0, "expires": !it.Expires.IsZero()} {
+				if set {
+					return &Error{Source: it.Source, Item: it.Ports, Field: field,
+						Msg: fmt.Sprintf("port %s is exempt (never blocked), so it cannot have %s; remove it from `exempt` or drop %s", r, article(field), field)}
+				}
 			}
 		}
 	}
@@ -231,6 +233,13 @@ func (c *Config) checkItems() error {
 			Msg: fmt.Sprintf("overlaps item %q (%s) on port %s: a port can belong to one item only", first.Ports, first.Source, shared)}
 	}
 	return nil
+}
+
+func article(field string) string {
+	if field == "quota" {
+		return "a quota"
+	}
+	return "an expiry date"
 }
 
 // Error is a validation error that names where the problem is.

@@ -157,6 +157,7 @@ func TestInvalid(t *testing.T) {
 		{"remark long", item("    remark: " + strings.Repeat("x", 201) + "\n"), `remark: longer than 200`},
 		{"exempt quota", "ports:\n  - ports: 20-30\n    quota: 1GB\n", `item "20-30": quota: port 22 is exempt`},
 		{"exempt bad", "exempt: [0]\n", `exempt: port 0 is outside`},
+		{"exempt expires", "ports:\n  - ports: \"22\"\n    expires: 2027-01-01\n", `item "22": expires: port 22 is exempt`},
 		{"interface name", "interfaces: [\"eth 0\"]\n", `interfaces: "eth 0" is not an interface name`},
 		{"interface long", "interfaces: [abcdefghijklmnopq]\n", `is not an interface name`},
 		{"host without quota", "host:\n  billing: sum\n", `item "host": quota: the host block needs a quota`},

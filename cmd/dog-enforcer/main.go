@@ -1,0 +1,90 @@
+// Command dog-enforcer owns the port_traffic_dog nftables table (and the tc
+// shaper): it counts, enforces quotas and limits, checkpoints counters and
+// serves the admin API the dog CLI uses.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+	"github.com/prometheus/common/version"
+
+	"port-traffic-dog/enforcer"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/logging"
+)
+
+type cli struct {
+	ConfigFile  string           `name:"config.file" default:"${config_path}" help:"YAML configuration file. A missing default file means flags only." placeholder:"PATH"`
+	Port        []string         `name:"port" sep:"none" help:"An item, repeatable: PORTS[:key=value]... with the YAML item keys, e.g. --port 443:remark=alice:quota=500GiB:billing=sum. %XX escapes a colon in a value." placeholder:"SPEC"`
+	StateDir    string           `name:"state-dir" help:"Override the config's state_dir." placeholder:"DIR"`
+	AdminSocket string           `name:"admin-socket" help:"Override the config's admin_socket." placeholder:"PATH"`
+	Cleanup     bool             `name:"cleanup" help:"Remove the nftables table and the tc setup this program created, then exit. Counters are kept in the state dir."`
+	Version     kong.VersionFlag `name:"version" help:"Print version information and exit."`
+	Log         logging.Flags    `embed:""`
+}
+
+func main() {
+	var c cli
+	kong.Parse(&c,
+		kong.Name("dog-enforcer"),
+		kong.Description("Per-port traffic accounting, monthly quotas and bandwidth limits with nftables and tc."),
+		kong.Vars{"config_path": config.DefaultPath, "version": version.Print("dog-enforcer")},
+		kong.UsageOnError())
+	if err := run(&c); err != nil {
+		fmt.Fprintln(os.Stderr, "dog-enforcer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c *cli) error {
+	log, err := c.Log.New(os.Stderr)
+	if err != nil {
+		return err
+	}
+	path := c.ConfigFile
+	if path == config.DefaultPath {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			log.Info("no config file; using flags only", "path", path)
+			path = ""
+		}
+	}
+	e, err := enforcer.New(enforcer.Options{
+		ConfigPath: path, PortFlags: c.Port, Logger: log, Version: version.Version,
+		StateDir: c.StateDir, AdminSocket: c.AdminSocket,
+	})
+	if err != nil {
+		return err
+	}
+	if c.Cleanup {
+		return e.Cleanup()
+	}
+	if err := e.Start(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			if err := e.Reload(); err != nil {
+				log.Error("reload on SIGHUP failed; keeping the applied configuration", "err", err)
+			}
+		}
+	}()
+	adminErr := make(chan error, 1)
+	go func() { adminErr <- e.ServeAdmin(ctx) }()
+	runErr := e.Run(ctx)
+	stop()
+	if err := <-adminErr; err != nil {
+		log.Error("admin API", "err", err)
+	}
+	return runErr
+}

@@ -1,0 +1,195 @@
+package enforcer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/portspec"
+	"port-traffic-dog/internal/state"
+)
+
+// Status returns every item with counters fresh from the kernel.
+func (e *Enforcer) Status() (*adminapi.Status, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if objs, err := e.nft.ReadObjects(); err == nil {
+		e.takeCounters(objs)
+	}
+	now := e.opts.Now()
+	st := &adminapi.Status{Version: e.opts.Version, Time: now, Timezone: e.cfg.Timezone, Config: e.opts.ConfigPath,
+		LastCheckpoint: e.lastCheckpoint, Stats: e.stats, Host: e.statusItem(e.host, now)}
+	for _, it := range e.items {
+		st.Items = append(st.Items, e.statusItem(it, now))
+	}
+	return st, nil
+}
+
+func (e *Enforcer) statusItem(it *item, now time.Time) adminapi.Item {
+	pin, pout := it.st.PeriodIn().Bytes, it.st.PeriodOut().Bytes
+	out := adminapi.Item{
+		Ports: it.cfg.Ports, ID: it.st.ID, Remark: it.cfg.Remark, Protocols: it.cfg.Protocols.String(),
+		Billing: string(it.cfg.Billing), Quota: it.cfg.Quota, ResetDay: it.st.ResetDay, Expires: it.st.Expires,
+		RateIn: it.cfg.RateIn, RateOut: it.cfg.RateOut, In: it.st.In, Out: it.st.Out,
+		PeriodIn: pin, PeriodOut: pout, Billable: it.cfg.Billing.Billable(pin, pout),
+		PeriodStart: it.st.PeriodStart, NextReset: it.st.NextReset,
+	}
+	switch {
+	case it.st.QuotaBlocked:
+		out.Blocked = "quota"
+	case !it.st.Expires.IsZero() && !now.Before(it.st.Expires):
+		out.Blocked = "expired"
+	}
+	return out
+}
+
+// History returns the reset history, of the given items (any spelling of
+// their ports) or all.
+func (e *Enforcer) History(ports []string) ([]state.Reset, error) {
+	var ids []string
+	for _, p := range ports {
+		if p == config.HostPort {
+			ids = append(ids, "host")
+			continue
+		}
+		spec, err := portspec.Parse(p)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, config.ItemID(spec))
+	}
+	all, skipped, err := state.ReadHistory(e.StateDir())
+	if err != nil {
+		return nil, err
+	}
+	if skipped > 0 {
+		e.log.Warn("history has unreadable lines (torn by a crash?)", "skipped", skipped)
+	}
+	if len(ids) == 0 {
+		return all, nil
+	}
+	var out []state.Reset
+	for _, r := range all {
+		if slices.Contains(ids, r.ID) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Checkpoint reads the kernel and writes the state now, returning it.
+func (e *Enforcer) Checkpoint() (*state.State, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.checkpointLocked(true); err != nil {
+		return nil, err
+	}
+	return e.snapshot(), nil
+}
+
+// ServeAdmin serves the admin API on the configured unix socket until ctx
+// ends. The socket is created 0600 (root only).
+func (e *Enforcer) ServeAdmin(ctx context.Context) error {
+	path := e.AdminSocket()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("admin socket dir: %w", err)
+	}
+	if err := removeStaleSocket(path); err != nil {
+		return err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	srv := &http.Server{Handler: e.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shut)
+	}()
+	err = srv.Serve(ln)
+	os.Remove(path)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// removeStaleSocket removes a socket left by a crashed enforcer, but refuses
+// to start a second enforcer next to a live one.
+func removeStaleSocket(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("another enforcer is answering on %s", path)
+	}
+	return os.Remove(path)
+}
+
+func (e *Enforcer) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+adminapi.PathStatus, func(w http.ResponseWriter, r *http.Request) {
+		st, err := e.Status()
+		reply(w, st, err)
+	})
+	mux.HandleFunc("POST "+adminapi.PathReset, func(w http.ResponseWriter, r *http.Request) {
+		var req adminapi.ResetRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		resets, err := e.Reset(req.Ports, req.All, state.ReasonManual)
+		reply(w, &adminapi.ResetResponse{Resets: resets}, err)
+	})
+	mux.HandleFunc("GET "+adminapi.PathHistory, func(w http.ResponseWriter, r *http.Request) {
+		resets, err := e.History(r.URL.Query()["ports"])
+		reply(w, &adminapi.HistoryResponse{Resets: resets}, err)
+	})
+	mux.HandleFunc("POST "+adminapi.PathReload, func(w http.ResponseWriter, r *http.Request) {
+		reply(w, struct{}{}, e.Reload())
+	})
+	mux.HandleFunc("POST "+adminapi.PathCheckpoint, func(w http.ResponseWriter, r *http.Request) {
+		st, err := e.Checkpoint()
+		reply(w, &adminapi.CheckpointResponse{State: st}, err)
+	})
+	return http.MaxBytesHandler(mux, adminapi.MaxRequestBody)
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, adminapi.Error{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}

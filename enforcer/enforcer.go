@@ -1,0 +1,421 @@
+// Package enforcer is dog-enforcer's daemon: it owns the nftables table (and
+// the shaper), applies the desired state from the config file and flags,
+// restores counters after a reboot, checkpoints them, runs the billing
+// resets, blocks exhausted and expired items, repairs what other tools break
+// and serves the admin API.
+//
+// All state changes happen under one mutex, in one place each: the control
+// loop's ticks, reloads and admin requests never interleave half-done.
+package enforcer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"port-traffic-dog/enforcer/nft"
+	"port-traffic-dog/enforcer/ruleset"
+	"port-traffic-dog/internal/billing"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/layout"
+	"port-traffic-dog/internal/nftread"
+	"port-traffic-dog/internal/state"
+)
+
+// Options configure an Enforcer.
+type Options struct {
+	// ConfigPath is the YAML file; empty when items come from flags only.
+	ConfigPath string
+	PortFlags  []string
+	// NetNS is a namespace fd to work in (tests); 0 is the process's own.
+	NetNS   int
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Version string
+	// TickInterval paces resets, expiry and the table-existence check.
+	TickInterval time.Duration
+	// ConfigPollInterval paces the check for an edited config file.
+	ConfigPollInterval time.Duration
+	// Overrides for tests: a state dir or socket other than the config's.
+	StateDir, AdminSocket string
+}
+
+// item is one item: its configuration and its durable state.
+type item struct {
+	cfg     config.Item
+	st      state.Item
+	expired bool // as last applied
+}
+
+// Enforcer is the daemon.
+type Enforcer struct {
+	opts Options
+	log  *slog.Logger
+	nft  *nft.Conn
+
+	mu             sync.Mutex
+	cfg            *config.Config
+	items          []*item // in config order
+	host           *item
+	applied        *ruleset.Ruleset
+	stats          state.Stats
+	lastCheckpoint time.Time
+	lastHost       [2]state.Counter // host counters at the last checkpoint
+	dirty          bool             // state changed since the last save
+	configStamp    fileStamp
+	bootID         string
+}
+
+// New loads and validates the configuration and the state. Nothing touches
+// the kernel yet: a bad config is reported before anything is applied.
+func New(opts Options) (*Enforcer, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if opts.TickInterval == 0 {
+		opts.TickInterval = time.Second
+	}
+	if opts.ConfigPollInterval == 0 {
+		opts.ConfigPollInterval = 2 * time.Second
+	}
+	e := &Enforcer{opts: opts, log: opts.Logger, nft: nft.Open(opts.NetNS), bootID: readBootID()}
+	cfg, stamp, err := e.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	e.cfg, e.configStamp = cfg, stamp
+	return e, nil
+}
+
+func (e *Enforcer) loadConfig() (*config.Config, fileStamp, error) {
+	cfg := config.Default()
+	var stamp fileStamp
+	if e.opts.ConfigPath != "" {
+		stamp = stampOf(e.opts.ConfigPath)
+		var err error
+		if cfg, err = config.Load(e.opts.ConfigPath); err != nil {
+			return nil, stamp, err
+		}
+	}
+	cfg, err := cfg.WithPortFlags(e.opts.PortFlags)
+	if err != nil {
+		return nil, stamp, err
+	}
+	if e.opts.StateDir != "" {
+		cfg.StateDir = e.opts.StateDir
+	}
+	if e.opts.AdminSocket != "" {
+		cfg.AdminSocket = e.opts.AdminSocket
+	}
+	return cfg, stamp, nil
+}
+
+// StateDir is where the enforcer keeps its state.
+func (e *Enforcer) StateDir() string { return e.cfg.StateDir }
+
+// AdminSocket is the admin API's socket path.
+func (e *Enforcer) AdminSocket() string { return e.cfg.AdminSocket }
+
+// Start restores and applies the table. Counters: if the kernel has the
+// table (the process restarted) its values win; if not (a reboot, or a
+// flushed ruleset) they are re-created from the last checkpoint.
+func (e *Enforcer) Start() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := os.MkdirAll(e.cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	st, warn, err := state.Load(e.cfg.StateDir)
+	switch {
+	case errors.Is(err, state.ErrNotExist):
+		st = &state.State{}
+	case err != nil:
+		return err
+	}
+	if warn != nil {
+		e.log.Warn("state file damaged, using the previous checkpoint", "err", warn)
+	}
+	e.stats = st.Stats
+	now := e.opts.Now()
+	e.items, e.host = e.merge(e.cfg, st.Items, st.Host, now)
+
+	objs, err := e.nft.ReadObjects()
+	switch {
+	case errors.Is(err, nft.ErrNoTable):
+		if !st.SavedAt.IsZero() {
+			e.log.Info("table missing: restoring counters from the checkpoint", "saved_at", st.SavedAt.Format(time.RFC3339),
+				"rebooted", st.BootID != "" && st.BootID != e.bootID)
+		}
+	case err != nil:
+		return fmt.Errorf("read nftables: %w", err)
+	default:
+		e.takeCounters(objs)
+	}
+	e.runDueResets(now, nil)
+	e.checkQuotas(objs)
+	if err := e.apply(true); err != nil {
+		return err
+	}
+	e.log.Info("table applied", "items", len(e.items), "host_quota", e.cfg.Host != nil)
+	return e.saveLocked()
+}
+
+// merge pairs the configured items with their saved state (by id), starting
+// a billing period for new ones, and carries config changes into the state:
+// a new billing mode gets fresh quota objects, a new reset day reschedules,
+// a quota raised above the use unblocks.
+func (e *Enforcer) merge(cfg *config.Config, saved []state.Item, savedHost *state.Item, now time.Time) ([]*item, *item) {
+	byID := make(map[string]state.Item, len(saved))
+	for _, s := range saved {
+		byID[s.ID] = s
+	}
+	items := make([]*item, 0, len(cfg.Items))
+	for _, c := range cfg.Items {
+		it := &item{cfg: c}
+		s, ok := byID[c.ID()]
+		if !ok {
+			s = state.Item{ID: c.ID(), PeriodStart: now}
+		}
+		it.st = e.carry(s, ok, itemSettings{quota: c.Quota, billing: c.Billing, resetDay: c.ResetDay}, now)
+		it.st.Ports, it.st.Remark, it.st.Protocols = c.Ports, c.Remark, c.Protocols.String()
+		it.st.Expires, it.st.RateIn, it.st.RateOut = time.Time{}, c.RateIn, c.RateOut
+		if !c.Expires.IsZero() {
+			it.st.Expires = c.Expires.In(cfg.Location)
+		}
+		items = append(items, it)
+	}
+	host := &item{cfg: config.Item{Ports: config.HostPort, Protocols: config.TCP | config.UDP, Billing: config.BillingSum}}
+	hs, ok := state.Item{ID: layout.HostID, PeriodStart: now}, false
+	if savedHost != nil {
+		hs, ok = *savedHost, true
+	}
+	hset := itemSettings{billing: config.BillingSum}
+	if h := cfg.Host; h != nil {
+		host.cfg.Quota, host.cfg.Billing, host.cfg.ResetDay = h.Quota, h.Billing, h.ResetDay
+		hset = itemSettings{quota: h.Quota, billing: h.Billing, resetDay: h.ResetDay}
+	}
+	host.st = e.carry(hs, ok, hset, now)
+	host.st.Ports, host.st.Protocols = config.HostPort, "tcp+udp"
+	return items, host
+}
+
+type itemSettings struct {
+	quota    uint64
+	billing  config.Billing
+	resetDay int
+}
+
+// carry applies an item's (possibly changed) settings to its state.
+func (e *Enforcer) carry(s state.Item, existed bool, set itemSettings, now time.Time) state.Item {
+	loc := e.cfg.Location
+	if !existed || s.ResetDay != set.resetDay || (s.NextReset.IsZero() && set.resetDay != 0) {
+		s.NextReset = billing.Rescheduled(s.PeriodStart, now, set.resetDay, loc).Next
+	}
+	if existed && s.Billing != "" && s.Billing != string(set.billing) {
+		s.QuotaGen++ // the new mode's objects start from the period's counters
+	}
+	billable := set.billing.Billable(s.PeriodIn().Bytes, s.PeriodOut().Bytes)
+	switch {
+	case set.quota == 0:
+		s.QuotaBlocked = false
+	case billable >= set.quota:
+		s.QuotaBlocked = true
+	case s.QuotaBlocked:
+		// Raised above the use: unblock now, with fresh quota objects whose
+		// consumed bytes are the counters' (the old ones also counted what
+		// they dropped).
+		s.QuotaBlocked = false
+		s.QuotaGen++
+	}
+	s.Billing, s.Quota, s.ResetDay = string(set.billing), set.quota, set.resetDay
+	return s
+}
+
+// takeCounters copies kernel counter values into the state.
+func (e *Enforcer) takeCounters(objs *nftread.Objects) {
+	for _, it := range e.all() {
+		if c, ok := objs.Counters[layout.Counter(it.st.ID, layout.In)]; ok {
+			it.st.In = c
+		}
+		if c, ok := objs.Counters[layout.Counter(it.st.ID, layout.Out)]; ok {
+			it.st.Out = c
+		}
+	}
+}
+
+func (e *Enforcer) all() []*item {
+	return append(append(make([]*item, 0, len(e.items)+1), e.items...), e.host)
+}
+
+// input is the desired ruleset input for now.
+func (e *Enforcer) input(now time.Time) ruleset.Input {
+	conv := func(it *item) ruleset.Item {
+		it.expired = !it.st.Expires.IsZero() && !now.Before(it.st.Expires)
+		return ruleset.Item{
+			ID: it.st.ID, Spec: it.cfg.Spec, Protocols: it.cfg.Protocols, Quota: it.cfg.Quota,
+			Billing: it.cfg.Billing, QuotaGen: it.st.QuotaGen, Blocked: it.st.QuotaBlocked || it.expired,
+			ClassOut: e.classOut(it),
+			In:       it.st.In, Out: it.st.Out, BaseIn: it.st.BaseIn, BaseOut: it.st.BaseOut,
+		}
+	}
+	in := ruleset.Input{CountLoopback: e.cfg.CountLoopback, Exempt: e.cfg.Exempt}
+	in.Items = make([]ruleset.Item, len(e.items))
+	for i, it := range e.items {
+		in.Items[i] = conv(it)
+	}
+	h := conv(e.host)
+	in.Host = &h
+	return in
+}
+
+// classOut is the egress shaping class of an item (0: unshaped). The shaper
+// fills it in.
+func (e *Enforcer) classOut(it *item) uint32 { return 0 }
+
+// apply makes the kernel match the current state: a full, counter-keeping
+// sync, or just the difference to what was applied last.
+func (e *Enforcer) apply(full bool) error {
+	// A full sync may have to re-create any object, so every fragment is
+	// built afresh with today's counters; reused fragments carry the values
+	// they were built with.
+	prev := e.applied
+	if full {
+		prev = nil
+	}
+	rs := ruleset.Build(e.input(e.opts.Now()), prev)
+	var err error
+	if prev == nil {
+		err = e.nft.Sync(rs)
+	} else {
+		err = e.nft.Apply(ruleset.Compare(e.applied, rs), rs)
+	}
+	if err != nil {
+		e.stats.ReconcileErrors++
+		return err
+	}
+	e.applied = rs
+	e.dirty = true
+	return nil
+}
+
+// saveLocked writes the state file now.
+func (e *Enforcer) saveLocked() error {
+	st := e.snapshot()
+	if err := state.Save(e.cfg.StateDir, st); err != nil {
+		e.stats.CheckpointErrors++
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	e.lastCheckpoint = st.SavedAt
+	e.lastHost = [2]state.Counter{e.host.st.In, e.host.st.Out}
+	e.dirty = false
+	return nil
+}
+
+func (e *Enforcer) snapshot() *state.State {
+	st := &state.State{SavedAt: e.opts.Now().UTC(), BootID: e.bootID, Timezone: e.cfg.Timezone, Stats: e.stats,
+		Items: make([]state.Item, len(e.items))}
+	for i, it := range e.items {
+		st.Items[i] = it.st
+	}
+	h := e.host.st
+	st.Host = &h
+	return st
+}
+
+func readBootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// fileStamp identifies a version of the config file without reading it.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+	ino  uint64
+	err  bool
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{err: !errors.Is(err, fs.ErrNotExist)}
+	}
+	return fileStamp{mod: fi.ModTime(), size: fi.Size(), ino: inode(fi)}
+}
+
+// Run runs the control loop until ctx ends, then writes a final checkpoint.
+// The table stays in place: counting and blocking go on in the kernel while
+// the daemon is stopped.
+func (e *Enforcer) Run(ctx context.Context) error {
+	events := make(chan nft.Event, 1)
+	monCtx, stopMon := context.WithCancel(ctx)
+	defer stopMon()
+	go func() {
+		if err := e.nft.Monitor(monCtx, events); err != nil {
+			e.log.Warn("nftables monitor stopped; relying on periodic checks", "err", err)
+		}
+	}()
+	tick := time.NewTicker(e.opts.TickInterval)
+	defer tick.Stop()
+	cp := time.NewTicker(e.cfg.CheckpointInterval)
+	defer cp.Stop()
+	cfgPoll := time.NewTicker(e.opts.ConfigPollInterval)
+	defer cfgPoll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			e.mu.Lock()
+			err := e.checkpointLocked(true)
+			e.mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("final checkpoint: %w", err)
+			}
+			e.log.Info("stopped; final checkpoint written")
+			return nil
+		case <-tick.C:
+			e.tick()
+		case <-cp.C:
+			e.mu.Lock()
+			if err := e.checkpointLocked(false); err != nil {
+				e.log.Error("checkpoint failed; counting and enforcement go on in the kernel, retrying", "err", err)
+			}
+			e.mu.Unlock()
+		case ev := <-events:
+			e.onEvent(ev)
+		case <-cfgPoll.C:
+			if e.opts.ConfigPath != "" && stampOf(e.opts.ConfigPath) != e.currentStamp() {
+				if err := e.Reload(); err != nil {
+					e.log.Error("config file changed but is invalid; keeping the applied configuration", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (e *Enforcer) currentStamp() fileStamp {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.configStamp
+}
+
+// Cleanup removes what the enforcer created in the kernel. The state dir
+// stays: a later start continues from the last checkpoint.
+func (e *Enforcer) Cleanup() error {
+	if err := e.nft.Delete(); err != nil {
+		return err
+	}
+	e.log.Info("removed the nftables table " + layout.Table)
+	return nil
+}

@@ -1,0 +1,315 @@
+package enforcer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"port-traffic-dog/enforcer/nft"
+	"port-traffic-dog/internal/billing"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/layout"
+	"port-traffic-dog/internal/nftread"
+	"port-traffic-dog/internal/portspec"
+	"port-traffic-dog/internal/state"
+)
+
+func inode(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
+
+// tick runs what is due by the clock: resets, expiry, and a cheap check
+// that the table still exists.
+func (e *Enforcer) tick() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.opts.Now()
+	due := false
+	for _, it := range e.all() {
+		expired := !it.st.Expires.IsZero() && !now.Before(it.st.Expires)
+		if expired != it.expired || e.schedule(it).Due(now) {
+			due = true
+		}
+	}
+	if due {
+		objs, err := e.nft.ReadObjects()
+		if err != nil {
+			e.repairLocked(err)
+			return
+		}
+		e.takeCounters(objs)
+		resets := e.runDueResets(now, objs)
+		if err := e.apply(false); err != nil {
+			e.log.Error("applying resets and expiry failed; will retry", "err", err)
+			return
+		}
+		e.record(resets)
+		for _, it := range e.items {
+			if it.expired && !it.st.Expires.IsZero() && now.Sub(it.st.Expires) < 2*e.opts.TickInterval {
+				e.log.Warn("item expired: blocked", "port", it.cfg.Ports, "remark", it.cfg.Remark)
+			}
+		}
+		if err := e.saveLocked(); err != nil {
+			e.log.Error("saving state failed", "err", err)
+		}
+	}
+	if _, err := e.nft.ReadHostCounters(); errors.Is(err, nft.ErrNoTable) {
+		e.repairLocked(err)
+	}
+}
+
+// runDueResets resets every item whose reset is due, returning the history
+// entries to record once the new state is applied.
+func (e *Enforcer) runDueResets(now time.Time, _ *nftread.Objects) []state.Reset {
+	var out []state.Reset
+	for _, it := range e.all() {
+		s := e.schedule(it)
+		if !s.Due(now) {
+			continue
+		}
+		out = append(out, e.resetItem(it, state.ReasonAuto, now))
+		it.st.NextReset = s.Advance(now, e.cfg.Location).Next
+		e.log.Info("billing period reset", "port", it.cfg.Ports, "remark", it.cfg.Remark,
+			"next_reset", it.st.NextReset.Format(time.DateOnly))
+	}
+	return out
+}
+
+func (e *Enforcer) schedule(it *item) billing.Schedule {
+	return billing.Schedule{ResetDay: it.st.ResetDay, Next: it.st.NextReset}
+}
+
+// resetItem ends the item's billing period at now: the period's bytes go to
+// the history entry, the period restarts from the current counters (which
+// are never reset), and the quota starts over with fresh objects.
+func (e *Enforcer) resetItem(it *item, reason string, now time.Time) state.Reset {
+	pin, pout := it.st.PeriodIn().Bytes, it.st.PeriodOut().Bytes
+	r := state.Reset{Time: now.UTC(), ID: it.st.ID, Ports: it.cfg.Ports, Remark: it.cfg.Remark, Reason: reason,
+		PeriodStart: it.st.PeriodStart.UTC(), InBytes: pin, OutBytes: pout, Billing: string(it.cfg.Billing),
+		Billable: it.cfg.Billing.Billable(pin, pout), Quota: it.cfg.Quota}
+	it.st.BaseIn, it.st.BaseOut = it.st.In, it.st.Out
+	it.st.PeriodStart = now
+	it.st.QuotaGen++
+	it.st.QuotaBlocked = false
+	return r
+}
+
+// record appends applied resets to the history.
+func (e *Enforcer) record(resets []state.Reset) {
+	if err := state.AppendHistory(e.cfg.StateDir, resets...); err != nil {
+		e.log.Error("writing reset history failed", "err", err)
+	}
+}
+
+// checkQuotas marks items whose quota ran out. The kernel already drops the
+// exhausted direction; blocking the item turns that into a block of both
+// directions until the next reset.
+func (e *Enforcer) checkQuotas(objs *nftread.Objects) bool {
+	changed := false
+	for _, it := range e.all() {
+		if it.cfg.Quota == 0 || it.st.QuotaBlocked {
+			continue
+		}
+		over := it.cfg.Billing.Billable(it.st.PeriodIn().Bytes, it.st.PeriodOut().Bytes) >= it.cfg.Quota
+		if objs != nil {
+			for name, q := range objs.Quotas {
+				if q.Depleted() && isGen(name, it.st.ID, it.st.QuotaGen) {
+					over = true
+				}
+			}
+		}
+		if over {
+			it.st.QuotaBlocked = true
+			changed = true
+			e.log.Warn("quota exhausted: blocked until the next reset", "port", it.cfg.Ports, "remark", it.cfg.Remark,
+				"quota", it.cfg.Quota, "billing", it.cfg.Billing)
+		}
+	}
+	return changed
+}
+
+// isGen reports whether a quota object belongs to the item's current
+// generation (older generations are deleted by the apply that replaced them).
+func isGen(name, id string, gen uint32) bool {
+	return strings.HasPrefix(name, layout.Quota(id, gen, "", ""))
+}
+
+// checkpointLocked reads the kernel's counters and writes the state. When
+// the host's counters did not move and nothing else changed, the (at 10,000
+// items ~100 ms) dump is skipped: an idle host costs nothing.
+func (e *Enforcer) checkpointLocked(force bool) error {
+	if !force && !e.dirty {
+		host, err := e.nft.ReadHostCounters()
+		if err == nil && host == e.lastHost {
+			return nil
+		}
+	}
+	objs, err := e.nft.ReadObjects()
+	if err != nil {
+		e.repairLocked(err)
+		if errors.Is(err, nft.ErrNoTable) {
+			return e.saveLocked()
+		}
+		return err
+	}
+	e.takeCounters(objs)
+	if e.checkQuotas(objs) {
+		if err := e.apply(false); err != nil {
+			e.log.Error("blocking exhausted items failed; the kernel quota still drops their traffic", "err", err)
+		}
+	}
+	return e.saveLocked()
+}
+
+// onEvent reacts to the nftables monitor.
+func (e *Enforcer) onEvent(ev nft.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch ev {
+	case nft.EventQuota:
+		objs, err := e.nft.ReadObjects()
+		if err != nil {
+			e.repairLocked(err)
+			return
+		}
+		e.takeCounters(objs)
+		if e.checkQuotas(objs) {
+			if err := e.apply(false); err != nil {
+				e.log.Error("blocking exhausted items failed", "err", err)
+				return
+			}
+			if err := e.saveLocked(); err != nil {
+				e.log.Error("saving state failed", "err", err)
+			}
+		}
+	case nft.EventChanged, nft.EventLost:
+		e.repairLocked(errors.New("another process changed the table"))
+	}
+}
+
+// repairLocked restores the table after another tool changed or deleted
+// it: counters still in the kernel keep their values, missing ones come back
+// from the last checkpoint.
+func (e *Enforcer) repairLocked(cause error) {
+	if objs, err := e.nft.ReadObjects(); err == nil {
+		e.takeCounters(objs)
+	} else if !errors.Is(err, nft.ErrNoTable) {
+		e.log.Error("reading nftables failed", "err", err)
+		e.stats.ReconcileErrors++
+		return
+	}
+	if err := e.apply(true); err != nil {
+		e.log.Error("repairing the table failed; retrying", "err", err, "cause", cause)
+		return
+	}
+	e.stats.Repairs++
+	e.log.Warn("table repaired", "cause", cause, "counters_from_checkpoint", e.lastCheckpoint.Format(time.RFC3339))
+	if err := e.saveLocked(); err != nil {
+		e.log.Error("saving state failed", "err", err)
+	}
+}
+
+// Reload re-reads the config file (and flags) and applies the difference.
+// An invalid config changes nothing and is returned.
+func (e *Enforcer) Reload() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cfg, stamp, err := e.loadConfig()
+	e.configStamp = stamp // an invalid file is reported once, not every poll
+	if err != nil {
+		e.stats.ReconcileErrors++
+		return err
+	}
+	if cfg.StateDir != e.cfg.StateDir || cfg.AdminSocket != e.cfg.AdminSocket {
+		e.log.Warn("state_dir and admin_socket changes take effect at the next restart")
+		cfg.StateDir, cfg.AdminSocket = e.cfg.StateDir, e.cfg.AdminSocket
+	}
+	objs, err := e.nft.ReadObjects()
+	if err == nil {
+		e.takeCounters(objs)
+	}
+	oldCfg, oldItems, oldHost := e.cfg, e.items, e.host
+	saved := e.snapshot()
+	e.cfg = cfg
+	e.items, e.host = e.merge(cfg, saved.Items, saved.Host, e.opts.Now())
+	if err := e.apply(false); err != nil {
+		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
+		return fmt.Errorf("config is valid but applying it failed, nothing changed: %w", err)
+	}
+	e.log.Info("configuration reloaded", "items", len(e.items))
+	return e.saveLocked()
+}
+
+// Reset ends the billing period of the given items (by ports spec) or all,
+// now, recording reason in the history.
+func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var targets []*item
+	if all {
+		targets = e.all()
+	} else {
+		for _, p := range ports {
+			it, err := e.find(p)
+			if err != nil {
+				return nil, err
+			}
+			targets = append(targets, it)
+		}
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("nothing to reset: name items by their ports, or use --all")
+	}
+	objs, err := e.nft.ReadObjects()
+	if err != nil {
+		return nil, fmt.Errorf("read counters: %w", err)
+	}
+	e.takeCounters(objs)
+	before := make([]state.Item, len(targets))
+	for i, it := range targets {
+		before[i] = it.st
+	}
+	now := e.opts.Now()
+	var resets []state.Reset
+	for _, it := range targets {
+		resets = append(resets, e.resetItem(it, reason, now))
+		if it.st.NextReset.Before(now) && it.st.ResetDay != 0 {
+			it.st.NextReset = billing.NextReset(now, it.st.ResetDay, e.cfg.Location)
+		}
+	}
+	if err := e.apply(false); err != nil {
+		for i, it := range targets {
+			it.st = before[i]
+		}
+		return nil, fmt.Errorf("reset not applied: %w", err)
+	}
+	e.record(resets)
+	for _, r := range resets {
+		e.log.Info("billing period reset", "port", r.Ports, "reason", reason, "in", r.InBytes, "out", r.OutBytes)
+	}
+	return resets, e.saveLocked()
+}
+
+// find returns the item of a ports spec, however it is spelled.
+func (e *Enforcer) find(ports string) (*item, error) {
+	if ports == config.HostPort {
+		return e.host, nil
+	}
+	spec, err := portspec.Parse(ports)
+	if err != nil {
+		return nil, err
+	}
+	id := config.ItemID(spec)
+	for _, it := range e.items {
+		if it.st.ID == id {
+			return it, nil
+		}
+	}
+	return nil, fmt.Errorf("no item %q is configured", ports)
+}
