@@ -1,0 +1,42 @@
+# Port Traffic Dog. `make help` lists the targets.
+# sudo resets PATH, so fall back to the usual Go install location.
+GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+PREFIX   ?= /usr/local
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w \
+	-X github.com/prometheus/common/version.Version=$(VERSION) \
+	-X github.com/prometheus/common/version.Revision=$(REVISION)
+# Package-level time limit; the whole suite takes a few minutes.
+TEST_TIMEOUT ?= 15m
+
+.PHONY: help deps test-deps build test vet run bench clean
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+deps: ## install the Debian packages the daemons use (root)
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nftables iproute2
+
+test-deps: deps ## also install what the tests drive for real: iperf3, Prometheus, Alertmanager (root)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 prometheus prometheus-alertmanager
+
+build: ## build bin/dog-enforcer, bin/dog-exporter and bin/dog
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+vet: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+	$(GO) vet ./...
+
+test: vet ## run every test (as root: namespace, nftables and tc tests need it)
+	set -o pipefail; $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -json ./... | $(GO) run ./internal/tools/testsum
+
+run: build ## run enforcer + exporter in the foreground on deploy/config.example.yaml (root)
+	deploy/run-local.sh deploy/config.example.yaml
+
+bench: build ## run the benchmarks and write bench/RESULTS.md (root, quiet machine)
+	bench/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,192 @@
+// Package cli is the dog command: the operator's front door to the enforcer
+// (status, reset, history, …) and to the configuration.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/prometheus/common/version"
+
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/units"
+)
+
+// Globals are the flags every command shares.
+type Globals struct {
+	Socket string `name:"socket" default:"${socket}" help:"The enforcer's admin socket." placeholder:"PATH"`
+	Config string `name:"config" default:"${config_path}" help:"The configuration file." placeholder:"PATH"`
+}
+
+// CLI is the command tree.
+type CLI struct {
+	Globals
+	CheckConfig CheckConfigCmd   `cmd:"" name:"check-config" help:"Validate a configuration file without applying it (no root needed)."`
+	Reset       ResetCmd         `cmd:"" help:"End the billing period of items now: zero their period use and quota, unblock them."`
+	History     HistoryCmd       `cmd:"" help:"Show the reset history."`
+	Version     kong.VersionFlag `name:"version" help:"Print version information and exit."`
+}
+
+// Env is where a command writes, and its clock (fixed in golden tests).
+type Env struct {
+	Out, Err io.Writer
+	Now      func() time.Time
+	Ctx      context.Context
+}
+
+// Main runs dog with args and returns the exit code.
+func Main(args []string, env Env) int {
+	var c CLI
+	parser, err := kong.New(&c,
+		kong.Name("dog"),
+		kong.Description("Port Traffic Dog: per-port traffic, quotas and limits."),
+		kong.Vars{"socket": config.DefaultAdminSocket, "config_path": config.DefaultPath, "version": version.Print("dog")},
+		kong.Writers(env.Out, env.Err),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
+		kong.UsageOnError())
+	if err != nil {
+		fmt.Fprintln(env.Err, "dog:", err)
+		return 2
+	}
+	code := 0
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if c, ok := r.(exitCode); ok {
+					code = int(c)
+					return
+				}
+				panic(r)
+			}
+		}()
+		ctx, err := parser.Parse(args)
+		if err != nil {
+			fmt.Fprintln(env.Err, "dog:", err)
+			code = 2
+			return
+		}
+		if err := ctx.Run(&c.Globals, &env); err != nil {
+			fmt.Fprintln(env.Err, "dog:", err)
+			code = 1
+		}
+	}()
+	return code
+}
+
+type exitCode int
+
+// CheckConfigCmd validates a config file.
+type CheckConfigCmd struct {
+	File string   `arg:"" help:"The configuration file." type:"path"`
+	Port []string `name:"port" sep:"none" help:"Also validate these --port items, as dog-enforcer would merge them." placeholder:"SPEC"`
+}
+
+func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
+	cfg, err := config.Load(c.File)
+	if err != nil {
+		return err
+	}
+	if cfg, err = cfg.WithPortFlags(c.Port); err != nil {
+		return err
+	}
+	quotas, limits := 0, 0
+	for _, it := range cfg.Items {
+		if it.Quota > 0 {
+			quotas++
+		}
+		if it.RateIn > 0 || it.RateOut > 0 {
+			limits++
+		}
+	}
+	fmt.Fprintf(env.Out, "%s: OK: %d items (%d with a quota, %d with a bandwidth limit), time zone %s", c.File, len(cfg.Items), quotas, limits, cfg.Timezone)
+	if cfg.Host != nil {
+		fmt.Fprintf(env.Out, ", whole-host quota %s (%s)", units.FormatBytes(cfg.Host.Quota), cfg.Host.Billing)
+	}
+	fmt.Fprintln(env.Out)
+	return nil
+}
+
+// ResetCmd resets items.
+type ResetCmd struct {
+	Ports []string `arg:"" optional:"" help:"Items by their ports spec (\"443\", \"5000-5100\", \"host\")."`
+	All   bool     `name:"all" help:"Reset every item and the host."`
+	JSON  bool     `name:"json" help:"Print the history entries as JSON."`
+}
+
+func (c *ResetCmd) Run(g *Globals, env *Env) error {
+	if c.All == (len(c.Ports) > 0) {
+		return fmt.Errorf("name the items to reset, or --all")
+	}
+	resp, err := adminapi.NewClient(g.Socket).Reset(env.Ctx, adminapi.ResetRequest{Ports: c.Ports, All: c.All})
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return writeJSON(env.Out, resp)
+	}
+	for _, r := range resp.Resets {
+		fmt.Fprintf(env.Out, "reset %s%s: period since %s: in %s, out %s, billable %s\n", r.Ports, remark(r.Remark),
+			r.PeriodStart.In(time.Local).Format("2006-01-02 15:04"), units.FormatBytes(r.InBytes),
+			units.FormatBytes(r.OutBytes), units.FormatBytes(r.Billable))
+	}
+	return nil
+}
+
+// HistoryCmd shows the reset history.
+type HistoryCmd struct {
+	Ports []string `arg:"" optional:"" help:"Only these items."`
+	JSON  bool     `name:"json" help:"Print JSON."`
+}
+
+func (c *HistoryCmd) Run(g *Globals, env *Env) error {
+	resp, err := adminapi.NewClient(g.Socket).History(env.Ctx, c.Ports)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return writeJSON(env.Out, resp)
+	}
+	if len(resp.Resets) == 0 {
+		fmt.Fprintln(env.Out, "no resets yet")
+		return nil
+	}
+	fmt.Fprintf(env.Out, "%-16s  %-16s  %-20s  %-6s  %10s  %10s  %10s\n", "TIME", "PORTS", "REMARK", "REASON", "IN", "OUT", "BILLABLE")
+	for _, r := range resp.Resets {
+		fmt.Fprintf(env.Out, "%-16s  %-16s  %-20s  %-6s  %10s  %10s  %10s\n", r.Time.In(time.Local).Format("2006-01-02 15:04"),
+			r.Ports, truncate(r.Remark, 20), r.Reason, units.FormatBytes(r.InBytes), units.FormatBytes(r.OutBytes), units.FormatBytes(r.Billable))
+	}
+	return nil
+}
+
+func remark(r string) string {
+	if r == "" {
+		return ""
+	}
+	return " (" + r + ")"
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Run is main for the dog binary.
+func Run() int {
+	return Main(os.Args[1:], Env{Out: os.Stdout, Err: os.Stderr, Now: time.Now, Ctx: context.Background()})
+}

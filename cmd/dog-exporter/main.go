@@ -1,0 +1,113 @@
+// Command dog-exporter serves Port Traffic Dog's per-port counters, quota
+// use, limits and reset times to Prometheus. It reads the kernel over
+// netlink and the enforcer's state file; it changes nothing.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"port-traffic-dog/exporter"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/logging"
+)
+
+type cli struct {
+	ListenAddress []string         `name:"web.listen-address" default:":9730" help:"Addresses on which to expose metrics and the web interface. Repeatable." placeholder:"ADDR"`
+	SystemdSocket bool             `name:"web.systemd-socket" help:"Use systemd socket activation listeners instead of port listeners."`
+	ConfigFile    string           `name:"web.config.file" help:"Path to the configuration file that can enable TLS or basic authentication (exporter-toolkit format)." placeholder:"PATH"`
+	TelemetryPath string           `name:"web.telemetry-path" default:"/metrics" help:"Path under which to expose metrics."`
+	MaxRequests   int              `name:"web.max-requests" default:"10" help:"Maximum number of parallel scrape requests; 0 disables the limit."`
+	StateDir      string           `name:"state-dir" default:"${state_dir}" help:"The enforcer's state directory." placeholder:"DIR"`
+	Version       kong.VersionFlag `name:"version" help:"Print version information and exit."`
+	Log           logging.Flags    `embed:""`
+}
+
+func main() {
+	var c cli
+	kong.Parse(&c,
+		kong.Name("dog-exporter"),
+		kong.Description("Prometheus exporter of Port Traffic Dog's per-port traffic, quotas and limits."),
+		kong.Vars{"state_dir": config.DefaultStateDir, "version": version.Print("dog-exporter")},
+		kong.UsageOnError())
+	if err := run(&c); err != nil {
+		fmt.Fprintln(os.Stderr, "dog-exporter:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c *cli) error {
+	log, err := c.Log.New(os.Stderr)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		exporter.NewCollector(0, c.StateDir, log),
+		versioncollector.NewCollector("port_traffic_dog_exporter"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	mux := http.NewServeMux()
+	mux.Handle(c.TelemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:            slogAdapter{log},
+		MaxRequestsInFlight: c.MaxRequests,
+		Timeout:             30 * time.Second,
+	}))
+	if c.TelemetryPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "Port Traffic Dog exporter",
+			Description: "Per-port traffic, quotas and limits",
+			Version:     version.Info(),
+			Links:       []web.LandingLinks{{Address: c.TelemetryPath, Text: "Metrics"}},
+		})
+		if err != nil {
+			return err
+		}
+		mux.Handle("/", landing)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shut)
+	}()
+	log.Info("starting dog-exporter", "version", version.Info(), "state_dir", c.StateDir)
+	err = web.ListenAndServe(srv, &web.FlagConfig{
+		WebListenAddresses: &c.ListenAddress,
+		WebSystemdSocket:   &c.SystemdSocket,
+		WebConfigFile:      &c.ConfigFile,
+	}, log)
+	if err == http.ErrServerClosed {
+		return nil
+	}
+	return err
+}
+
+// slogAdapter lets promhttp log through slog.
+type slogAdapter struct{ log interface{ Error(string, ...any) } }
+
+func (a slogAdapter) Println(v ...any) { a.log.Error(fmt.Sprint(v...)) }

@@ -1,0 +1,121 @@
+package exporter
+
+import (
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"port-traffic-dog/enforcer"
+	"port-traffic-dog/internal/testnet"
+	tu "port-traffic-dog/internal/testutil"
+)
+
+func scrape(t *testing.T, c *Collector) string {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.PanicOnError}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestExporterAgainstRealTable(t *testing.T) {
+	p := testnet.NewPair(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(`ports:
+  - ports: "443"
+    remark: "alice <vip> & \"co\" 阿里"
+    quota: 1GiB
+    billing: max
+    expires: 2099-01-01
+    rate: 50Mbps
+  - ports: "5000-5100,6000"
+    protocols: [udp]
+    reset_day: 0
+host:
+  quota: 10TB
+`), 0o600)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e, err := enforcer.New(enforcer.Options{ConfigPath: cfg, NetNS: p.Server.Fd(), Logger: log,
+		StateDir: filepath.Join(dir, "state"), AdminSocket: filepath.Join(dir, "s.sock")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.TCP(testnet.ServerIP4, 443, 123_456, 654_321, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := NewCollector(p.Server.Fd(), filepath.Join(dir, "state"), log)
+	out := scrape(t, c)
+	for _, want := range []string{
+		`port_traffic_dog_up 1`,
+		`port_traffic_dog_info{billing="max",port="443",protocols="tcp+udp",remark="alice <vip> & \"co\" 阿里"} 1`,
+		`port_traffic_dog_info{billing="sum",port="5000-5100,6000",protocols="udp",remark=""} 1`,
+		`port_traffic_dog_quota_bytes{port="443"} 1.073741824e+09`,
+		`port_traffic_dog_blocked{port="443",reason="quota"} 0`,
+		`port_traffic_dog_blocked{port="443",reason="expired"} 0`,
+		`port_traffic_dog_rate_limit_bytes_per_second{direction="in",port="443"} 6.25e+06`,
+		`port_traffic_dog_items 2`,
+		`port_traffic_dog_quota_bytes{port="host"} 1e+13`,
+		`port_traffic_dog_bytes_total{direction="in",port="host"}`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+	if strings.Contains(out, `port_traffic_dog_next_reset_timestamp_seconds{port="5000-5100,6000"}`) {
+		t.Error("reset_day 0 must have no next reset")
+	}
+	// The counters are the kernel's: the transfer is visible at once,
+	// before any checkpoint.
+	if in := value(t, scrape(t, c), `port_traffic_dog_bytes_total{direction="in",port="443"}`); in < 123_456 {
+		t.Errorf("bytes in = %v", in)
+	}
+	promtool := tu.RequireBinary(t, "promtool")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(out)
+	if res, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, res)
+	}
+
+	// Without the table: up 0, no panic.
+	e.Cleanup()
+	if out := scrape(t, c); !strings.Contains(out, "port_traffic_dog_up 0") {
+		t.Errorf("no table: %s", out)
+	}
+}
+
+// value extracts one series' value from a scrape.
+func value(t *testing.T, out, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, series+" ") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, series)), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no series %s in\n%s", series, out)
+	return 0
+}
