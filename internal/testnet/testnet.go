@@ -83,28 +83,45 @@ func NewNS(t testing.TB, role string) *NS {
 func NewPair(t testing.TB) *Pair {
 	t.Helper()
 	p := &Pair{Client: NewNS(t, "c"), Server: NewNS(t, "s"), t: t}
-	tmp := "dogv" + randSuffix()
-	run(t, "ip", "link", "add", tmp+"c", "netns", p.Client.Name, "type", "veth", "peer", "name", tmp+"s", "netns", p.Server.Name)
-	p.Client.Run(t, "ip", "link", "set", tmp+"c", "name", Dev)
-	p.Server.Run(t, "ip", "link", "set", tmp+"s", "name", Dev)
-	for _, side := range []struct {
-		ns     *NS
-		v4, v6 netip.Addr
-	}{{p.Client, ClientIP4, ClientIP6}, {p.Server, ServerIP4, ServerIP6}} {
-		side.ns.Run(t, "ip", "addr", "add", side.v4.String()+"/24", "dev", Dev)
-		side.ns.Run(t, "ip", "-6", "addr", "add", side.v6.String()+"/64", "dev", Dev, "nodad")
-		side.ns.Run(t, "ip", "link", "set", Dev, "up")
-	}
-	cmac, smac := p.Client.MAC(t, Dev), p.Server.MAC(t, Dev)
-	for _, n := range []struct {
-		ns      *NS
-		v4, v6  netip.Addr
-		peerMAC string
-	}{{p.Client, ServerIP4, ServerIP6, smac}, {p.Server, ClientIP4, ClientIP6, cmac}} {
-		n.ns.Run(t, "ip", "neigh", "replace", n.v4.String(), "lladdr", n.peerMAC, "dev", Dev, "nud", "permanent")
-		n.ns.Run(t, "ip", "-6", "neigh", "replace", n.v6.String(), "lladdr", n.peerMAC, "dev", Dev, "nud", "permanent")
-	}
+	Link(t, p.Client, Dev, []netip.Prefix{netip.PrefixFrom(ClientIP4, 24), netip.PrefixFrom(ClientIP6, 64)},
+		p.Server, Dev, []netip.Prefix{netip.PrefixFrom(ServerIP4, 24), netip.PrefixFrom(ServerIP6, 64)})
 	return p
+}
+
+// Link joins namespaces a and b with a veth pair named devA in a and devB in
+// b, gives each end its addresses and each side a permanent neighbour entry
+// for the other's addresses (no ARP or neighbour discovery in the counts).
+func Link(t testing.TB, a *NS, devA string, addrsA []netip.Prefix, b *NS, devB string, addrsB []netip.Prefix) {
+	t.Helper()
+	tmp := "dogv" + randSuffix()
+	run(t, "ip", "link", "add", tmp+"a", "netns", a.Name, "type", "veth", "peer", "name", tmp+"b", "netns", b.Name)
+	a.Run(t, "ip", "link", "set", tmp+"a", "name", devA)
+	b.Run(t, "ip", "link", "set", tmp+"b", "name", devB)
+	for _, side := range []struct {
+		ns    *NS
+		dev   string
+		addrs []netip.Prefix
+	}{{a, devA, addrsA}, {b, devB, addrsB}} {
+		for _, p := range side.addrs {
+			args := []string{"ip", "addr", "add", p.String(), "dev", side.dev}
+			if p.Addr().Is6() {
+				args = append(args, "nodad")
+			}
+			side.ns.Run(t, args...)
+		}
+		side.ns.Run(t, "ip", "link", "set", side.dev, "up")
+	}
+	macA, macB := a.MAC(t, devA), b.MAC(t, devB)
+	for _, n := range []struct {
+		ns    *NS
+		dev   string
+		peer  []netip.Prefix
+		lladr string
+	}{{a, devA, addrsB, macB}, {b, devB, addrsA, macA}} {
+		for _, p := range n.peer {
+			n.ns.Run(t, "ip", "neigh", "replace", p.Addr().String(), "lladdr", n.lladr, "dev", n.dev, "nud", "permanent")
+		}
+	}
 }
 
 // MAC returns a link's hardware address.

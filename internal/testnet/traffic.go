@@ -22,8 +22,12 @@ type TCPResult struct {
 // reports what got through, with an error unless everything did.
 func (p *Pair) TCP(server netip.Addr, port uint16, up, down int64, timeout time.Duration) (TCPResult, error) {
 	addr := net.JoinHostPort(server.String(), strconv.Itoa(int(port)))
+	return p.transfer(addr, addr, up, down, timeout)
+}
+
+func (p *Pair) transfer(addr, listen string, up, down int64, timeout time.Duration) (TCPResult, error) {
 	var ln net.Listener
-	if err := p.Server.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return }); err != nil {
+	if err := p.Server.Do(func() (err error) { ln, err = net.Listen("tcp", listen); return }); err != nil {
 		return TCPResult{}, err
 	}
 	defer ln.Close()
@@ -161,4 +165,12 @@ func (p *Pair) UDP(server netip.Addr, port uint16, n, size, reply int, timeout t
 		err = fmt.Errorf("udp: %d of %d datagrams arrived, %d replies", got, n, replies)
 	}
 	return got, replies, err
+}
+
+// TCPVia is TCP for a server reached through an address translation: the
+// server listens on listen:listenPort in the server namespace while the
+// client dials dial:dialPort (a DNAT on a router between them).
+func (p *Pair) TCPVia(dial netip.Addr, dialPort uint16, listen netip.Addr, listenPort uint16, up, down int64, timeout time.Duration) (TCPResult, error) {
+	return p.transfer(net.JoinHostPort(dial.String(), strconv.Itoa(int(dialPort))),
+		net.JoinHostPort(listen.String(), strconv.Itoa(int(listenPort))), up, down, timeout)
 }
