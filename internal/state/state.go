@@ -115,20 +115,36 @@ type envelope struct {
 	State  json.RawMessage `json:"state"`
 }
 
+// FileMode is the state file's mode: readable by the state dir's group
+// (the exporter's, see deploy/systemd) and by no one else. Remarks can name
+// customers; the dir (0750, or 0700 when the enforcer creates it) is what
+// keeps other users out, and history and config stay 0600.
+const FileMode = 0o640
+
 // Save writes the state to dir atomically: a reader sees the old file or the
 // new one, never a mix, and after a crash at any point the previous good
-// checkpoint is still there. Files are 0600: remarks can name customers.
+// checkpoint is still there.
 func Save(dir string, st *State) error {
+	data, err := Encode(st)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, FileName), data, FileMode)
+}
+
+// Encode returns the bytes of a state file (checksummed envelope), as Save
+// writes them and Decode reads them.
+func Encode(st *State) ([]byte, error) {
 	body, err := json.Marshal(st)
 	if err != nil {
-		return fmt.Errorf("encode state: %w", err)
+		return nil, fmt.Errorf("encode state: %w", err)
 	}
 	sum := sha256.Sum256(body)
 	data, err := json.Marshal(envelope{Format: Format, SHA256: hex.EncodeToString(sum[:]), State: body})
 	if err != nil {
-		return fmt.Errorf("encode state: %w", err)
+		return nil, fmt.Errorf("encode state: %w", err)
 	}
-	return WriteFileAtomic(filepath.Join(dir, FileName), data, 0o600)
+	return data, nil
 }
 
 // WriteFileAtomic replaces path with data: temp file, fsync, keep the old

@@ -27,7 +27,7 @@ func TestSaveLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(filepath.Join(dir, FileName))
-	if fi.Mode().Perm() != 0o600 {
+	if fi.Mode().Perm() != FileMode {
 		t.Errorf("mode %v", fi.Mode())
 	}
 	got, warn, err := Load(dir)

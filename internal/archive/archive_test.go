@@ -1,0 +1,175 @@
+package archive_test
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"port-traffic-dog/internal/archive"
+	"port-traffic-dog/internal/archive/archivetest"
+	"port-traffic-dog/internal/state"
+)
+
+const sampleConfig = `# the operator's comments survive an export
+timezone: Asia/Shanghai
+ports:
+  - ports: "443"
+    remark: 阿里 alice
+    quota: 500GiB
+  - ports: 5000-5100
+`
+
+func sampleInput() archive.Input {
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	return archive.Input{
+		ToolVersion: "1.2.3", Host: "old-vps", Created: time.Date(2026, 3, 14, 6, 0, 0, 0, time.UTC),
+		Config: []byte(sampleConfig),
+		State: &state.State{SavedAt: t0.Add(time.Hour), Timezone: "Asia/Shanghai",
+			Items: []state.Item{{ID: "p443", Ports: "443", Billing: "sum", Quota: 500 << 30, ResetDay: 1,
+				In: state.Counter{Bytes: 1000, Packets: 10}, Out: state.Counter{Bytes: 5000, Packets: 20},
+				BaseIn: state.Counter{Bytes: 100, Packets: 1}, PeriodStart: t0, QuotaGen: 2}},
+			Host: &state.Item{ID: "host", Ports: "host", Billing: "sum", In: state.Counter{Bytes: 9999, Packets: 99}}},
+		History: []state.Reset{{Time: t0, ID: "p443", Ports: "443", Reason: state.ReasonAuto, PeriodStart: t0.AddDate(0, -1, 0),
+			InBytes: 7, OutBytes: 8, Billable: 15, Billing: "sum"}},
+	}
+}
+
+func valid(t testing.TB) []byte {
+	var buf bytes.Buffer
+	if err := archive.Write(&buf, sampleInput()); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestRoundTrip(t *testing.T) {
+	in := sampleInput()
+	c, err := archive.Read(bytes.NewReader(valid(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c.Config) != sampleConfig {
+		t.Errorf("config not byte-for-byte:\n%s", c.Config)
+	}
+	if !reflect.DeepEqual(c.State, in.State) {
+		t.Errorf("state:\n got %+v\nwant %+v", c.State, in.State)
+	}
+	if !reflect.DeepEqual(c.History, in.History) {
+		t.Errorf("history: %+v", c.History)
+	}
+	m := c.Manifest
+	if m.Format != archive.Format || m.Host != "old-vps" || m.ToolVersion != "1.2.3" || !m.Created.Equal(in.Created) ||
+		m.Items != 1 || m.HistoryEntries != 1 || len(m.Files) != 3 {
+		t.Errorf("manifest: %+v", m)
+	}
+	if len(c.Parsed.Items) != 2 || c.Parsed.Timezone != "Asia/Shanghai" {
+		t.Errorf("parsed config: %+v", c.Parsed)
+	}
+}
+
+func TestWriteRefusesInvalidConfig(t *testing.T) {
+	in := sampleInput()
+	in.Config = []byte("ports:\n  - ports: 0\n")
+	if err := archive.Write(&bytes.Buffer{}, in); err == nil {
+		t.Fatal("wrote an archive with an invalid config")
+	}
+}
+
+func TestHostileArchivesAreRefused(t *testing.T) {
+	for _, c := range archivetest.Hostile(valid(t)) {
+		t.Run(c.Name, func(t *testing.T) {
+			got, err := archive.Read(bytes.NewReader(c.Data))
+			if err == nil {
+				t.Fatalf("accepted: %+v", got.Manifest)
+			}
+			var ae *archive.Error
+			if !errors.As(err, &ae) {
+				t.Errorf("error is not an *archive.Error: %T %v", err, err)
+			}
+			if !strings.Contains(err.Error(), c.Want) {
+				t.Errorf("message %q does not say %q", err, c.Want)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// A gzip bomb whose entries each stay under their limit but expand past the
+// total is stopped by the decompressed-bytes bound, long before memory runs
+// out.
+func TestDecompressedTotalIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 260 MiB stream")
+	}
+	es := archivetest.Entries(valid(t))
+	var out []archivetest.Entry
+	for _, e := range es {
+		if e.Hdr.Name == archive.StateName {
+			e = archivetest.Reg(archive.StateName, bytes.Repeat([]byte{' '}, 127<<20))
+		}
+		if e.Hdr.Name == archive.HistoryName {
+			e = archivetest.Reg(archive.HistoryName, bytes.Repeat([]byte{'\n'}, 127<<20))
+		}
+		if e.Hdr.Name == archive.ConfigName {
+			e = archivetest.Reg(archive.ConfigName, bytes.Repeat([]byte{'#'}, 30<<20))
+		}
+		out = append(out, e)
+	}
+	_, err := archive.Read(bytes.NewReader(archivetest.Build(out)))
+	if err == nil || !strings.Contains(err.Error(), "expands to more than") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestCompressedSizeIsBounded(t *testing.T) {
+	// Incompressible bytes: the compressed stream passes its bound while the
+	// entry is still under its own.
+	noise := make([]byte, archive.MaxArchiveSize+(1<<20))
+	rand.NewChaCha8([32]byte{1}).Read(noise)
+	es := archivetest.Entries(valid(t))
+	for i, e := range es {
+		if e.Hdr.Name == archive.HistoryName {
+			es[i] = archivetest.Reg(archive.HistoryName, noise)
+		}
+	}
+	_, err := archive.Read(bytes.NewReader(archivetest.Build(es)))
+	if err == nil || !strings.Contains(err.Error(), "larger than the 64 MiB limit") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestTrailingDataIsRefused(t *testing.T) {
+	_, err := archive.Read(bytes.NewReader(append(valid(t), "#!/bin/sh\n"...)))
+	if err == nil || !strings.Contains(err.Error(), "after the end") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// FuzzReadArchive: whatever the bytes, Read returns an archive or an
+// *archive.Error, never panics, and what it accepts has everything checked.
+func FuzzReadArchive(f *testing.F) {
+	v := valid(f)
+	f.Add(v)
+	for _, c := range archivetest.Hostile(v) {
+		if len(c.Data) < 1<<20 {
+			f.Add(c.Data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := archive.Read(bytes.NewReader(data))
+		if err != nil {
+			var ae *archive.Error
+			if !errors.As(err, &ae) {
+				t.Fatalf("not an *archive.Error: %T %v", err, err)
+			}
+			return
+		}
+		if c.Parsed == nil || c.State == nil || c.Manifest.Format != archive.Format {
+			t.Fatalf("accepted an unchecked archive: %+v", c.Manifest)
+		}
+	})
+}
