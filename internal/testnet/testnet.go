@@ -7,9 +7,12 @@ package testnet
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -268,4 +271,21 @@ func init() {
 	// `ip netns exec` needs /run/netns; create it so the first test does not
 	// race others creating it.
 	os.MkdirAll("/run/netns", 0o755)
+}
+
+// HTTPClient returns a client whose connections are opened inside the
+// namespace, to reach a server listening on an address only that namespace
+// can route to.
+func (n *NS) HTTPClient() *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
+			err = n.Do(func() error {
+				var d net.Dialer
+				c, err = d.DialContext(ctx, network, addr)
+				return err
+			})
+			return c, err
+		},
+		DisableKeepAlives: true,
+	}}
 }
