@@ -104,5 +104,5 @@ func machine() string {
 		mem = strings.Fields(strings.Split(string(data), "\n")[0])[1] + " kB RAM"
 	}
 	return fmt.Sprintf("%s, %d CPUs (%s), %s, kernel %s, %s, nft %s, iperf3 %s", runtime.GOOS, runtime.NumCPU(), model, mem,
-		out("uname", "-r"), runtime.Version(), out("nft", "--version"), strings.Fields(out("iperf3", "--version")+" ?")[1])
+		out("uname", "-r"), runtime.Version(), out("nft", "--version"), strings.Fields(out("iperf3", "--version") + " ?")[1])
 }
