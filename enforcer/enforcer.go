@@ -10,11 +10,13 @@ package enforcer
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +70,7 @@ type Enforcer struct {
 	lastCheckpoint time.Time
 	lastHost       [2]state.Counter // host counters at the last checkpoint
 	dirty          bool             // state changed since the last save
+	metaSum        [32]byte         // of the meta file last written
 	configStamp    fileStamp
 	bootID         string
 }
@@ -229,10 +232,13 @@ func (e *Enforcer) carry(s state.Item, existed bool, set itemSettings, now time.
 		s.QuotaBlocked = false
 	case billable >= set.quota:
 		s.QuotaBlocked = true
-	case s.QuotaBlocked:
-		// Raised above the use: unblock now, with fresh quota objects whose
-		// consumed bytes are the counters' (the old ones also counted what
-		// they dropped).
+	case s.QuotaBlocked && (set.quota > s.Quota || s.Billing != string(set.billing)):
+		// Raised above the use, or billed differently and under the quota
+		// now: unblock now, with fresh quota objects whose consumed bytes
+		// are the counters' (the old ones also counted what they dropped).
+		// Otherwise a blocked item stays blocked: the bytes that passed are
+		// always a packet short of the quota, since the kernel dropped the
+		// packet that crossed it, so "use < quota" alone is no reason.
 		s.QuotaBlocked = false
 		s.QuotaGen++
 	}
@@ -317,6 +323,38 @@ func (e *Enforcer) saveLocked() error {
 	e.lastCheckpoint = st.SavedAt
 	e.lastHost = [2]state.Counter{e.host.st.In, e.host.st.Out}
 	e.dirty = false
+	return e.saveMeta(st)
+}
+
+// saveMeta writes the exporter's view of the state when it changed. Counters
+// are left out, so between config changes, resets and blocks it stays the
+// same and the exporter does not re-parse it.
+func (e *Enforcer) saveMeta(st *state.State) error {
+	m := &state.Meta{Timezone: st.Timezone, Stats: st.Stats, Items: make([]state.Item, len(st.Items))}
+	strip := func(it state.Item) state.Item {
+		it.In, it.Out = state.Counter{}, state.Counter{}
+		return it
+	}
+	for i, it := range st.Items {
+		m.Items[i] = strip(it)
+	}
+	if st.Host != nil {
+		h := strip(*st.Host)
+		m.Host = &h
+	}
+	data, err := state.Encode(m)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	if sum == e.metaSum {
+		return nil
+	}
+	if err := state.WriteFileAtomic(filepath.Join(e.cfg.StateDir, state.MetaName), data, state.FileMode); err != nil {
+		e.stats.CheckpointErrors++
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	e.metaSum = sum
 	return nil
 }
 

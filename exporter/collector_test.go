@@ -13,18 +13,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"port-traffic-dog/enforcer"
 	"port-traffic-dog/internal/testnet"
 	tu "port-traffic-dog/internal/testutil"
 )
 
-func scrape(t *testing.T, c *Collector) string {
+func scrape(t *testing.T, c *Exporter) string {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.PanicOnError}))
+	srv := httptest.NewServer(c.Handler(prometheus.NewRegistry(), 2, 10*time.Second))
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL)
 	if err != nil {
@@ -64,18 +61,18 @@ host:
 	if _, err := p.TCP(testnet.ServerIP4, 443, 123_456, 654_321, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	c := NewCollector(p.Server.Fd(), filepath.Join(dir, "state"), log)
+	c := New(p.Server.Fd(), filepath.Join(dir, "state"), log)
 	out := scrape(t, c)
 	for _, want := range []string{
 		`port_traffic_dog_up 1`,
 		`port_traffic_dog_info{billing="max",port="443",protocols="tcp+udp",remark="alice <vip> & \"co\" 阿里"} 1`,
 		`port_traffic_dog_info{billing="sum",port="5000-5100,6000",protocols="udp",remark=""} 1`,
-		`port_traffic_dog_quota_bytes{port="443"} 1.073741824e+09`,
+		`port_traffic_dog_quota_bytes{port="443"} 1073741824`,
 		`port_traffic_dog_blocked{port="443",reason="quota"} 0`,
 		`port_traffic_dog_blocked{port="443",reason="expired"} 0`,
 		`port_traffic_dog_rate_limit_bytes_per_second{direction="in",port="443"} 6.25e+06`,
 		`port_traffic_dog_items 2`,
-		`port_traffic_dog_quota_bytes{port="host"} 1e+13`,
+		`port_traffic_dog_quota_bytes{port="host"} 10000000000000`,
 		`port_traffic_dog_bytes_total{direction="in",port="host"}`,
 	} {
 		if !strings.Contains(out, want) {

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -56,17 +55,12 @@ func run(c *cli) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		exporter.NewCollector(0, c.StateDir, log),
 		versioncollector.NewCollector("port_traffic_dog_exporter"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	mux := http.NewServeMux()
-	mux.Handle(c.TelemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:            slogAdapter{log},
-		MaxRequestsInFlight: c.MaxRequests,
-		Timeout:             30 * time.Second,
-	}))
+	mux.Handle(c.TelemetryPath, exporter.New(0, c.StateDir, log).Handler(reg, c.MaxRequests, 30*time.Second))
 	if c.TelemetryPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "Port Traffic Dog exporter",
@@ -106,8 +100,3 @@ func run(c *cli) error {
 	}
 	return err
 }
-
-// slogAdapter lets promhttp log through slog.
-type slogAdapter struct{ log interface{ Error(string, ...any) } }
-
-func (a slogAdapter) Println(v ...any) { a.log.Error(fmt.Sprint(v...)) }

@@ -10,6 +10,7 @@
 package nftread
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,9 +54,17 @@ const (
 
 // Read dumps the counters and quotas of the inet table in the network
 // namespace of fd netns (0 for the caller's).
-func Read(netns int, table string) (*Objects, error) {
+func Read(netns int, table string) (*Objects, error) { return readType(netns, table, 0) }
+
+// ReadCounters dumps only the counters. The kernel still walks every object,
+// but fewer bytes mean fewer passes over the list.
+func ReadCounters(netns int, table string) (*Objects, error) {
+	return readType(netns, table, unix.NFT_OBJECT_COUNTER)
+}
+
+func readType(netns int, table string, objType uint32) (*Objects, error) {
 	for attempt := 0; ; attempt++ {
-		objs, interrupted, err := read(netns, table)
+		objs, interrupted, err := read(netns, table, objType)
 		if err != nil {
 			return nil, err
 		}
@@ -70,14 +79,18 @@ func Read(netns int, table string) (*Objects, error) {
 	}
 }
 
-func read(netns int, table string) (*Objects, bool, error) {
+func read(netns int, table string, objType uint32) (*Objects, bool, error) {
 	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: netns})
 	if err != nil {
 		return nil, false, fmt.Errorf("netlink: %w", err)
 	}
 	defer conn.Close()
 	ae := netlink.NewAttributeEncoder()
+	ae.ByteOrder = binary.BigEndian // nf_tables attributes are big-endian
 	ae.String(nftaObjTable, table)
+	if objType != 0 {
+		ae.Uint32(nftaObjType, objType)
+	}
 	attrs, err := ae.Encode()
 	if err != nil {
 		return nil, false, err
@@ -147,51 +160,59 @@ func read(netns int, table string) (*Objects, bool, error) {
 	}
 }
 
-func parseObj(b []byte, out *Objects) error {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
-		return err
-	}
-	var name string
-	var typ uint32
-	var data []byte
-	for ad.Next() {
-		switch ad.Type() {
-		case nftaObjName:
-			name = ad.String()
-		case nftaObjType:
-			typ = binary.BigEndian.Uint32(ad.Bytes())
-		case nftaObjData:
-			data = ad.Bytes()
+// attrs walks netlink attributes without allocating: at 25,000 objects a
+// decoder per object cost as much as the kernel's dump itself.
+func attrs(b []byte, f func(typ uint16, v []byte)) error {
+	for len(b) >= 4 {
+		l := int(binary.NativeEndian.Uint16(b[0:2]))
+		typ := binary.NativeEndian.Uint16(b[2:4]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+		if l < 4 || l > len(b) {
+			return errors.New("nftables dump: malformed attribute")
 		}
+		f(typ, b[4:l])
+		adv := (l + 3) &^ 3
+		if adv > len(b) {
+			adv = len(b)
+		}
+		b = b[adv:]
 	}
-	if err := ad.Err(); err != nil {
+	return nil
+}
+
+func parseObj(b []byte, out *Objects) error {
+	var name, data []byte
+	var typ uint32
+	if err := attrs(b, func(t uint16, v []byte) {
+		switch {
+		case t == nftaObjName:
+			name = bytes.TrimRight(v, "\x00")
+		case t == nftaObjType && len(v) == 4:
+			typ = binary.BigEndian.Uint32(v)
+		case t == nftaObjData:
+			data = v
+		}
+	}); err != nil {
 		return err
 	}
-	dd, err := netlink.NewAttributeDecoder(data)
-	if err != nil {
-		return err
-	}
-	var a, b2 uint64
-	for dd.Next() {
-		v := dd.Bytes()
+	var a, c uint64
+	err := attrs(data, func(t uint16, v []byte) {
 		if len(v) != 8 {
-			continue
+			return
 		}
 		switch {
-		case dd.Type() == nftaCounterBytes && typ == unix.NFT_OBJECT_COUNTER,
-			dd.Type() == nftaQuotaBytes && typ == unix.NFT_OBJECT_QUOTA:
+		case t == nftaCounterBytes && typ == unix.NFT_OBJECT_COUNTER,
+			t == nftaQuotaBytes && typ == unix.NFT_OBJECT_QUOTA:
 			a = binary.BigEndian.Uint64(v)
-		case dd.Type() == nftaCounterPackets && typ == unix.NFT_OBJECT_COUNTER,
-			dd.Type() == nftaQuotaConsumed && typ == unix.NFT_OBJECT_QUOTA:
-			b2 = binary.BigEndian.Uint64(v)
+		case t == nftaCounterPackets && typ == unix.NFT_OBJECT_COUNTER,
+			t == nftaQuotaConsumed && typ == unix.NFT_OBJECT_QUOTA:
+			c = binary.BigEndian.Uint64(v)
 		}
-	}
+	})
 	switch typ {
 	case unix.NFT_OBJECT_COUNTER:
-		out.Counters[name] = state.Counter{Bytes: a, Packets: b2}
+		out.Counters[string(name)] = state.Counter{Bytes: a, Packets: c}
 	case unix.NFT_OBJECT_QUOTA:
-		out.Quotas[name] = Quota{Limit: a, Consumed: b2}
+		out.Quotas[string(name)] = Quota{Limit: a, Consumed: c}
 	}
-	return dd.Err()
+	return err
 }

@@ -132,10 +132,10 @@ func Save(dir string, st *State) error {
 	return WriteFileAtomic(filepath.Join(dir, FileName), data, FileMode)
 }
 
-// Encode returns the bytes of a state file (checksummed envelope), as Save
-// writes them and Decode reads them.
-func Encode(st *State) ([]byte, error) {
-	body, err := json.Marshal(st)
+// Encode returns the bytes of a state (or meta) file: the checksummed
+// envelope, as Save writes them and Decode reads them.
+func Encode(v any) ([]byte, error) {
+	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
@@ -145,6 +145,34 @@ func Encode(st *State) ([]byte, error) {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
 	return data, nil
+}
+
+// MetaName is the exporter's view of the state: every item's settings and
+// billing period without the counters (the exporter reads those from the
+// kernel). The enforcer rewrites it only when it changes — a config change,
+// a reset, a block — so the exporter parses 10,000 items rarely, not at
+// every checkpoint.
+const MetaName = "meta.json"
+
+// Meta is the content of the meta file. Items carry no counters.
+type Meta struct {
+	Timezone string `json:"timezone,omitempty"`
+	Host     *Item  `json:"host,omitempty"`
+	Items    []Item `json:"items"`
+	Stats    Stats  `json:"stats"`
+}
+
+// ReadMeta reads and verifies a meta file.
+func ReadMeta(path string) (*Meta, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Meta
+	if err := decodeInto(data, path, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // WriteFileAtomic replaces path with data: temp file, fsync, keep the old
@@ -228,6 +256,14 @@ func Load(dir string) (st *State, warn error, err error) {
 
 // ReadFile reads and verifies one state file.
 func ReadFile(path string) (*State, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	return Decode(data, path)
+}
+
+func readLimited(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
@@ -237,28 +273,35 @@ func ReadFile(path string) (*State, error) {
 	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
-	return Decode(buf.Bytes(), path)
+	return buf.Bytes(), nil
 }
 
 // Decode verifies and decodes state file bytes; name is used in errors.
 func Decode(data []byte, name string) (*State, error) {
+	var st State
+	if err := decodeInto(data, name, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+func decodeInto(data []byte, name string, v any) error {
 	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("state file %s is larger than %d MiB", name, MaxFileSize>>20)
+		return fmt.Errorf("state file %s is larger than %d MiB", name, MaxFileSize>>20)
 	}
 	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, fmt.Errorf("state file %s is damaged or truncated: %v", name, err)
+		return fmt.Errorf("state file %s is damaged or truncated: %v", name, err)
 	}
 	if env.Format != Format {
-		return nil, fmt.Errorf("state file %s has format %d; this version reads format %d", name, env.Format, Format)
+		return fmt.Errorf("state file %s has format %d; this version reads format %d", name, env.Format, Format)
 	}
 	sum := sha256.Sum256(env.State)
 	if hex.EncodeToString(sum[:]) != env.SHA256 {
-		return nil, fmt.Errorf("state file %s is damaged: checksum mismatch", name)
+		return fmt.Errorf("state file %s is damaged: checksum mismatch", name)
 	}
-	var st State
-	if err := json.Unmarshal(env.State, &st); err != nil {
-		return nil, fmt.Errorf("state file %s: %v", name, err)
+	if err := json.Unmarshal(env.State, v); err != nil {
+		return fmt.Errorf("state file %s: %v", name, err)
 	}
-	return &st, nil
+	return nil
 }
