@@ -1,0 +1,450 @@
+// Package configedit changes one item (or one top-level setting) of a
+// configuration file's text and leaves every other byte as it was: the
+// operator's comments, blank lines, key order and quoting survive `dog add`,
+// `dog set` and `dog rm`.
+//
+// It works on lines located through yaml.v3's node positions and never
+// re-marshals the document: re-encoding would reflow comments and quoting
+// all over the file. Only the lines of the edited key (or item) change.
+// Layouts it cannot edit safely (flow-style lists, anchors, merge keys in the
+// edited item) are refused with a message, never mangled. The result is not
+// validated here; callers run config.Parse on it before writing.
+package configedit
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"port-traffic-dog/internal/portspec"
+)
+
+// Field is one item key and its new value. An empty Value removes the key.
+type Field struct {
+	Key, Value string
+}
+
+// ErrNotFound: no item has the ports spec.
+var ErrNotFound = errors.New("no such item")
+
+// ErrExists: an item with the ports spec is already there.
+var ErrExists = errors.New("item exists")
+
+type doc struct {
+	lines []string // without their "\n"
+	root  *yaml.Node
+}
+
+func load(src []byte) (*doc, error) {
+	d := &doc{}
+	if len(src) > 0 {
+		d.lines = strings.Split(strings.TrimSuffix(string(src), "\n"), "\n")
+	}
+	for i, l := range d.lines {
+		if strings.HasSuffix(l, "\r") {
+			return nil, fmt.Errorf("line %d: Windows line endings (CRLF); convert the file with dos2unix first", i+1)
+		}
+		if strings.Contains(l, "\t") && strings.TrimSpace(l) != "" && strings.HasPrefix(strings.TrimLeft(l, " "), "\t") {
+			return nil, fmt.Errorf("line %d: indented with a tab, which YAML forbids", i+1)
+		}
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(src, &n); err != nil {
+		return nil, fmt.Errorf("the file is not valid YAML: %v", err)
+	}
+	if len(n.Content) > 0 {
+		d.root = n.Content[0]
+		if d.root.Kind != yaml.MappingNode {
+			return nil, errors.New("the file's top level is not a mapping of settings")
+		}
+	}
+	return d, nil
+}
+
+func (d *doc) bytes() []byte {
+	if len(d.lines) == 0 {
+		return nil
+	}
+	// An edited file always ends with a newline, whether or not it did.
+	return []byte(strings.Join(d.lines, "\n") + "\n")
+}
+
+// splice replaces lines [from, to) (0-based) with repl.
+func (d *doc) splice(from, to int, repl []string) {
+	out := make([]string, 0, len(d.lines)-(to-from)+len(repl))
+	out = append(out, d.lines[:from]...)
+	out = append(out, repl...)
+	out = append(out, d.lines[to:]...)
+	d.lines = out
+}
+
+// topKey returns the key and value nodes of a top-level setting.
+func (d *doc) topKey(name string) (k, v *yaml.Node) {
+	if d.root == nil {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(d.root.Content); i += 2 {
+		if d.root.Content[i].Value == name {
+			return d.root.Content[i], d.root.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// nextTopLine is the 0-based line of the top-level key after k, or the
+// number of lines.
+func (d *doc) nextTopLine(k *yaml.Node) int {
+	for i := 0; i+1 < len(d.root.Content); i += 2 {
+		if d.root.Content[i] == k && i+2 < len(d.root.Content) {
+			return d.root.Content[i+2].Line - 1
+		}
+	}
+	return len(d.lines)
+}
+
+// indent is the number of leading spaces of a line.
+func indent(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
+
+func isBlankOrComment(l string) bool {
+	t := strings.TrimSpace(l)
+	return t == "" || strings.HasPrefix(t, "#")
+}
+
+// trimTail moves end back over blank lines and over comment lines indented
+// no deeper than col: those introduce what follows, not what precedes.
+func (d *doc) trimTail(start, end, col int) int {
+	for end > start+1 && isBlankOrComment(d.lines[end-1]) && (strings.TrimSpace(d.lines[end-1]) == "" || indent(d.lines[end-1]) <= col) {
+		end--
+	}
+	return end
+}
+
+// items is the ports list and, for each item, its line span [start, end).
+type itemSpan struct {
+	node       *yaml.Node
+	start, end int
+}
+
+func (d *doc) items() (seqKey, seq *yaml.Node, spans []itemSpan, err error) {
+	k, v := d.topKey("ports")
+	if k == nil {
+		return nil, nil, nil, nil
+	}
+	if v.Kind == yaml.ScalarNode && (v.Tag == "!!null" || v.Value == "") {
+		return k, v, nil, nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		return nil, nil, nil, fmt.Errorf("line %d: `ports` is not a list", v.Line)
+	}
+	if v.Style&yaml.FlowStyle != 0 {
+		if len(v.Content) == 0 {
+			return k, v, nil, nil
+		}
+		return nil, nil, nil, fmt.Errorf("line %d: `ports` is written as a [flow, list]; dog edits only the usual one-item-per-line layout (edit this file by hand)", v.Line)
+	}
+	limit := d.nextTopLine(k)
+	for i, it := range v.Content {
+		start := it.Line - 1
+		end := limit
+		if i+1 < len(v.Content) {
+			end = v.Content[i+1].Line - 1
+		}
+		dash := strings.Index(d.lines[start], "-")
+		spans = append(spans, itemSpan{node: it, start: start, end: d.trimTail(start, end, dash)})
+	}
+	return k, v, spans, nil
+}
+
+func specOf(it *yaml.Node) (portspec.Spec, bool) {
+	it = resolve(it)
+	if it.Kind != yaml.MappingNode {
+		return nil, false
+	}
+	for i := 0; i+1 < len(it.Content); i += 2 {
+		if it.Content[i].Value == "ports" {
+			v := resolve(it.Content[i+1])
+			if v.Kind != yaml.ScalarNode {
+				return nil, false
+			}
+			s, err := portspec.Parse(v.Value)
+			return s, err == nil
+		}
+	}
+	return nil, false
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func (d *doc) find(spec portspec.Spec) (*itemSpan, error) {
+	_, _, spans, err := d.items()
+	if err != nil {
+		return nil, err
+	}
+	for i := range spans {
+		if s, ok := specOf(spans[i].node); ok && s.String() == spec.String() {
+			return &spans[i], nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+// Scalar renders a value as YAML: plain when that reads back as the same
+// string, quoted otherwise ("443", 'a: b').
+func Scalar(v string) string {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Value: v}
+	switch v {
+	case "", "~", "null", "Null", "NULL":
+		// Plain, these read back as "nothing"; the config wants a value.
+		n.Tag = "!!str"
+	}
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return fmt.Sprintf("%q", v)
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+func quoted(v string) string {
+	b, err := yaml.Marshal(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v, Style: yaml.DoubleQuotedStyle})
+	if err != nil {
+		return fmt.Sprintf("%q", v)
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// render is the YAML text of a key's value. Ports are always quoted (a bare
+// 443 would be a number to other YAML readers); protocols become a list.
+func render(key, value string) string {
+	switch key {
+	case "ports":
+		return quoted(value)
+	case "protocols":
+		parts := strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == '+' || r == ' ' })
+		for i, p := range parts {
+			parts[i] = Scalar(p)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return Scalar(value)
+}
+
+// AddItem appends an item with the fields (ports first) at the end of the
+// ports list, creating the list if the file has none.
+func AddItem(src []byte, ports string, fields []Field) ([]byte, error) {
+	spec, err := portspec.Parse(ports)
+	if err != nil {
+		return nil, err
+	}
+	d, err := load(src)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.find(spec); err == nil {
+		return nil, fmt.Errorf("%w: %q is already configured", ErrExists, ports)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	k, seq, spans, _ := d.items()
+	body := []Field{{"ports", ports}}
+	for _, f := range fields {
+		if f.Value != "" && f.Key != "ports" {
+			body = append(body, f)
+		}
+	}
+	lines := func(dashCol int) []string {
+		pad := strings.Repeat(" ", dashCol)
+		out := make([]string, len(body))
+		for i, f := range body {
+			lead := pad + "  "
+			if i == 0 {
+				lead = pad + "- "
+			}
+			out[i] = lead + f.Key + ": " + render(f.Key, f.Value)
+		}
+		return out
+	}
+	switch {
+	case k == nil: // no ports list yet: add one at the end
+		if len(d.lines) > 0 && strings.TrimSpace(d.lines[len(d.lines)-1]) != "" {
+			d.lines = append(d.lines, "")
+		}
+		d.lines = append(d.lines, "ports:")
+		d.lines = append(d.lines, lines(2)...)
+	case len(spans) == 0: // `ports:` or `ports: []`
+		line := k.Line - 1
+		keyLine := d.lines[line][:k.Column-1] + "ports:"
+		if seq.LineComment != "" {
+			keyLine += " " + seq.LineComment
+		} else if k.LineComment != "" {
+			keyLine += " " + k.LineComment
+		}
+		d.splice(line, line+1, append([]string{keyLine}, lines(k.Column-1+2)...))
+	default:
+		last := spans[len(spans)-1]
+		dash := strings.Index(d.lines[last.start], "-")
+		d.splice(last.end, last.end, lines(dash))
+	}
+	return d.bytes(), nil
+}
+
+// SetFields changes, adds or (with an empty value) removes keys of the item
+// with the ports spec. Only the lines of the changed keys change; a new key
+// goes after the item's last line.
+func SetFields(src []byte, ports string, fields []Field) ([]byte, error) {
+	spec, err := portspec.Parse(ports)
+	if err != nil {
+		return nil, err
+	}
+	d, err := load(src)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fields {
+		if f.Key == "ports" {
+			return nil, errors.New("the ports of an item are its identity: remove it and add the new ports instead")
+		}
+		sp, err := d.find(spec)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil, fmt.Errorf("%w: %q is not configured", ErrNotFound, ports)
+			}
+			return nil, err
+		}
+		if err := d.setField(sp, f); err != nil {
+			return nil, err
+		}
+		// Positions changed: re-read before the next field.
+		if d, err = load(d.bytes()); err != nil {
+			return nil, err
+		}
+	}
+	return d.bytes(), nil
+}
+
+func (d *doc) setField(sp *itemSpan, f Field) error {
+	it := sp.node
+	if it.Kind != yaml.MappingNode || it.Style&yaml.FlowStyle != 0 {
+		return fmt.Errorf("line %d: the item is written in {flow, style}; edit it by hand", it.Line)
+	}
+	var key, val *yaml.Node
+	keyIdx := -1
+	for i := 0; i+1 < len(it.Content); i += 2 {
+		if it.Content[i].Tag == "!!merge" {
+			return fmt.Errorf("line %d: the item uses a merge key (<<); edit it by hand", it.Content[i].Line)
+		}
+		if it.Content[i].Value == f.Key {
+			key, val, keyIdx = it.Content[i], it.Content[i+1], i
+		}
+	}
+	keyCol := it.Column - 1
+	if key == nil {
+		if f.Value == "" {
+			return nil // removing what is not there
+		}
+		d.splice(sp.end, sp.end, []string{strings.Repeat(" ", keyCol) + f.Key + ": " + render(f.Key, f.Value)})
+		return nil
+	}
+	if val.Kind == yaml.AliasNode || val.Anchor != "" {
+		return fmt.Errorf("line %d: %s uses a YAML anchor or alias; edit it by hand", key.Line, f.Key)
+	}
+	// The key's lines run to the next key of the item (or the item's end),
+	// less trailing comments that introduce the next key.
+	start := key.Line - 1
+	end := sp.end
+	if keyIdx+2 < len(it.Content) {
+		end = it.Content[keyIdx+2].Line - 1
+	}
+	end = d.trimTail(start, end, keyCol)
+	if f.Value == "" {
+		if keyIdx == 0 {
+			return fmt.Errorf("line %d: %s is the item's first key (on the `-` line); edit it by hand", key.Line, f.Key)
+		}
+		d.splice(start, end, nil)
+		return nil
+	}
+	line := d.lines[start][:key.Column-1] + f.Key + ": " + render(f.Key, f.Value)
+	if c := val.LineComment; c != "" && val.Line == key.Line {
+		line += "  " + c
+	} else if c := key.LineComment; c != "" {
+		line += "  " + c
+	}
+	d.splice(start, end, []string{line})
+	return nil
+}
+
+// RemoveItem deletes the item with the ports spec: its lines and the
+// comments indented inside it. Comments above it stay (they may introduce
+// the list). The last item leaves `ports: []`.
+func RemoveItem(src []byte, ports string) ([]byte, error) {
+	spec, err := portspec.Parse(ports)
+	if err != nil {
+		return nil, err
+	}
+	d, err := load(src)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := d.find(spec)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: %q is not configured", ErrNotFound, ports)
+		}
+		return nil, err
+	}
+	k, _, spans, _ := d.items()
+	// The item's own head comment (directly above its dash, as indented)
+	// goes with it, and so does one of the blank lines around it.
+	start, end := sp.start, sp.end
+	dash := strings.Index(d.lines[sp.start], "-")
+	for start > 0 && strings.HasPrefix(strings.TrimSpace(d.lines[start-1]), "#") && indent(d.lines[start-1]) == dash {
+		start--
+	}
+	if end < len(d.lines) && strings.TrimSpace(d.lines[end]) == "" && (start == 0 || strings.TrimSpace(d.lines[start-1]) == "") {
+		end++
+	}
+	d.splice(start, end, nil)
+	if len(spans) == 1 {
+		line := k.Line - 1
+		rest := strings.TrimSpace(d.lines[line][k.Column-1+len("ports:"):])
+		repl := d.lines[line][:k.Column-1] + "ports: []"
+		if strings.HasPrefix(rest, "#") {
+			repl += " " + rest
+		}
+		d.lines[line] = repl
+	}
+	return d.bytes(), nil
+}
+
+// SetTop sets a top-level setting whose value is one scalar on its key's
+// line, or adds it before the first setting.
+func SetTop(src []byte, key, value string) ([]byte, error) {
+	d, err := load(src)
+	if err != nil {
+		return nil, err
+	}
+	k, v := d.topKey(key)
+	line := key + ": " + Scalar(value)
+	if k == nil {
+		at := 0
+		if d.root != nil && len(d.root.Content) > 0 {
+			at = d.root.Content[0].Line - 1 // after the file's header comment
+		}
+		d.splice(at, at, []string{line})
+		return d.bytes(), nil
+	}
+	if v.Kind != yaml.ScalarNode || v.Line != k.Line || v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return nil, fmt.Errorf("line %d: %s is not a one-line value; edit it by hand", k.Line, key)
+	}
+	if v.LineComment != "" {
+		line += "  " + v.LineComment
+	}
+	d.lines[k.Line-1] = line
+	return d.bytes(), nil
+}

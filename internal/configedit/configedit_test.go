@@ -1,0 +1,199 @@
+package configedit
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"port-traffic-dog/internal/config"
+)
+
+const commented = `# Port Traffic Dog — production relays
+# (edited by hand and by dog; keep the comments)
+state_dir: /var/lib/port-traffic-dog   # checkpoints
+timezone: Asia/Shanghai
+
+exempt: [22]
+
+ports:
+  # web, billed together
+  - ports: "80,443"
+    remark: web   # the main site
+    quota: 2TB
+
+  # alice's relay: contract #12
+  - ports: 10000-10100
+    remark: 阿里 alice
+    protocols:
+      - tcp
+    # she pays for sum billing
+    billing: sum
+    quota: 500GiB
+
+  - ports: "8080"      # bob
+    remark: 'bob: test'
+
+# whole host budget from the provider
+host:
+  quota: 10TB
+`
+
+func mustParse(t *testing.T, b []byte) *config.Config {
+	t.Helper()
+	c, err := config.Parse(b, "edited")
+	if err != nil {
+		t.Fatalf("edited config does not validate: %v\n%s", err, b)
+	}
+	return c
+}
+
+func check(t *testing.T, got []byte, want string) {
+	t.Helper()
+	mustParse(t, got)
+	if string(got) != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestAddAppendsAfterTheLastItem(t *testing.T) {
+	got, err := AddItem([]byte(commented), "5000-5100", []Field{{"remark", "carol: vip #1"}, {"quota", "1TiB"}, {"rate", ""}, {"protocols", "udp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(commented, "    remark: 'bob: test'\n", "    remark: 'bob: test'\n"+
+		"  - ports: \"5000-5100\"\n    remark: 'carol: vip #1'\n    quota: 1TiB\n    protocols: [udp]\n", 1)
+	check(t, got, want)
+	c := mustParse(t, got)
+	if it := c.Items[3]; it.Remark != "carol: vip #1" || it.Quota != 1<<40 || it.Protocols != config.UDP {
+		t.Errorf("added item: %+v", it)
+	}
+	if _, err := AddItem(got, "5000-5100", nil); !errors.Is(err, ErrExists) {
+		t.Errorf("adding twice: %v", err)
+	}
+	// Any spelling of an existing group is the same item.
+	if _, err := AddItem(got, "443, 80", nil); !errors.Is(err, ErrExists) {
+		t.Errorf("adding a respelt group: %v", err)
+	}
+}
+
+func TestAddToFilesWithoutItems(t *testing.T) {
+	for name, tc := range map[string]struct{ in, want string }{
+		"empty":      {"", "ports:\n  - ports: \"443\"\n"},
+		"no list":    {"# hi\ntimezone: UTC\n", "# hi\ntimezone: UTC\n\nports:\n  - ports: \"443\"\n"},
+		"null list":  {"ports:   # none yet\ntimezone: UTC\n", "ports: # none yet\n  - ports: \"443\"\ntimezone: UTC\n"},
+		"empty flow": {"ports: []\n", "ports:\n  - ports: \"443\"\n"},
+		"no newline": {"timezone: UTC", "timezone: UTC\n\nports:\n  - ports: \"443\"\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := AddItem([]byte(tc.in), "443", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, got, tc.want)
+		})
+	}
+}
+
+func TestSetChangesOnlyTheKeysLines(t *testing.T) {
+	got, err := SetFields([]byte(commented), "10000-10100", []Field{
+		{"quota", "600GiB"},       // a plain line
+		{"protocols", "tcp,udp"},  // a block list becomes one line
+		{"remark", ""},            // removed
+		{"reset_day", "15"},       // added after the item's last line
+		{"expires", "2027-01-01"}, // added
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(commented, `  - ports: 10000-10100
+    remark: 阿里 alice
+    protocols:
+      - tcp
+    # she pays for sum billing
+    billing: sum
+    quota: 500GiB
+`, `  - ports: 10000-10100
+    protocols: [tcp, udp]
+    # she pays for sum billing
+    billing: sum
+    quota: 600GiB
+    reset_day: 15
+    expires: 2027-01-01
+`, 1)
+	check(t, got, want)
+	// A trailing comment on the value's line stays.
+	got, err = SetFields([]byte(commented), "443,80", []Field{{"remark", "web & api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, got, strings.Replace(commented, "    remark: web   # the main site", "    remark: web & api  # the main site", 1))
+	if _, err := SetFields([]byte(commented), "9999", []Field{{"quota", "1GB"}}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("set on a missing item: %v", err)
+	}
+	if _, err := SetFields([]byte(commented), "8080", []Field{{"ports", "8081"}}); err == nil {
+		t.Error("changing ports was accepted")
+	}
+}
+
+func TestRemoveKeepsTheRest(t *testing.T) {
+	got, err := RemoveItem([]byte(commented), "10000-10100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The item's head comment and one blank line go with it.
+	want := strings.Replace(commented, `  # alice's relay: contract #12
+  - ports: 10000-10100
+    remark: 阿里 alice
+    protocols:
+      - tcp
+    # she pays for sum billing
+    billing: sum
+    quota: 500GiB
+
+`, "", 1)
+	check(t, got, want)
+
+	got, err = RemoveItem([]byte(commented), "8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, got, strings.Replace(commented, "  - ports: \"8080\"      # bob\n    remark: 'bob: test'\n\n", "", 1))
+
+	one := "ports:  # the list\n  - ports: \"443\"\n    remark: x\ntimezone: UTC\n"
+	got, err = RemoveItem([]byte(one), "443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, got, "ports: [] # the list\ntimezone: UTC\n")
+}
+
+func TestSetTop(t *testing.T) {
+	got, err := SetTop([]byte(commented), "state_dir", "/srv/dog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, got, strings.Replace(commented, "state_dir: /var/lib/port-traffic-dog   # checkpoints", "state_dir: /srv/dog  # checkpoints", 1))
+	got, err = SetTop([]byte(commented), "admin_socket", "/run/x.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, got, strings.Replace(commented, "state_dir:", "admin_socket: /run/x.sock\nstate_dir:", 1))
+}
+
+func TestRefusesWhatItCannotEditSafely(t *testing.T) {
+	for name, src := range map[string]string{
+		"flow list":  "ports: [{ports: \"443\"}]\n",
+		"merge key":  "d: &d {quota: 1GB}\nports:\n  - <<: *d\n    ports: \"443\"\n",
+		"crlf":       "ports:\r\n  - ports: \"443\"\r\n",
+		"flow item":  "ports:\n  - {ports: \"443\", quota: 1GB}\n",
+		"not a list": "ports: 443\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := SetFields([]byte(src), "443", []Field{{"quota", "2GB"}}); err == nil {
+				t.Error("edited")
+			} else {
+				t.Log(err)
+			}
+		})
+	}
+}
