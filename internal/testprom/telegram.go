@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -81,7 +82,7 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 		if err := CheckTelegramHTML(m.Text); err != nil {
 			m.Rejected = "Bad Request: can't parse entities: " + err.Error()
 		}
-	case utf8.RuneCountInString(m.Text) > TelegramMaxChars:
+	case len(utf16.Encode([]rune(m.Text))) > TelegramMaxChars:
 		m.Rejected = "Bad Request: message is too long"
 	}
 
@@ -182,7 +183,8 @@ func (f *FakeTelegram) WaitFor(ctx context.Context, match func(TelegramMessage) 
 }
 
 // TelegramMaxChars is the Bot API's limit on a message's text after entity
-// parsing (https://core.telegram.org/bots/api#sendmessage).
+// parsing (https://core.telegram.org/bots/api#sendmessage). Telegram counts
+// UTF-16 code units, so an emoji outside the BMP counts twice.
 const TelegramMaxChars = 4096
 
 // telegramTags are the HTML tags the Bot API's HTML parse mode accepts that
@@ -196,7 +198,7 @@ var telegramTags = map[string]bool{
 // parse_mode HTML, or nil: only the allowed tags, properly nested and
 // closed; every '<', '>' and '&' outside a tag written as an entity (only
 // &lt; &gt; &amp; &quot; and numeric ones exist for Telegram); valid UTF-8;
-// at most 4096 characters once entities are decoded and tags removed.
+// at most 4096 UTF-16 code units once entities are decoded and tags removed.
 func CheckTelegramHTML(s string) error {
 	if !utf8.ValidString(s) {
 		return errors.New("text is not valid UTF-8")
@@ -240,12 +242,12 @@ func CheckTelegramHTML(s string) error {
 			if n == 0 {
 				return fmt.Errorf("bare '&' or unknown entity at byte %d: %.12q", i, s[i:])
 			}
+			chars += utf16.RuneLen([]rune(decodeEntity(s[i+1 : i+n-1]))[0])
 			i += n
-			chars++
 		default:
-			_, size := utf8.DecodeRuneInString(s[i:])
+			r, size := utf8.DecodeRuneInString(s[i:])
 			i += size
-			chars++
+			chars += utf16.RuneLen(r)
 		}
 	}
 	if len(stack) > 0 {

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -485,6 +484,3 @@ func (a *Alertmanager) Alerts(ctx context.Context) ([]AMAlert, error) {
 	err := getAPI(ctx, a.URL, "/api/v2/alerts", nil, &out)
 	return out, err
 }
-
-// ErrNotReady is returned by helpers polling a process that has exited.
-var ErrNotReady = errors.New("process exited")
