@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -288,4 +289,39 @@ func (n *NS) HTTPClient() *http.Client {
 		},
 		DisableKeepAlives: true,
 	}}
+}
+
+// Forward listens on a free loopback port of the test's own namespace and
+// relays every connection to addr as seen from inside n (e.g. a server on
+// n's loopback). It lets processes outside the namespace, such as a
+// Prometheus the test started, reach a server inside it. It stops at
+// cleanup.
+func (n *NS) Forward(t testing.TB, addr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var up net.Conn
+				if err := n.Do(func() (err error) { up, err = net.DialTimeout("tcp", addr, 5*time.Second); return }); err != nil {
+					return
+				}
+				defer up.Close()
+				done := make(chan struct{}, 2)
+				go func() { io.Copy(up, c); done <- struct{}{} }()
+				go func() { io.Copy(c, up); done <- struct{}{} }()
+				<-done
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
