@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/mattn/go-runewidth"
 	"github.com/prometheus/common/version"
+	"golang.org/x/term"
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
@@ -28,17 +29,34 @@ type Globals struct {
 // CLI is the command tree.
 type CLI struct {
 	Globals
-	CheckConfig CheckConfigCmd   `cmd:"" name:"check-config" help:"Validate a configuration file without applying it (no root needed)."`
+	Status      StatusCmd        `cmd:"" default:"withargs" help:"Show every item and the host: use, quota, limits, state (the default command)."`
+	Add         AddCmd           `cmd:"" help:"Add an item to the config file and apply it."`
+	Set         SetCmd           `cmd:"" help:"Change settings of an item in the config file and apply them (a value of none removes a setting)."`
+	Rm          RmCmd            `cmd:"" help:"Remove an item from the config file and apply it (its counters are dropped)."`
 	Reset       ResetCmd         `cmd:"" help:"End the billing period of items now: zero their period use and quota, unblock them."`
 	History     HistoryCmd       `cmd:"" help:"Show the reset history."`
+	Export      ExportCmd        `cmd:"" help:"Write config, a fresh checkpoint of every counter and the history to one archive, to move to another host."`
+	Import      ImportCmd        `cmd:"" help:"Continue from an export archive: replaces config, counters, periods and history (validated first)."`
+	CheckConfig CheckConfigCmd   `cmd:"" name:"check-config" help:"Validate a configuration file without applying it (no root needed)."`
 	Version     kong.VersionFlag `name:"version" help:"Print version information and exit."`
 }
 
-// Env is where a command writes, and its clock (fixed in golden tests).
+// Env is where a command writes, its clock (fixed in golden tests) and what
+// it knows about the terminal.
 type Env struct {
 	Out, Err io.Writer
 	Now      func() time.Time
 	Ctx      context.Context
+	// Color: Out is a terminal that wants colors (not NO_COLOR, not dumb).
+	Color bool
+	// Width of the terminal in columns; 0 means not a terminal (80 is used).
+	Width int
+	// EastAsian: the terminal draws ambiguous-width characters two columns
+	// wide (CJK locales).
+	EastAsian bool
+	// NetNS is the network namespace whose kernel table dog reads when the
+	// enforcer is down (a namespace fd in tests; 0 is dog's own).
+	NetNS int
 }
 
 // Main runs dog with args and returns the exit code.
@@ -86,6 +104,17 @@ type exitCode int
 type CheckConfigCmd struct {
 	File string   `arg:"" help:"The configuration file." type:"path"`
 	Port []string `name:"port" sep:"none" help:"Also validate these --port items, as dog-enforcer would merge them." placeholder:"SPEC"`
+	JSON bool     `name:"json" help:"Print the result as JSON."`
+}
+
+// checkResult is check-config's --json answer.
+type checkResult struct {
+	File      string `json:"file"`
+	Items     int    `json:"items"`
+	Quotas    int    `json:"quotas"`
+	Limits    int    `json:"limits"`
+	Timezone  string `json:"timezone"`
+	HostQuota uint64 `json:"host_quota,omitempty"`
 }
 
 func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
@@ -104,6 +133,13 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 		if it.RateIn > 0 || it.RateOut > 0 {
 			limits++
 		}
+	}
+	if c.JSON {
+		r := checkResult{File: c.File, Items: len(cfg.Items), Quotas: quotas, Limits: limits, Timezone: cfg.Timezone}
+		if cfg.Host != nil {
+			r.HostQuota = cfg.Host.Quota
+		}
+		return writeJSON(env.Out, r)
 	}
 	fmt.Fprintf(env.Out, "%s: OK: %d items (%d with a quota, %d with a bandwidth limit), time zone %s", c.File, len(cfg.Items), quotas, limits, cfg.Timezone)
 	if cfg.Host != nil {
@@ -188,5 +224,15 @@ func writeJSON(w io.Writer, v any) error {
 
 // Run is main for the dog binary.
 func Run() int {
-	return Main(os.Args[1:], Env{Out: os.Stdout, Err: os.Stderr, Now: time.Now, Ctx: context.Background()})
+	env := Env{Out: os.Stdout, Err: os.Stderr, Now: time.Now, Ctx: context.Background()}
+	if fd := int(os.Stdout.Fd()); term.IsTerminal(fd) {
+		env.Width = 80
+		if w, _, err := term.GetSize(fd); err == nil && w > 0 {
+			env.Width = w
+		}
+		// https://no-color.org: any non-empty NO_COLOR turns colors off.
+		env.Color = os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+		env.EastAsian = runewidth.DefaultCondition.EastAsianWidth
+	}
+	return Main(os.Args[1:], env)
 }

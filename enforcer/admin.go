@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -166,6 +167,15 @@ func (e *Enforcer) adminHandler() http.Handler {
 	mux.HandleFunc("POST "+adminapi.PathCheckpoint, func(w http.ResponseWriter, r *http.Request) {
 		st, err := e.Checkpoint()
 		reply(w, &adminapi.CheckpointResponse{State: st}, err)
+	})
+	mux.HandleFunc("POST "+adminapi.PathImport, func(w http.ResponseWriter, r *http.Request) {
+		data, err := io.ReadAll(r.Body) // bounded by MaxBytesHandler below
+		if err != nil {
+			writeJSON(w, http.StatusRequestEntityTooLarge, adminapi.Error{Error: "import: reading the archive: " + err.Error()})
+			return
+		}
+		resp, err := e.Import(data, r.URL.Query().Get("dry_run") == "1")
+		reply(w, resp, err)
 	})
 	return http.MaxBytesHandler(mux, adminapi.MaxRequestBody)
 }

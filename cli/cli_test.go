@@ -1,0 +1,347 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"port-traffic-dog/enforcer"
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/layout"
+	"port-traffic-dog/internal/nftread"
+	"port-traffic-dog/internal/state"
+	"port-traffic-dog/internal/testnet"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from this run")
+
+func TestMain(m *testing.M) {
+	// dog prints history times in the local zone: pin it for the goldens.
+	time.Local = time.UTC
+	os.Exit(m.Run())
+}
+
+// fixedNow is the clock of the golden tests: the enforcer and dog both see
+// it, so every date in the output is stable.
+var fixedNow = time.Date(2026, 11, 15, 2, 0, 0, 0, time.UTC) // 10:00 in Asia/Shanghai
+
+// host is one "machine": a namespace pair (the server side is the host), a
+// config file, a state dir and an enforcer serving its admin socket.
+type host struct {
+	t      *testing.T
+	pair   *testnet.Pair
+	dir    string
+	config string
+	sock   string
+	state  string
+	flags  []string
+	e      *enforcer.Enforcer
+	stop   func()
+}
+
+func newHost(t *testing.T, config string) *host {
+	t.Helper()
+	h := &host{t: t, pair: testnet.NewPair(t), dir: t.TempDir()}
+	h.config = filepath.Join(h.dir, "config.yaml")
+	h.sock = filepath.Join(h.dir, "admin.sock")
+	h.state = filepath.Join(h.dir, "state")
+	if err := os.WriteFile(h.config, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// quiet waits until the new links stop sending on their own (IPv6
+// multicast listener reports go out for about two seconds after an address
+// is added), so the host counters in the goldens hold only the test's
+// traffic.
+func (h *host) quiet() {
+	h.t.Helper()
+	last, since := uint64(0), time.Now()
+	testnet.WaitFor(h.t, 10*time.Second, "the links to fall silent", func() bool {
+		s := h.pair.Server.Stats(h.t, testnet.Dev)
+		if n := s.TxPackets + s.RxPackets; n != last {
+			last, since = n, time.Now()
+		}
+		return time.Since(since) > 1200*time.Millisecond
+	})
+}
+
+func logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// start starts the enforcer (as a process start would) with its loop and
+// admin socket, until the test ends or h.stop is called.
+func (h *host) start() {
+	h.t.Helper()
+	e, err := enforcer.New(enforcer.Options{ConfigPath: h.config, PortFlags: h.flags, NetNS: h.pair.Server.Fd(),
+		Logger: logger(), Version: "test", Now: func() time.Time { return fixedNow },
+		StateDir: h.state, AdminSocket: h.sock, TickInterval: 50 * time.Millisecond, ConfigPollInterval: 100 * time.Millisecond})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone, adminDone := make(chan error, 1), make(chan error, 1)
+	go func() { runDone <- e.Run(ctx) }()
+	go func() { adminDone <- e.ServeAdmin(ctx) }()
+	testnet.WaitFor(h.t, 5*time.Second, "the admin socket", func() bool {
+		_, err := os.Stat(h.sock)
+		return err == nil
+	})
+	stopped := false
+	h.e = e
+	h.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-runDone; err != nil {
+			h.t.Errorf("enforcer: %v", err)
+		}
+		if err := <-adminDone; err != nil {
+			h.t.Errorf("admin: %v", err)
+		}
+	}
+	h.t.Cleanup(h.stop)
+}
+
+// dog runs the CLI against this host and returns stdout, stderr and the
+// exit code.
+func (h *host) dog(env Env, args ...string) (string, string, int) {
+	h.t.Helper()
+	var out, errb bytes.Buffer
+	env.Out, env.Err, env.Ctx, env.NetNS = &out, &errb, context.Background(), h.pair.Server.Fd()
+	if env.Now == nil {
+		env.Now = func() time.Time { return fixedNow }
+	}
+	code := Main(append([]string{"--socket", h.sock, "--config", h.config}, args...), env)
+	return out.String(), errb.String(), code
+}
+
+// ok runs dog and fails the test unless it succeeds.
+func (h *host) ok(args ...string) string {
+	h.t.Helper()
+	out, errOut, code := h.dog(Env{}, args...)
+	if code != 0 {
+		h.t.Fatalf("dog %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// fails runs dog and fails the test unless it fails saying want.
+func (h *host) fails(want string, args ...string) {
+	h.t.Helper()
+	out, errOut, code := h.dog(Env{}, args...)
+	if code == 0 {
+		h.t.Fatalf("dog %s succeeded:\n%s", strings.Join(args, " "), out)
+	}
+	if !strings.Contains(errOut, want) {
+		h.t.Errorf("dog %s: message does not say %q:\n%s", strings.Join(args, " "), want, errOut)
+	}
+}
+
+func (h *host) readConfig() string {
+	h.t.Helper()
+	b, err := os.ReadFile(h.config)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(b)
+}
+
+func (h *host) counters() map[string]state.Counter {
+	h.t.Helper()
+	objs, err := nftread.Read(h.pair.Server.Fd(), layout.Table)
+	if err != nil {
+		h.t.Fatalf("read counters: %v\n%s", err, h.pair.Server.Nft("list", "ruleset"))
+	}
+	return objs.Counters
+}
+
+// udp sends n datagrams of size bytes to port, each answered with reply
+// bytes: exact byte counts (n × (size+28) in), unlike TCP's.
+func (h *host) udp(port uint16, n, size, reply int) {
+	h.t.Helper()
+	if _, _, err := h.pair.UDP(testnet.ServerIP4, port, n, size, reply, 10*time.Second); err != nil {
+		h.t.Fatalf("udp to %d: %v", port, err)
+	}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cli -update as root to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test ./cli -run %s -update rewrites it):\n--- got\n%s--- want\n%s", path, t.Name(), got, want)
+	}
+}
+
+const tourConfig = `# Port Traffic Dog on relay-1
+# (comments and layout must survive every dog edit)
+timezone: Asia/Shanghai
+exempt: [22]
+
+ports:
+  # alice: monthly contract
+  - ports: "443"
+    remark: alice 阿里巴巴 香港中转 premium relay line   # long remark, CJK
+    quota: 10MiB
+    billing: sum
+
+  - ports: 5000-5100    # bob's range
+    remark: bob
+    reset_day: 15
+`
+
+// TestCLITour is the operator's tour: add → traffic → status (golden
+// table and JSON), set/rm keep the other items' counters, reset and
+// history, invalid edits change nothing, status with the enforcer down.
+func TestCLITour(t *testing.T) {
+	h := newHost(t, tourConfig)
+	h.quiet()
+	h.start()
+
+	// add: the new item is appended; every other byte stays.
+	out := h.ok("add", "8080", "--remark", "carol: test", "--quota", "200KB", "--billing", "in", "--expires", "2027-01-01")
+	if !strings.Contains(out, "the enforcer applied it") {
+		t.Errorf("add: %s", out)
+	}
+	added := tourConfig + "  - ports: \"8080\"\n    remark: 'carol: test'\n    quota: 200KB\n    billing: in\n    expires: 2027-01-01\n"
+	if got := h.readConfig(); got != added {
+		t.Fatalf("config after add:\n%s\nwant:\n%s", got, added)
+	}
+	if fi, _ := os.Stat(h.config); fi.Mode().Perm() != 0o600 {
+		t.Errorf("config mode %v after the edit", fi.Mode())
+	}
+
+	// Traffic with exact sizes. 8080's 200 KB quota (billing in) runs out
+	// after 194 datagrams: the kernel drops the rest and the item is blocked.
+	h.udp(443, 1000, 1000, 500)
+	h.udp(5000, 200, 472, 0)
+	h.udp(5100, 100, 972, 0)
+	h.pair.UDP(testnet.ServerIP4, 8080, 300, 1000, 0, 3*time.Second) // partly dropped: that is the point
+	testnet.WaitFor(t, 5*time.Second, "8080 to be blocked", func() bool {
+		return strings.Contains(h.ok("status", "--json"), `"blocked": "quota"`)
+	})
+
+	golden(t, "status.golden", h.ok("status"))
+	// The enforcer's health counters depend on its monitor's timing, not
+	// on the CLI: masked.
+	js := strings.ReplaceAll(h.ok("status", "--json"), h.dir, "$DIR")
+	js = regexp.MustCompile(`"(repairs|reconcile_errors)": \d+`).ReplaceAllString(js, `"$1": N`)
+	golden(t, "status.json.golden", js)
+	// `dog` alone is `dog status`.
+	if a, b := h.ok(), h.ok("status"); a != b {
+		t.Errorf("dog and dog status differ:\n%s\n%s", a, b)
+	}
+	colorOut, _, _ := h.dog(Env{Color: true, Width: 60})
+	golden(t, "status-narrow-color.golden", colorOut)
+	wide, _, _ := h.dog(Env{Width: 120})
+	golden(t, "status-wide.golden", wide)
+
+	// set: only 443's quota line changes; no item's counters move.
+	before := h.counters()
+	h.ok("set", "443", "--quota", "20MiB", "--rate-out", "none")
+	if got, want := h.readConfig(), strings.Replace(added, "    quota: 10MiB\n", "    quota: 20MiB\n", 1); got != want {
+		t.Fatalf("config after set:\n%s", got)
+	}
+	after := h.counters()
+	for _, id := range []string{"p443", "p5000-5100", "p8080"} {
+		for _, d := range layout.Directions {
+			if k := layout.Counter(id, d); before[k] != after[k] {
+				t.Errorf("set changed %s: %v -> %v", k, before[k], after[k])
+			}
+		}
+	}
+
+	// rm: the item's lines go, the others keep their counters.
+	h.ok("rm", "5000-5100")
+	wantCfg := strings.Replace(strings.Replace(added, "    quota: 10MiB\n", "    quota: 20MiB\n", 1),
+		"  - ports: 5000-5100    # bob's range\n    remark: bob\n    reset_day: 15\n", "", 1)
+	if got := h.readConfig(); got != wantCfg {
+		t.Fatalf("config after rm:\n%s\nwant:\n%s", got, wantCfg)
+	}
+	after2 := h.counters()
+	if _, ok := after2["p5000-5100_in"]; ok {
+		t.Error("removed item still has counters")
+	}
+	for _, k := range []string{"p443_in", "p443_out", "p8080_in"} {
+		if after2[k] != before[k] {
+			t.Errorf("rm changed %s: %v -> %v", k, before[k], after2[k])
+		}
+	}
+
+	// Invalid edits change nothing, and say why.
+	cfgBefore := h.readConfig()
+	h.fails("already configured", "add", "443")
+	h.fails("quota", "add", "9000", "--quota", "lots")
+	h.fails("reset_day", "set", "8080", "--reset-day", "40")
+	h.fails("overlaps", "add", "8000-8100")
+	h.fails("not configured", "set", "9999", "--remark", "x")
+	h.fails("not configured", "rm", "9999")
+	if got := h.readConfig(); got != cfgBefore {
+		t.Fatalf("a refused edit changed the file:\n%s", got)
+	}
+
+	// reset and history.
+	out = h.ok("reset", "8080")
+	if !strings.Contains(out, "reset 8080 (carol: test)") {
+		t.Errorf("reset: %s", out)
+	}
+	golden(t, "history.golden", h.ok("history"))
+	golden(t, "history.json.golden", h.ok("history", "--json"))
+	if st := h.ok("status", "--json"); strings.Contains(st, `"blocked": "quota"`) {
+		t.Errorf("8080 still blocked after the reset:\n%s", st)
+	}
+
+	// Enforcer down: dog says so and shows the kernel's counters with the
+	// last checkpoint's periods.
+	h.stop()
+	h.udp(443, 10, 72, 0) // the kernel keeps counting
+	out, errOut, code := h.dog(Env{}, "status", "--state-dir", h.state)
+	if code != 0 || !strings.Contains(errOut, "not running") || !strings.Contains(errOut, "live counters") {
+		t.Fatalf("status with the enforcer down: exit %d\n%s%s", code, out, errOut)
+	}
+	golden(t, "status-offline.golden", out)
+	h.fails("not running", "export", filepath.Join(h.dir, "x.tgz"))
+	// An edit with the enforcer down is written and applies at its start.
+	out = h.ok("set", "8080", "--remark", "carol")
+	if !strings.Contains(out, "applies when it starts") {
+		t.Errorf("set with the enforcer down: %s", out)
+	}
+}
+
+func TestStatusWithoutEnforcerOrState(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := Main([]string{"--socket", filepath.Join(dir, "none.sock"), "--config", filepath.Join(dir, "none.yaml"),
+		"status", "--state-dir", dir}, Env{Out: &out, Err: &errb, Now: time.Now, Ctx: context.Background()})
+	if code == 0 || !strings.Contains(errb.String(), adminapi.ErrNotRunning.Error()) || !strings.Contains(errb.String(), "no state file") {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errb.String())
+	}
+}

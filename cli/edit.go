@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/configedit"
+	"port-traffic-dog/internal/portspec"
+	"port-traffic-dog/internal/state"
+)
+
+// ItemFlags are the item settings add and set take, named like the YAML
+// keys (reset_day is --reset-day). Unset flags leave a setting alone.
+type ItemFlags struct {
+	Remark    *string `name:"remark" help:"Free text, e.g. the customer (one line, up to 200 characters)." placeholder:"TEXT"`
+	Protocols *string `name:"protocols" help:"tcp, udp or tcp,udp (default both)." placeholder:"LIST"`
+	Quota     *string `name:"quota" help:"Bytes per billing period: 500GiB, 1TB (KB/MB/GB/TB x1000, KiB/MiB/GiB/TiB x1024)." placeholder:"SIZE"`
+	Billing   *string `name:"billing" help:"What uses the quota: out, in, sum, max or relay (default sum)." placeholder:"MODE"`
+	ResetDay  *string `name:"reset-day" help:"Day of the month the period resets, 1-31 (clamped to short months); 0 never (default 1)." placeholder:"DAY"`
+	Expires   *string `name:"expires" help:"Block the item from 00:00 of this day: YYYY-MM-DD." placeholder:"DATE"`
+	Rate      *string `name:"rate" help:"Bandwidth limit both ways: 100Mbps, 1Gbps." placeholder:"RATE"`
+	RateIn    *string `name:"rate-in" help:"Limit of traffic to the port (client uploads)." placeholder:"RATE"`
+	RateOut   *string `name:"rate-out" help:"Limit of traffic from the port (client downloads)." placeholder:"RATE"`
+	Burst     *string `name:"burst" help:"Burst size of the limit (default derived from the rate)." placeholder:"SIZE"`
+}
+
+// fields lists the given flags as config keys, in the YAML key order.
+// "none" (for set) becomes an empty value: remove the setting.
+func (f *ItemFlags) fields(allowNone bool) ([]configedit.Field, error) {
+	var out []configedit.Field
+	for _, kv := range []struct {
+		key string
+		v   *string
+	}{{"remark", f.Remark}, {"protocols", f.Protocols}, {"quota", f.Quota}, {"billing", f.Billing},
+		{"reset_day", f.ResetDay}, {"expires", f.Expires}, {"rate", f.Rate}, {"rate_in", f.RateIn},
+		{"rate_out", f.RateOut}, {"burst", f.Burst}} {
+		if kv.v == nil {
+			continue
+		}
+		v := *kv.v
+		if strings.EqualFold(v, "none") {
+			if !allowNone {
+				return nil, fmt.Errorf("--%s none: leave the flag out instead", strings.ReplaceAll(kv.key, "_", "-"))
+			}
+			v = ""
+		} else if v == "" {
+			return nil, fmt.Errorf("--%s needs a value (none removes the setting)", strings.ReplaceAll(kv.key, "_", "-"))
+		}
+		out = append(out, configedit.Field{Key: kv.key, Value: v})
+	}
+	return out, nil
+}
+
+// AddCmd adds an item.
+type AddCmd struct {
+	Ports string `arg:"" help:"A port (443), a range (5000-5100) or a group (443,5000-5100)."`
+	ItemFlags
+}
+
+func (c *AddCmd) Run(g *Globals, env *Env) error {
+	fields, err := c.fields(false)
+	if err != nil {
+		return err
+	}
+	if _, err := portspec.Parse(c.Ports); err != nil {
+		return err
+	}
+	return editConfig(g, env, true, func(src []byte) ([]byte, error) {
+		return configedit.AddItem(src, c.Ports, fields)
+	}, "added "+c.Ports)
+}
+
+// SetCmd changes an item.
+type SetCmd struct {
+	Ports string `arg:"" help:"The item, by its ports (any spelling of a group)."`
+	ItemFlags
+}
+
+func (c *SetCmd) Run(g *Globals, env *Env) error {
+	fields, err := c.fields(true)
+	if err != nil {
+		return err
+	}
+	if len(fields) == 0 {
+		return errors.New("nothing to change: give at least one setting, e.g. --quota 1TB or --remark none")
+	}
+	return editConfig(g, env, false, func(src []byte) ([]byte, error) {
+		return configedit.SetFields(src, c.Ports, fields)
+	}, "changed "+c.Ports)
+}
+
+// RmCmd removes an item.
+type RmCmd struct {
+	Ports string `arg:"" help:"The item, by its ports."`
+}
+
+func (c *RmCmd) Run(g *Globals, env *Env) error {
+	return editConfig(g, env, false, func(src []byte) ([]byte, error) {
+		return configedit.RemoveItem(src, c.Ports)
+	}, "removed "+c.Ports)
+}
+
+// editConfig applies edit to the config file: validated as the daemon
+// validates it, written atomically with its mode kept, then reloaded by the
+// enforcer. If the enforcer refuses the result (it merges --port flags this
+// command cannot see), the file is put back: an invalid edit changes
+// nothing.
+func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte, error), done string) error {
+	path, err := filepath.EvalSymlinks(g.Config) // edit the file a symlink points to, keep the link
+	if errors.Is(err, fs.ErrNotExist) {
+		path, err = g.Config, nil
+	}
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	old, err := os.ReadFile(path)
+	existed := err == nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && mayCreate:
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("config dir: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("read config: %w", err)
+	}
+	mode := os.FileMode(0o600)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	edited, err := edit(old)
+	if err != nil {
+		return fmt.Errorf("%s: %w (nothing changed)", path, err)
+	}
+	cfg, err := config.Parse(edited, path)
+	if err != nil {
+		return fmt.Errorf("the edit would make the config invalid, nothing changed:\n  %w", err)
+	}
+	if err := state.WriteFileAtomic(path, edited, mode); err != nil {
+		return err
+	}
+	err = adminapi.NewClient(g.Socket).Reload(env.Ctx)
+	switch {
+	case err == nil:
+		fmt.Fprintf(env.Out, "%s in %s (%s); the enforcer applied it\n", done, path, plural(len(cfg.Items), "item"))
+	case errors.Is(err, adminapi.ErrNotRunning):
+		fmt.Fprintf(env.Out, "%s in %s (%s); the enforcer is not running: the change applies when it starts\n", done, path, plural(len(cfg.Items), "item"))
+	default:
+		var rerr error
+		if existed {
+			rerr = state.WriteFileAtomic(path, old, mode)
+		} else {
+			rerr = os.Remove(path)
+		}
+		if rerr != nil {
+			return fmt.Errorf("the enforcer refused the change (%v), and putting the old file back failed: %w", err, rerr)
+		}
+		return fmt.Errorf("the enforcer refused the change, the file is back as it was: %w", err)
+	}
+	return nil
+}

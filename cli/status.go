@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/layout"
+	"port-traffic-dog/internal/nftread"
+	"port-traffic-dog/internal/state"
+)
+
+// StatusCmd shows every item.
+type StatusCmd struct {
+	JSON     bool   `name:"json" help:"Print JSON (the admin API's status object)."`
+	StateDir string `name:"state-dir" help:"Where to find the last checkpoint when the enforcer is down (default: the config's state_dir)." placeholder:"DIR"`
+}
+
+func (c *StatusCmd) Run(g *Globals, env *Env) error {
+	st, err := adminapi.NewClient(g.Socket).Status(env.Ctx)
+	live := true
+	if errors.Is(err, adminapi.ErrNotRunning) {
+		fmt.Fprintf(env.Err, "dog: %v\n", err)
+		live = false
+		var note string
+		st, note, err = c.offline(g, env)
+		if err != nil {
+			return fmt.Errorf("and no checkpoint to show: %w", err)
+		}
+		fmt.Fprintln(env.Err, "dog: "+note)
+	}
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return writeJSON(env.Out, st)
+	}
+	return renderStatus(env.Out, st, live, tableStyle{color: env.Color, width: env.Width, eastAsian: env.EastAsian})
+}
+
+// offline builds the status from the last checkpoint and, where dog may
+// read it, the kernel's live counters: the table keeps counting and
+// blocking while the enforcer is stopped.
+func (c *StatusCmd) offline(g *Globals, env *Env) (*adminapi.Status, string, error) {
+	dir := c.StateDir
+	loc := time.Local
+	if dir == "" {
+		dir = config.DefaultStateDir
+		if cfg, err := config.Load(g.Config); err == nil {
+			dir, loc = cfg.StateDir, cfg.Location
+		}
+	}
+	saved, _, err := state.Load(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("state dir %s: %w", dir, err)
+	}
+	if saved.Timezone != "" {
+		if l, err := time.LoadLocation(saved.Timezone); err == nil {
+			loc = l
+		}
+	}
+	now := env.Now()
+	objs, kerr := nftread.Read(env.NetNS, layout.Table)
+	note := fmt.Sprintf("showing the kernel's live counters with the billing periods of the checkpoint of %s",
+		saved.SavedAt.In(loc).Format("2006-01-02 15:04:05"))
+	switch {
+	case errors.Is(kerr, nftread.ErrNoTable):
+		note = fmt.Sprintf("the kernel has no %s table (nothing is counted or blocked); showing the checkpoint of %s",
+			layout.Table, saved.SavedAt.In(loc).Format("2006-01-02 15:04:05"))
+		objs = nil
+	case kerr != nil:
+		note = fmt.Sprintf("cannot read the kernel (%v); showing the checkpoint of %s", kerr, saved.SavedAt.In(loc).Format("2006-01-02 15:04:05"))
+		objs = nil
+	}
+	st := &adminapi.Status{Time: now, Timezone: saved.Timezone, LastCheckpoint: saved.SavedAt, Stats: saved.Stats}
+	conv := func(it state.Item) adminapi.Item {
+		if objs != nil {
+			if v, ok := objs.Counters[layout.Counter(it.ID, layout.In)]; ok {
+				it.In = v
+			}
+			if v, ok := objs.Counters[layout.Counter(it.ID, layout.Out)]; ok {
+				it.Out = v
+			}
+		}
+		pin, pout := it.PeriodIn().Bytes, it.PeriodOut().Bytes
+		out := adminapi.Item{Ports: it.Ports, ID: it.ID, Remark: it.Remark, Protocols: it.Protocols, Billing: it.Billing,
+			Quota: it.Quota, ResetDay: it.ResetDay, Expires: it.Expires, RateIn: it.RateIn, RateOut: it.RateOut,
+			In: it.In, Out: it.Out, PeriodIn: pin, PeriodOut: pout, Billable: config.Billing(it.Billing).Billable(pin, pout),
+			PeriodStart: it.PeriodStart, NextReset: it.NextReset}
+		switch {
+		case it.QuotaBlocked:
+			out.Blocked = "quota"
+		case !it.Expires.IsZero() && !now.Before(it.Expires):
+			out.Blocked = "expired"
+		}
+		return out
+	}
+	for _, it := range saved.Items {
+		st.Items = append(st.Items, conv(it))
+	}
+	if saved.Host != nil {
+		st.Host = conv(*saved.Host)
+	} else {
+		st.Host = adminapi.Item{Ports: config.HostPort, ID: layout.HostID}
+	}
+	return st, note, nil
+}

@@ -1,0 +1,208 @@
+package enforcer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"port-traffic-dog/enforcer/ruleset"
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/archive"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/configedit"
+	"port-traffic-dog/internal/layout"
+	"port-traffic-dog/internal/state"
+)
+
+// Import makes this host continue where the host that exported the archive
+// stopped: its configuration file, its counters (re-created in the kernel
+// with the archived values: the fresh counters of this host do not win
+// here), billing periods, quota use and block state, and its reset history
+// (appended to this host's, with a record of the import).
+//
+// The archive is validated completely before anything changes. The steps
+// that follow (config file, history, kernel table, shaper, state file) are
+// undone in reverse if one fails, so a failed import leaves the host as it
+// was. Nothing in an archive is executed.
+func (e *Enforcer) Import(data []byte, dryRun bool) (*adminapi.ImportResponse, error) {
+	c, err := archive.Read(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if e.opts.ConfigPath == "" {
+		return nil, errors.New("this enforcer runs without a config file (--port flags only), so it cannot take the archive's configuration: start it with --config.file")
+	}
+	text, notes, err := e.localPaths(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := e.parseConfig(text)
+	if err != nil {
+		return nil, fmt.Errorf("the archive's configuration does not fit this enforcer: %w", err)
+	}
+	resp := &adminapi.ImportResponse{DryRun: dryRun, SourceHost: c.Manifest.Host, Exported: c.Manifest.Created,
+		SourceVersion: c.Manifest.ToolVersion, Items: len(cfg.Items), HistoryEntries: len(c.History), Notes: notes}
+	if dryRun {
+		return resp, nil
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	path, err := filepath.EvalSymlinks(e.opts.ConfigPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		path, err = e.opts.ConfigPath, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	oldText, err := os.ReadFile(path)
+	hadConfig := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read the current config: %w", err)
+	}
+	mode := os.FileMode(0o600)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	histPath := filepath.Join(e.cfg.StateDir, state.HistoryName)
+	var histSize int64 = -1
+	if fi, err := os.Stat(histPath); err == nil {
+		histSize = fi.Size()
+	}
+	if objs, err := e.nft.ReadObjects(); err == nil {
+		e.takeCounters(objs) // so an undo restores the counters as they are now
+	}
+	oldCfg, oldItems, oldHost, oldStamp := e.cfg, e.items, e.host, e.configStamp
+	now := e.opts.Now()
+
+	var wroteConfig, appended, replaced bool
+	undo := func(cause error) error {
+		errs := []error{cause}
+		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
+		if replaced {
+			if err := e.nft.Replace(ruleset.Build(e.input(now), nil)); err != nil {
+				errs = append(errs, fmt.Errorf("undo: restoring the table: %w", err))
+			}
+			e.applied = nil
+			if err := e.apply(true); err != nil {
+				errs = append(errs, fmt.Errorf("undo: re-applying: %w", err))
+			}
+		}
+		if appended {
+			if err := truncateHistory(histPath, histSize); err != nil {
+				errs = append(errs, fmt.Errorf("undo: history: %w", err))
+			}
+		}
+		if wroteConfig {
+			var err error
+			if hadConfig {
+				err = state.WriteFileAtomic(path, oldText, mode)
+			} else {
+				err = os.Remove(path)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("undo: config file: %w", err))
+			}
+		}
+		e.configStamp = oldStamp
+		if len(errs) == 1 {
+			return fmt.Errorf("import failed, nothing changed: %w", cause)
+		}
+		return fmt.Errorf("import failed and could not be fully undone: %w", errors.Join(errs...))
+	}
+
+	e.cfg = cfg
+	e.items, e.host = e.merge(cfg, c.State.Items, c.State.Host, now)
+	resets := e.runDueResets(now, nil) // periods that ended between export and import
+	e.checkQuotas(nil)
+
+	if err := state.WriteFileAtomic(path, text, mode); err != nil {
+		return nil, undo(fmt.Errorf("write the config file: %w", err))
+	}
+	wroteConfig = true
+	e.configStamp = stampOf(e.opts.ConfigPath)
+
+	record := state.Reset{Time: now.UTC(), ID: layout.HostID, Ports: config.HostPort, Reason: state.ReasonImport,
+		Remark:      fmt.Sprintf("imported from %s (exported %s)", c.Manifest.Host, c.Manifest.Created.UTC().Format("2006-01-02 15:04 UTC")),
+		PeriodStart: e.host.st.PeriodStart.UTC(), Billing: string(e.host.cfg.Billing), Quota: e.host.cfg.Quota}
+	entries := append(append(append([]state.Reset(nil), c.History...), resets...), record)
+	if err := state.AppendHistory(e.cfg.StateDir, entries...); err != nil {
+		return nil, undo(err)
+	}
+	appended = true
+
+	rs := ruleset.Build(e.input(now), nil)
+	if err := e.nft.Replace(rs); err != nil {
+		e.stats.ReconcileErrors++
+		return nil, undo(err)
+	}
+	replaced = true
+	e.applied = rs
+	// A full apply on top keeps the counters just created and brings up
+	// what lives outside the table (the shaper).
+	if err := e.apply(true); err != nil {
+		return nil, undo(err)
+	}
+	if err := e.saveLocked(); err != nil {
+		return nil, undo(err)
+	}
+	resp.Resets = resets
+	e.log.Info("imported", "from", c.Manifest.Host, "exported", c.Manifest.Created, "items", len(e.items),
+		"history_entries", len(c.History), "resets", len(resets))
+	return resp, nil
+}
+
+// localPaths keeps this host's state_dir and admin_socket in the imported
+// configuration: they are where this enforcer keeps the state it is about
+// to write and where dog finds it, whatever the old host used.
+func (e *Enforcer) localPaths(text []byte) ([]byte, []string, error) {
+	imported, err := config.Parse(text, "archive "+archive.ConfigName)
+	if err != nil {
+		return nil, nil, err
+	}
+	var notes []string
+	for _, p := range []struct {
+		key, theirs, ours string
+		overridden        bool
+	}{
+		{"state_dir", imported.StateDir, e.cfg.StateDir, e.opts.StateDir != ""},
+		{"admin_socket", imported.AdminSocket, e.cfg.AdminSocket, e.opts.AdminSocket != ""},
+	} {
+		if p.overridden || p.theirs == p.ours {
+			continue
+		}
+		if text, err = configedit.SetTop(text, p.key, p.ours); err != nil {
+			return nil, nil, fmt.Errorf("keeping this host's %s: %w", p.key, err)
+		}
+		notes = append(notes, fmt.Sprintf("kept this host's %s %s (the archive had %s)", p.key, p.ours, p.theirs))
+	}
+	return text, notes, nil
+}
+
+// parseConfig validates config text as loadConfig validates the file.
+func (e *Enforcer) parseConfig(text []byte) (*config.Config, error) {
+	cfg, err := config.Parse(text, e.opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	if cfg, err = cfg.WithPortFlags(e.opts.PortFlags); err != nil {
+		return nil, err
+	}
+	if e.opts.StateDir != "" {
+		cfg.StateDir = e.opts.StateDir
+	}
+	if e.opts.AdminSocket != "" {
+		cfg.AdminSocket = e.opts.AdminSocket
+	}
+	return cfg, nil
+}
+
+func truncateHistory(path string, size int64) error {
+	if size < 0 {
+		return os.Remove(path)
+	}
+	return os.Truncate(path, size)
+}

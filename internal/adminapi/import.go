@@ -1,0 +1,38 @@
+package adminapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"port-traffic-dog/internal/state"
+)
+
+// ImportResponse is the answer of POST /v1/import[?dry_run=1], whose body
+// is a `dog export` archive (tar.gz) as it is.
+type ImportResponse struct {
+	DryRun bool `json:"dry_run,omitempty"`
+	// SourceHost, Exported and SourceVersion come from the archive's manifest.
+	SourceHost     string    `json:"source_host"`
+	Exported       time.Time `json:"exported"`
+	SourceVersion  string    `json:"source_version"`
+	Items          int       `json:"items"`
+	HistoryEntries int       `json:"history_entries"`
+	// Resets are billing periods that ended between the export and the
+	// import, reset by the import as they would have been on the old host.
+	Resets []state.Reset `json:"resets,omitempty"`
+	// Notes say what the import adjusted (host-local paths kept).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Import sends an export archive to the enforcer, which validates it again
+// and, unless dryRun, replaces its configuration, state and kernel counters
+// with the archive's in one step (or changes nothing).
+func (c *Client) Import(ctx context.Context, archive []byte, dryRun bool) (*ImportResponse, error) {
+	path := PathImport
+	if dryRun {
+		path += "?dry_run=1"
+	}
+	var r ImportResponse
+	return &r, c.do(ctx, http.MethodPost, path, archive, &r)
+}
