@@ -28,14 +28,14 @@ func (e *Enforcer) Status() (*adminapi.Status, error) {
 	}
 	now := e.opts.Now()
 	st := &adminapi.Status{Version: e.opts.Version, Time: now, Timezone: e.cfg.Timezone, Config: e.opts.ConfigPath,
-		LastCheckpoint: e.lastCheckpoint, Stats: e.stats, Host: e.statusItem(e.host, now)}
+		LastCheckpoint: e.lastCheckpoint, Stats: e.stats, Host: e.statusItem(e.host)}
 	for _, it := range e.items {
-		st.Items = append(st.Items, e.statusItem(it, now))
+		st.Items = append(st.Items, e.statusItem(it))
 	}
 	return st, nil
 }
 
-func (e *Enforcer) statusItem(it *item, now time.Time) adminapi.Item {
+func (e *Enforcer) statusItem(it *item) adminapi.Item {
 	pin, pout := it.st.PeriodIn().Bytes, it.st.PeriodOut().Bytes
 	out := adminapi.Item{
 		Ports: it.cfg.Ports, ID: it.st.ID, Remark: it.cfg.Remark, Protocols: it.cfg.Protocols.String(),
@@ -47,7 +47,7 @@ func (e *Enforcer) statusItem(it *item, now time.Time) adminapi.Item {
 	switch {
 	case it.st.QuotaBlocked:
 		out.Blocked = "quota"
-	case !it.st.Expires.IsZero() && !now.Before(it.st.Expires):
+	case it.expired: // as applied: the status says what the kernel does
 		out.Blocked = "expired"
 	}
 	return out

@@ -163,11 +163,12 @@ func (e *Enforcer) Start() error {
 	default:
 		e.takeCounters(objs)
 	}
-	e.runDueResets(now, nil)
+	resets := e.runDueResets(now, nil) // resets missed while the enforcer was down
 	e.checkQuotas(objs)
 	if err := e.apply(true); err != nil {
 		return err
 	}
+	e.record(resets)
 	e.log.Info("table applied", "items", len(e.items), "host_quota", e.cfg.Host != nil)
 	return e.saveLocked()
 }
@@ -407,10 +408,13 @@ func (e *Enforcer) Run(ctx context.Context) error {
 	}()
 	tick := time.NewTicker(e.opts.TickInterval)
 	defer tick.Stop()
+	e.mu.Lock() // a reload may replace e.cfg meanwhile
 	cp := time.NewTicker(e.cfg.CheckpointInterval)
+	e.mu.Unlock()
 	defer cp.Stop()
 	cfgPoll := time.NewTicker(e.opts.ConfigPollInterval)
 	defer cfgPoll.Stop()
+	var settling fileStamp // a changed config file, waiting to hold still
 	for {
 		select {
 		case <-ctx.Done():
@@ -433,10 +437,21 @@ func (e *Enforcer) Run(ctx context.Context) error {
 		case ev := <-events:
 			e.onEvent(ev)
 		case <-cfgPoll.C:
-			if e.opts.ConfigPath != "" && stampOf(e.opts.ConfigPath) != e.currentStamp() {
-				if err := e.Reload(); err != nil {
-					e.log.Error("config file changed but is invalid; keeping the applied configuration", "err", err)
-				}
+			if e.opts.ConfigPath == "" {
+				continue
+			}
+			// Reload a changed file only once it held still for a poll
+			// interval: an editor that truncates and rewrites in place
+			// shows an empty file for a moment, and an empty file is a
+			// valid config without items: it would drop every item and
+			// its billing period.
+			now := stampOf(e.opts.ConfigPath)
+			if now == e.currentStamp() || now != settling {
+				settling = now
+				continue
+			}
+			if err := e.Reload(); err != nil {
+				e.log.Error("config file changed but is invalid; keeping the applied configuration", "err", err)
 			}
 		}
 	}

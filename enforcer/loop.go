@@ -44,8 +44,18 @@ func (e *Enforcer) tick() {
 			return
 		}
 		e.takeCounters(objs)
+		all := e.all()
+		before := make([]item, len(all))
+		for i, it := range all {
+			before[i] = *it
+		}
 		resets := e.runDueResets(now, objs)
 		if err := e.apply(false); err != nil {
+			// Undo, so the next tick finds the resets and the expiry due
+			// again and the history only ever records applied resets.
+			for i, it := range all {
+				it.st, it.expired = before[i].st, before[i].expired
+			}
 			e.log.Error("applying resets and expiry failed; will retry", "err", err)
 			return
 		}

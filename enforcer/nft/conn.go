@@ -22,11 +22,12 @@ import (
 type Conn struct {
 	netns int // 0: the caller's namespace
 	table *nftables.Table
+	own   *ownPorts
 }
 
 // Open returns a Conn for the namespace of fd netns (0 for the current one).
 func Open(netns int) *Conn {
-	return &Conn{netns: netns, table: &nftables.Table{Name: layout.Table, Family: nftables.TableFamilyINet}}
+	return &Conn{netns: netns, table: &nftables.Table{Name: layout.Table, Family: nftables.TableFamilyINet}, own: &ownPorts{}}
 }
 
 func (c *Conn) reader() (*nftables.Conn, error) {
@@ -42,7 +43,7 @@ type txn struct {
 }
 
 func (c *Conn) begin() (*txn, error) {
-	t := &batchTransport{netns: c.netns}
+	t := &batchTransport{netns: c.netns, own: c.own}
 	w, err := nftables.New(nftables.WithTestDial(t.dial))
 	if err != nil {
 		return nil, err

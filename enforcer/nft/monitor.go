@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"os"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -17,8 +16,8 @@ import (
 type Event int
 
 const (
-	// EventQuota: a quota object of the table changed; a quota that runs
-	// out notifies at once from the packet path.
+	// EventQuota: a quota object of the table ran out; the kernel notifies
+	// at once from the packet path.
 	EventQuota Event = iota + 1
 	// EventChanged: another process changed or deleted the table.
 	EventChanged
@@ -29,8 +28,8 @@ const (
 const nfnlgrpNftables = 7 // NFNLGRP_NFTABLES
 
 // Monitor subscribes to nftables change notifications and reports the ones
-// that concern the table. Notifications of the enforcer's own transactions
-// (same process id) are ignored. It returns when ctx ends.
+// that concern the table. Notifications of this Conn's own transactions
+// (sent from its sockets' port ids) are ignored. It returns when ctx ends.
 func (c *Conn) Monitor(ctx context.Context, events chan<- Event) error {
 	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: c.netns, Groups: 1 << (nfnlgrpNftables - 1)})
 	if err != nil {
@@ -46,7 +45,6 @@ func (c *Conn) Monitor(ctx context.Context, events chan<- Event) error {
 		default: // a report is pending already; the consumer re-reads everything anyway
 		}
 	}
-	self := uint32(os.Getpid())
 	ours := false // the current transaction touched our table
 	for {
 		msgs, err := conn.Receive()
@@ -68,17 +66,23 @@ func (c *Conn) Monitor(ctx context.Context, events chan<- Event) error {
 			attrs := m.Data[4:]
 			switch typ {
 			case unix.NFT_MSG_NEWGEN:
-				if ours && genPID(attrs) != self {
+				if ours && !c.own.has(m.Header.PID) {
 					send(EventChanged)
 				}
 				ours = false
 			case unix.NFT_MSG_NEWOBJ, unix.NFT_MSG_DELOBJ:
-				if tableAttr(attrs) == layout.Table {
+				if tableAttr(attrs) != layout.Table {
+					continue
+				}
+				// A quota running out notifies from the packet path (port id
+				// 0), outside any transaction.
+				if m.Header.PID == 0 {
 					if typ == unix.NFT_MSG_NEWOBJ && objType(attrs) == unix.NFT_OBJECT_QUOTA {
 						send(EventQuota)
 					}
-					ours = true
+					continue
 				}
+				ours = true
 			default:
 				if tableAttr(attrs) == layout.Table {
 					ours = true
@@ -110,19 +114,6 @@ func objType(b []byte) uint32 {
 	}
 	for ad.Next() {
 		if ad.Type() == 3 && len(ad.Bytes()) == 4 { // NFTA_OBJ_TYPE
-			return binary.BigEndian.Uint32(ad.Bytes())
-		}
-	}
-	return 0
-}
-
-func genPID(b []byte) uint32 {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
-		return 0
-	}
-	for ad.Next() {
-		if ad.Type() == 2 && len(ad.Bytes()) == 4 { // NFTA_GEN_PROC_PID
 			return binary.BigEndian.Uint32(ad.Bytes())
 		}
 	}

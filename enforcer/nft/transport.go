@@ -3,6 +3,8 @@ package nft
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/mdlayher/netlink"
@@ -28,6 +30,7 @@ import (
 // tells the whole outcome.
 type batchTransport struct {
 	netns   int
+	own     *ownPorts         // where the sockets' port ids are registered for the monitor
 	pending []netlink.Message // acks the library has yet to read
 	// lastErr is the kernel's error for the last batch, with the extended
 	// ack text the library's errno-only ack cannot carry.
@@ -64,6 +67,9 @@ func (t *batchTransport) send(batch []netlink.Message) ([]netlink.Message, error
 		return nil, fmt.Errorf("nft transport: dial: %w", err)
 	}
 	defer conn.Close()
+	if err := t.own.register(conn); err != nil {
+		return nil, err
+	}
 	if err := setBuffers(conn, batchBytes(batch)); err != nil {
 		return nil, err
 	}
@@ -161,4 +167,43 @@ func setBuffers(conn *netlink.Conn, size int) error {
 		return fmt.Errorf("nft transport: socket buffer of %d bytes: %w", size, serr)
 	}
 	return nil
+}
+
+// ownPorts remembers the netlink port ids of the sockets a Conn sent its
+// last transactions from. The kernel stamps every notification of a
+// transaction, its closing NEWGEN included, with the sender's port id, so the
+// monitor tells the enforcer's own changes from another process's by it.
+// (NEWGEN's process id attribute cannot: it is the id of the sending thread,
+// which for a Go program is rarely the process id.)
+type ownPorts struct {
+	mu   sync.Mutex
+	ids  [64]uint32 // a ring: the monitor reads a transaction's NEWGEN long before 64 more have passed
+	next int
+}
+
+func (o *ownPorts) register(conn *netlink.Conn) error {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("nft transport: %w", err)
+	}
+	var sa unix.Sockaddr
+	var serr error
+	if err := rc.Control(func(fd uintptr) { sa, serr = unix.Getsockname(int(fd)) }); err != nil {
+		return fmt.Errorf("nft transport: %w", err)
+	}
+	nl, ok := sa.(*unix.SockaddrNetlink)
+	if serr != nil || !ok {
+		return fmt.Errorf("nft transport: netlink port id: %v", serr)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ids[o.next%len(o.ids)] = nl.Pid
+	o.next++
+	return nil
+}
+
+func (o *ownPorts) has(id uint32) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return id != 0 && slices.Contains(o.ids[:], id)
 }

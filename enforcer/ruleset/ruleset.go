@@ -199,19 +199,24 @@ func quotaRefs(it *Item) (objs []Object, ref [2]string) {
 	pin := it.In.Sub(it.BaseIn).Bytes
 	pout := it.Out.Sub(it.BaseOut).Bytes
 	mode := string(it.Billing)
+	// The kernel refuses a quota created with more consumed bytes than its
+	// limit (EINVAL); a use at or above the limit is a depleted quota.
+	quota := func(name string, limit, used uint64) Object {
+		return Object{Name: name, Kind: ObjQuota, Limit: limit, InitBytes: min(used, limit)}
+	}
 	shared := func(limit, used uint64) {
 		name := layout.Quota(it.ID, it.QuotaGen, mode, "")
-		objs = append(objs, Object{Name: name, Kind: ObjQuota, Limit: limit, InitBytes: used})
+		objs = append(objs, quota(name, limit, used))
 		ref = [2]string{name, name}
 	}
 	switch it.Billing {
 	case config.BillingOut:
 		name := layout.Quota(it.ID, it.QuotaGen, mode, "")
-		objs = append(objs, Object{Name: name, Kind: ObjQuota, Limit: it.Quota, InitBytes: pout})
+		objs = append(objs, quota(name, it.Quota, pout))
 		ref[layout.Out] = name
 	case config.BillingIn:
 		name := layout.Quota(it.ID, it.QuotaGen, mode, "")
-		objs = append(objs, Object{Name: name, Kind: ObjQuota, Limit: it.Quota, InitBytes: pin})
+		objs = append(objs, quota(name, it.Quota, pin))
 		ref[layout.In] = name
 	case config.BillingMax:
 		for _, d := range layout.Directions {
@@ -220,12 +225,13 @@ func quotaRefs(it *Item) (objs []Object, ref [2]string) {
 			if d == layout.Out {
 				used = pout
 			}
-			objs = append(objs, Object{Name: name, Kind: ObjQuota, Limit: it.Quota, InitBytes: used})
+			objs = append(objs, quota(name, it.Quota, used))
 			ref[d] = name
 		}
 	case config.BillingRelay:
-		// (in+out) x 2 <= N  <=>  in+out <= N/2: one shared quota of N/2.
-		shared(it.Quota/2, pin+pout)
+		// (in+out) x 2 >= N  <=>  in+out >= ceil(N/2): one shared quota of
+		// N/2 real bytes, rounded up so an odd N blocks exactly at N.
+		shared((it.Quota+1)/2, pin+pout)
 	default:
 		shared(it.Quota, pin+pout)
 	}

@@ -161,6 +161,7 @@ func TestInvalid(t *testing.T) {
 		{"interface name", "interfaces: [\"eth 0\"]\n", `interfaces: "eth 0" is not an interface name`},
 		{"interface long", "interfaces: [abcdefghijklmnopq]\n", `is not an interface name`},
 		{"host without quota", "host:\n  billing: sum\n", `item "host": quota: the host block needs a quota`},
+		{"host negative quota", "host:\n  quota: -1TB\n", `bad.yaml:2: item "host": quota: invalid size "-1TB"`},
 		{"host billing", "host:\n  quota: 1TB\n  billing: x\n", `bad.yaml:3: item "host": billing: unknown billing mode`},
 		{"host unknown", "host:\n  quota: 1TB\n  reset: 1\n", `item "host": reset: unknown key (did you mean "reset_day"?)`},
 		{"yaml syntax", "ports: [\n", `bad.yaml: `},
@@ -178,6 +179,11 @@ func TestInvalid(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			}
+			// One problem, one error: no follow-up errors of the same cause
+			// (the alias bombs have several problems).
+			if !strings.HasPrefix(tc.name, "alias bomb") && strings.Contains(err.Error(), "\n") {
+				t.Errorf("more than one error:\n%v", err)
 			}
 		})
 	}

@@ -372,12 +372,14 @@ func (d *decoder) host(v *yaml.Node) *HostQuota {
 		return nil
 	}
 	h := &HostQuota{Billing: BillingSum, ResetDay: DefaultResetDay, Source: d.at(v)}
+	hasQuota := false
 	for _, p := range pairs {
 		k, val := p.key.Value, resolve(p.value)
 		raw, _ := d.str(val, HostPort, k)
 		var err error
 		switch k {
 		case "quota":
+			hasQuota = true
 			h.Quota, err = parseQuota(raw)
 		case "billing":
 			h.Billing, err = parseBilling(raw)
@@ -391,7 +393,7 @@ func (d *decoder) host(v *yaml.Node) *HostQuota {
 			d.fail(val, HostPort, k, "%v", err)
 		}
 	}
-	if h.Quota == 0 {
+	if !hasQuota { // a bad quota value is reported as such, once
 		d.fail(v, HostPort, "quota", "the host block needs a quota (remove the block for no whole-host quota)")
 	}
 	return h
