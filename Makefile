@@ -10,7 +10,7 @@ LDFLAGS  := -s -w \
 # Package-level time limit; the whole suite takes a few minutes.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help deps test-deps build test vet run bench clean
+.PHONY: help deps test-deps build test vet run bench clean install uninstall
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,12 @@ run: build ## run enforcer + exporter in the foreground on deploy/config.example
 
 bench: build ## run the benchmarks and write bench/RESULTS.md (root, quiet machine)
 	bench/run.sh
+
+install: build ## install binaries, systemd units, example config (0600) and dirs into $(DESTDIR)$(PREFIX) (root)
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' deploy/install.sh install
+
+uninstall: ## stop the services, remove rules, qdiscs, units and binaries; keep config and data unless PURGE=1 (root)
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' PURGE='$(PURGE)' deploy/install.sh uninstall
 
 clean:
 	rm -rf bin

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/common/version"
 
 	"port-traffic-dog/enforcer"
@@ -67,6 +68,11 @@ func run(c *cli) error {
 	}
 	if err := e.Start(); err != nil {
 		return err
+	}
+	// Under systemd (Type=notify) this is what lets the network come up:
+	// the table is in force now. Outside systemd it does nothing.
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("telling systemd we are ready failed", "err", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
