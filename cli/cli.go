@@ -193,10 +193,12 @@ func (c *HistoryCmd) Run(g *Globals, env *Env) error {
 		fmt.Fprintln(env.Out, "no resets yet")
 		return nil
 	}
-	fmt.Fprintf(env.Out, "%-16s  %-16s  %-20s  %-6s  %10s  %10s  %10s\n", "TIME", "PORTS", "REMARK", "REASON", "IN", "OUT", "BILLABLE")
+	cond := tableStyle{eastAsian: env.EastAsian}.cond()
+	remarkCol := func(s string) string { return cond.FillRight(cond.Truncate(s, 20, "…"), 20) }
+	fmt.Fprintf(env.Out, "%-16s  %-16s  %s  %-6s  %10s  %10s  %10s\n", "TIME", "PORTS", remarkCol("REMARK"), "REASON", "IN", "OUT", "BILLABLE")
 	for _, r := range resp.Resets {
-		fmt.Fprintf(env.Out, "%-16s  %-16s  %-20s  %-6s  %10s  %10s  %10s\n", r.Time.In(time.Local).Format("2006-01-02 15:04"),
-			r.Ports, truncate(r.Remark, 20), r.Reason, units.FormatBytes(r.InBytes), units.FormatBytes(r.OutBytes), units.FormatBytes(r.Billable))
+		fmt.Fprintf(env.Out, "%-16s  %-16s  %s  %-6s  %10s  %10s  %10s\n", r.Time.In(time.Local).Format("2006-01-02 15:04"),
+			r.Ports, remarkCol(r.Remark), r.Reason, units.FormatBytes(r.InBytes), units.FormatBytes(r.OutBytes), units.FormatBytes(r.Billable))
 	}
 	return nil
 }
@@ -206,14 +208,6 @@ func remark(r string) string {
 		return ""
 	}
 	return " (" + r + ")"
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -49,8 +49,12 @@ func (c *ExportCmd) Run(g *Globals, env *Env) error {
 		return fmt.Errorf("history: %w", err)
 	}
 	host, _ := os.Hostname()
+	tool := version.Version
+	if tool == "" {
+		tool = "dev" // a build without -ldflags (go test, go run)
+	}
 	var buf bytes.Buffer
-	if err := archive.Write(&buf, archive.Input{ToolVersion: version.Version, Host: host, Created: env.Now(),
+	if err := archive.Write(&buf, archive.Input{ToolVersion: tool, Host: host, Created: env.Now(),
 		Config: cfg, State: cp.State, History: hist.Resets}); err != nil {
 		return err
 	}
