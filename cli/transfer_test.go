@@ -175,7 +175,8 @@ func hostileArchives(t *testing.T, h *host, valid []byte) {
 	cfgBefore := h.readConfig()
 	histBefore, _ := os.ReadFile(filepath.Join(h.state, state.HistoryName))
 	countersBefore := h.counters()
-	stateBefore := loadItems(t, h.state)
+	client := adminapi.NewClient(h.sock)
+	stateBefore := checkpoint(t, client) // as checkpoints write it, with today's counters
 
 	cases := archivetest.Hostile(valid)
 	// Valid as an archive, but its config overlaps the new host's --port
@@ -192,7 +193,6 @@ func hostileArchives(t *testing.T, h *host, valid []byte) {
 	}
 	cases = append(cases, archivetest.Case{Name: "config clashes with this host", Want: "overlaps", Data: archivetest.Build(archivetest.WithManifest(es, nil))})
 
-	client := adminapi.NewClient(h.sock)
 	for _, c := range cases {
 		path := filepath.Join(h.dir, "hostile.tgz")
 		if err := os.WriteFile(path, c.Data, 0o600); err != nil {
@@ -246,16 +246,16 @@ func hostileArchives(t *testing.T, h *host, valid []byte) {
 	if got := h.counters(); !reflect.DeepEqual(got, countersBefore) {
 		t.Errorf("kernel counters changed:\n%v\n%v", countersBefore, got)
 	}
-	if got := loadItems(t, h.state); !reflect.DeepEqual(got, stateBefore) {
+	if got := checkpoint(t, client); !reflect.DeepEqual(got, stateBefore) {
 		t.Errorf("state changed:\n%+v\n%+v", stateBefore, got)
 	}
 }
 
-func loadItems(t *testing.T, dir string) []state.Item {
+func checkpoint(t *testing.T, c *adminapi.Client) []state.Item {
 	t.Helper()
-	st, _, err := state.Load(dir)
+	r, err := c.Checkpoint(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(st.Items, *st.Host)
+	return append(r.State.Items, *r.State.Host)
 }
