@@ -211,28 +211,32 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // sizes, the configuration (as the enforcer validates it), the state file
 // and every history entry. It returns nothing unless everything is valid.
 func Read(r io.Reader) (*Contents, error) {
-	compressed := &countingReader{r: r, max: MaxArchiveSize}
+	return read(r, MaxArchiveSize, MaxTotalSize)
+}
+
+func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
+	compressed := &countingReader{r: r, max: maxCompressed}
 	// gzip reads through a ByteReader it is given as it is, so whatever
 	// follows the gzip member stays here to be noticed.
 	br := bufio.NewReader(compressed)
 	zr, err := gzip.NewReader(br)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			return nil, invalid("", "larger than the %d MiB limit", MaxArchiveSize>>20)
+			return nil, invalid("", "larger than the %d MiB limit", maxCompressed>>20)
 		}
 		return nil, invalid("", "not a gzip-compressed archive (%v)", err)
 	}
 	defer zr.Close()
 	zr.Multistream(false) // one gzip member; anything after it is refused below
-	raw := &countingReader{r: zr, max: MaxTotalSize}
+	raw := &countingReader{r: zr, max: maxTotal}
 	tr := tar.NewReader(raw)
 	files := map[string][]byte{}
 	wrap := func(entry string, err error) error {
 		switch {
 		case errors.Is(err, errTooLarge) && compressed.n > compressed.max:
-			return invalid("", "larger than the %d MiB limit", MaxArchiveSize>>20)
+			return invalid("", "larger than the %d MiB limit", maxCompressed>>20)
 		case errors.Is(err, errTooLarge):
-			return invalid("", "expands to more than %d MiB", MaxTotalSize>>20)
+			return invalid("", "expands to more than %d MiB", maxTotal>>20)
 		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 			return invalid(entry, "truncated (the file ends in the middle)")
 		}
