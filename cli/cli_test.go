@@ -249,6 +249,7 @@ func TestCLITour(t *testing.T) {
 		return strings.Contains(h.ok("status", "--json"), `"blocked": "quota"`)
 	})
 
+	fits(t, h.ok("status"), 80)
 	golden(t, "status.golden", h.ok("status"))
 	// The enforcer's health counters depend on its monitor's timing, not
 	// on the CLI: masked.
@@ -260,6 +261,7 @@ func TestCLITour(t *testing.T) {
 		t.Errorf("dog and dog status differ:\n%s\n%s", a, b)
 	}
 	colorOut, _, _ := h.dog(Env{Color: true, Width: 60})
+	fits(t, colorOut, 60)
 	golden(t, "status-narrow-color.golden", colorOut)
 	wide, _, _ := h.dog(Env{Width: 120})
 	golden(t, "status-wide.golden", wide)
@@ -343,5 +345,17 @@ func TestStatusWithoutEnforcerOrState(t *testing.T) {
 		"status", "--state-dir", dir}, Env{Out: &out, Err: &errb, Now: time.Now, Ctx: context.Background()})
 	if code == 0 || !strings.Contains(errb.String(), adminapi.ErrNotRunning.Error()) || !strings.Contains(errb.String(), "no state file") {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errb.String())
+	}
+}
+
+// fits checks that every line of a table is at most width columns wide on
+// a terminal (colors do not count, CJK counts two).
+func fits(t *testing.T, out string, width int) {
+	t.Helper()
+	ansi := regexp.MustCompile("\x1b\\[[0-9;]*m")
+	for _, l := range strings.Split(out, "\n") {
+		if w := (tableStyle{}).cond().StringWidth(ansi.ReplaceAllString(l, "")); w > width {
+			t.Errorf("line is %d columns, more than %d: %q", w, width, l)
+		}
 	}
 }

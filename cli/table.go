@@ -71,10 +71,12 @@ func layoutFor(st *adminapi.Status, width int) columns {
 	case width < 76:
 		c.bar = 5
 	}
-	// bar, " 100%", " of ", "1023 GiB"
+	// bar, "100%", " of " (" " when narrow), "1023 GiB"
 	c.quota = len("100% of 1023 GiB")
 	if c.bar > 0 {
 		c.quota += c.bar + 1
+	} else {
+		c.quota = len("100% 1023 GiB")
 	}
 	fixed := c.ports + c.used + c.quota + c.state + 4*len(gap)
 	c.remark = min(max(width-fixed, 6), 32)
@@ -159,9 +161,13 @@ func (s tableStyle) quotaCell(it adminapi.Item, col columns, cond *runewidth.Con
 		return cond.FillRight("no quota", col.quota)
 	}
 	pct := float64(it.Billable) / float64(it.Quota) * 100
-	text := fmt.Sprintf("%3.0f%% of %s", pct, units.FormatBytes(it.Quota))
+	of := " of "
+	if col.bar == 0 {
+		of = " " // narrow: every column counts
+	}
+	text := fmt.Sprintf("%3.0f%%%s%s", pct, of, units.FormatBytes(it.Quota))
 	if pct > 0 && pct < 1 {
-		text = fmt.Sprintf(" <1%% of %s", units.FormatBytes(it.Quota))
+		text = fmt.Sprintf(" <1%%%s%s", of, units.FormatBytes(it.Quota))
 	}
 	color := ansiGreen
 	switch {
