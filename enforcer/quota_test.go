@@ -10,8 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"port-traffic-dog/internal/layout"
+	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
 )
 
 // segment is the largest packet the quota can see in these tests: the veth
@@ -36,11 +40,52 @@ func (r *rig) oneSegmentPerPacket() {
 	}
 }
 
-// period returns an item's counters as the kernel has them now.
+// strays counts, from now on, the packets of the server's own stack that
+// are no test's traffic: the IPv6 multicast listener reports a fresh link
+// sends for a while (all ICMPv6; static neighbours leave nothing else). They
+// are counted in a table of the test's own and returned as IP bytes in and
+// out, so bounds can account for them exactly.
+func (r *rig) strays() func() (in, out uint64) {
+	r.t.Helper()
+	testutil.RequireBinary(r.t, "nft")
+	r.pair.Server.Run(r.t, "nft", `add table inet dogtest
+		add counter inet dogtest icmp6_in
+		add counter inet dogtest icmp6_out
+		add chain inet dogtest in { type filter hook input priority -300; }
+		add chain inet dogtest out { type filter hook output priority -300; }
+		add rule inet dogtest in meta l4proto ipv6-icmp counter name icmp6_in
+		add rule inet dogtest out meta l4proto ipv6-icmp counter name icmp6_out`)
+	return func() (in, out uint64) {
+		r.t.Helper()
+		objs, err := nftread.Read(r.pair.Server.Fd(), "dogtest")
+		if err != nil {
+			r.t.Fatalf("read the stray counters: %v", err)
+		}
+		return objs.Counters["icmp6_in"].Bytes, objs.Counters["icmp6_out"].Bytes
+	}
+}
+
+// counters returns an item's counters as the kernel has them now.
 func (r *rig) counters(id string) (in, out uint64) {
 	r.t.Helper()
 	c := Open(r)
 	return c[layout.Counter(id, layout.In)].Bytes, c[layout.Counter(id, layout.Out)].Bytes
+}
+
+// quiesce waits until the item's counters stop moving: a transfer's last
+// segments (the closing FIN and ACK) may still be under way when it returns.
+func (r *rig) quiesce(id string) {
+	r.t.Helper()
+	in0, out0 := r.counters(id)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		in, out := r.counters(id)
+		if in == in0 && out == out0 {
+			return
+		}
+		in0, out0 = in, out
+	}
+	r.t.Fatalf("the counters of %s keep moving", id)
 }
 
 // quotaDepleted reports whether any quota object of the item has run out.
@@ -281,6 +326,7 @@ func TestQuotaPerBillingMode(t *testing.T) {
 		t.Run(tc.mode, func(t *testing.T) {
 			r := newRig(t, quotaConfig(fmt.Sprintf("    quota: %dB\n    billing: %s", q, tc.mode)))
 			r.oneSegmentPerPacket()
+			strays := r.strays()
 			e := r.enforcer()
 			r.run(e)
 			wire0 := r.pair.Server.Stats(t, testnet.Dev)
@@ -296,11 +342,10 @@ func TestQuotaPerBillingMode(t *testing.T) {
 				t.Errorf("max: %d bytes in passed, over the quota of %d", in, q)
 			}
 			// The counters are what really passed: what left the server's
-			// veth is the item's out bytes (plus, at most, a stray IPv6
-			// multicast report of the fresh link).
+			// veth is the item's out bytes and the stack's own strays.
 			_, tx := r.pair.Server.Stats(t, testnet.Dev).Sub(wire0).L3()
-			if tx < out || tx > out+200 {
-				t.Errorf("veth sent %d bytes (L3), the item counted %d out", tx, out)
+			if _, strayOut := strays(); tx != out+strayOut {
+				t.Errorf("veth sent %d bytes (L3), the item counted %d out, strays %d", tx, out, strayOut)
 			}
 
 			r.assertBlocked(srv, "p443", estC, estS)
@@ -339,6 +384,17 @@ ports:
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	// Room for every datagram the test sends, so none that the quota let
+	// through is lost to a full socket buffer if the reader is slow.
+	if rc, err := srv.(*net.UDPConn).SyscallConn(); err != nil {
+		t.Fatal(err)
+	} else if err := rc.Control(func(fd uintptr) {
+		if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20); err != nil {
+			t.Fatal(err)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.pair.Client.Do(func() (err error) { cli, err = net.ListenUDP("udp", cliAddr); return }); err != nil {
 		t.Fatal(err)
 	}
@@ -394,8 +450,9 @@ ports:
 	r.tcp(8080, 50_000, 50_000)
 }
 
-// TestHostQuotaSparesExemptPorts: the whole-host quota blocks everything
-// but the exempt ports (default: 22) once the host has used it up.
+// TestHostQuotaSparesExemptPorts: the whole-host quota counts all traffic,
+// the exempt port 22 included, and once used up blocks everything but the
+// exempt ports (default: 22).
 func TestHostQuotaSparesExemptPorts(t *testing.T) {
 	const q = 300_000
 	r := newRig(t, `checkpoint_interval: 1h
@@ -403,35 +460,36 @@ host:
   quota: 300000B
   billing: sum
 ports:
+  - ports: "22"
+    remark: counted, never blocked
   - ports: "443"
   - ports: "8080"
 `)
 	r.oneSegmentPerPacket()
+	strays := r.strays()
 	e := r.enforcer()
 	r.run(e)
 	ssh := r.serve(22)
 	sshC, sshS := ssh.mustDial()
+	if err := exchange(sshC, sshS, 100_000, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	web := r.serve(443)
 	webC, webS := web.mustDial()
 	other := r.serve(8080)
-	c0 := Open(r)
 	r.exhaust(e, web, "host", "host", layout.Out)
 
-	// All that consumed the host quota went to 443 (port 22 is exempt, and
-	// nothing else ran) but for the stray IPv6 multicast reports a fresh
-	// link may send.
+	// What consumed the host quota is what went to 22 and 443 (nothing else
+	// ran), and the stack's strays, of which some may have come after the
+	// block.
+	in22, out22 := r.counters("p22")
 	in, out := r.counters("p443")
-	if passed := in + out; passed >= q || passed+segment+200 < q {
-		t.Errorf("%d bytes got through, want within one segment (+200 bytes of strays) below %d", passed, q)
+	sin, sout := strays()
+	if passed := in22 + out22 + in + out; passed >= q || passed+segment+sin+sout < q {
+		t.Errorf("%d bytes got through (%d of them to port 22), strays %d, want within one segment below %d",
+			passed, in22+out22, sin+sout, q)
 	} else {
-		t.Logf("host: %d bytes got through of %d allowed", passed, q)
-	}
-	// The host counters count every packet that reached the hooks, also
-	// those the block dropped afterwards.
-	c1 := Open(r)
-	if h := c1[layout.Counter(layout.HostID, layout.In)].Sub(c0[layout.Counter(layout.HostID, layout.In)]).Bytes +
-		c1[layout.Counter(layout.HostID, layout.Out)].Sub(c0[layout.Counter(layout.HostID, layout.Out)]).Bytes; h < in+out {
-		t.Errorf("host counted %d bytes, less than the item's %d", h, in+out)
+		t.Logf("host: %d bytes got through of %d allowed, %d of them exempt", passed, q, in22+out22)
 	}
 
 	r.assertBlocked(web, "p443", webC, webS)

@@ -52,6 +52,7 @@ func TestQuotaChangeKeepsPeriod(t *testing.T) {
 	e := r.enforcer()
 	r.run(e)
 	r.tcp(443, 40_000, 80_000)
+	r.quiesce("p443")
 	srv := r.serve(443)
 	use := statusItem(t, e, "443")
 	pin, pout := use.PeriodIn, use.PeriodOut

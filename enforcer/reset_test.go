@@ -188,6 +188,7 @@ ports:
 	e := r.enforcer()
 	stop := r.run(e)
 	r.tcp(443, 0, 100_000)
+	r.quiesce("p443")
 	blockedSrv := r.serve(8443)
 	r.exhaust(e, blockedSrv, "8443", "p8443", layout.In)
 
@@ -207,6 +208,7 @@ ports:
 		r.assertBlocked(blockedSrv, "p8443", c, s)
 	}
 	r.tcp(443, 0, 100_000)
+	r.quiesce("p443")
 
 	// Reboot: the table is gone; the start restores counters, quota use and
 	// block from the last checkpoint.

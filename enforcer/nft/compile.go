@@ -101,6 +101,11 @@ func compile(r ruleset.Rule, hook ruleset.Hook, sets map[string]*nftables.Set) (
 			&expr.Verdict{Kind: expr.VerdictGoto, Chain: r.Name}), nil
 	case ruleset.RuleGoto:
 		return []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: r.Name}}, nil
+	case ruleset.RuleQuotaGoto:
+		return []expr.Any{
+			&expr.Objref{Type: int(nftables.ObjTypeQuota), Name: r.Name},
+			&expr.Verdict{Kind: expr.VerdictGoto, Chain: r.Chain},
+		}, nil
 	}
 	return nil, fmt.Errorf("unknown rule kind %d", r.Kind)
 }

@@ -72,6 +72,9 @@ const (
 	RuleExemptGoto
 	// RuleGoto: goto <Name>
 	RuleGoto
+	// RuleQuotaGoto: quota name <Name> goto <Chain> (taken once the quota
+	// is over; every packet evaluated consumes it either way)
+	RuleQuotaGoto
 )
 
 // Rule is one rule; comparable, so chains diff with ==.
@@ -84,6 +87,8 @@ type Rule struct {
 	// Via is the hook whose port key a dispatch or exempt rule loads: the
 	// local port on input/output, the original destination in forward.
 	Via Hook
+	// Chain is where a RuleQuotaGoto goes.
+	Chain string
 }
 
 // Chain is a base chain (Hook set) or a regular chain.
@@ -349,7 +354,7 @@ func sharedFragment(in Input) Fragment {
 	hobjs, href := quotaRefs(host)
 	sh.Objects = append(sh.Objects, hobjs...)
 
-	base := func(name string, hook Hook, d layout.Direction, dispatch string, countBoth bool) Chain {
+	base := func(name string, hook Hook, d layout.Direction, dispatch string, countBoth bool) []Chain {
 		var rules []Rule
 		if !in.CountLoopback && hook != HookForward {
 			rules = append(rules, Rule{Kind: RuleSkipLoopback, Dir: d})
@@ -361,34 +366,44 @@ func sharedFragment(in Input) Fragment {
 		} else {
 			rules = append(rules, Rule{Kind: RuleCounter, Name: layout.Counter(layout.HostID, d)})
 		}
-		var block []Rule
-		if host.Blocked {
-			block = []Rule{{Kind: RuleDrop}}
-		} else {
-			dirs := []layout.Direction{d}
-			if countBoth {
-				dirs = layout.Directions[:]
+		// Every packet consumes the host quota, exempt ones too (the
+		// provider counts them); once it is over, or the host is blocked,
+		// packets go to the over chain, where only exempt ports pass.
+		over := "over_" + name
+		var quotas []Rule
+		dirs := []layout.Direction{d}
+		if countBoth {
+			dirs = layout.Directions[:]
+		}
+		// A forwarded packet consumes the quota once per direction it is
+		// counted in, so "sum" is charged twice by referencing it twice.
+		for _, qd := range dirs {
+			if href[qd] != "" {
+				quotas = append(quotas, Rule{Kind: RuleQuotaGoto, Name: href[qd], Chain: over})
 			}
-			// A forwarded packet consumes the quota once per direction it is
-			// counted in, so "sum" is charged twice by referencing it twice.
-			for _, qd := range dirs {
-				if href[qd] != "" {
-					block = append(block, Rule{Kind: RuleQuotaDrop, Name: href[qd]})
+		}
+		switch {
+		case host.Blocked:
+			rules = append(rules, Rule{Kind: RuleGoto, Name: over})
+		case len(quotas) > 0:
+			rules = append(append(rules, quotas...), Rule{Kind: RuleGoto, Name: dispatch})
+		default: // no host quota: no over chain
+			return []Chain{{Name: name, Hook: hook, Rules: append(rules, Rule{Kind: RuleGoto, Name: dispatch})}}
+		}
+		var orules []Rule
+		if len(in.Exempt) > 0 {
+			// In forward both conntrack directions of an exempt port's
+			// connections pass (the key is the original destination port).
+			for _, p := range protocols {
+				for _, ed := range dirs {
+					orules = append(orules, Rule{Kind: RuleExemptGoto, Proto: p.name, Dir: ed, Via: hook, Name: dispatch})
 				}
 			}
 		}
-		if len(block) > 0 && len(in.Exempt) > 0 {
-			for _, p := range protocols {
-				rules = append(rules, Rule{Kind: RuleExemptGoto, Proto: p.name, Dir: d, Via: hook, Name: dispatch})
-			}
-		}
-		rules = append(rules, block...)
-		rules = append(rules, Rule{Kind: RuleGoto, Name: dispatch})
-		return Chain{Name: name, Hook: hook, Rules: rules}
+		return []Chain{{Name: name, Hook: hook, Rules: rules}, {Name: over, Rules: append(orules, Rule{Kind: RuleDrop})}}
 	}
-	sh.Chains = append(sh.Chains,
-		base("input", HookInput, layout.In, dispatchIn, false),
-		base("output", HookOutput, layout.Out, dispatchOut, false),
-		base("forward", HookForward, layout.In, dispatchFwd, true))
+	sh.Chains = append(sh.Chains, base("input", HookInput, layout.In, dispatchIn, false)...)
+	sh.Chains = append(sh.Chains, base("output", HookOutput, layout.Out, dispatchOut, false)...)
+	sh.Chains = append(sh.Chains, base("forward", HookForward, layout.In, dispatchFwd, true)...)
 	return sh
 }
