@@ -73,6 +73,7 @@ type Enforcer struct {
 	metaSum        [32]byte         // of the meta file last written
 	configStamp    fileStamp
 	bootID         string
+	shape          shaping // the tc side: bandwidth limits (shape.go)
 }
 
 // New loads and validates the configuration and the state. Nothing touches
@@ -91,6 +92,7 @@ func New(opts Options) (*Enforcer, error) {
 		opts.ConfigPollInterval = 2 * time.Second
 	}
 	e := &Enforcer{opts: opts, log: opts.Logger, nft: nft.Open(opts.NetNS), bootID: readBootID()}
+	e.shape = newShaping(opts.NetNS, opts.Logger)
 	cfg, stamp, err := e.loadConfig()
 	if err != nil {
 		return nil, err
@@ -148,6 +150,7 @@ func (e *Enforcer) Start() error {
 		e.log.Warn("state file damaged, using the previous checkpoint", "err", warn)
 	}
 	e.stats = st.Stats
+	e.shape.s.Restore(st.Shaper)
 	now := e.opts.Now()
 	e.items, e.host = e.merge(e.cfg, st.Items, st.Host, now)
 
@@ -286,7 +289,7 @@ func (e *Enforcer) input(now time.Time) ruleset.Input {
 
 // classOut is the egress shaping class of an item (0: unshaped). The shaper
 // fills it in.
-func (e *Enforcer) classOut(it *item) uint32 { return 0 }
+func (e *Enforcer) classOut(it *item) uint32 { return e.shapeClassOut(it) }
 
 // apply makes the kernel match the current state: a full, counter-keeping
 // sync, or just the difference to what was applied last.
@@ -298,6 +301,7 @@ func (e *Enforcer) apply(full bool) error {
 	if full {
 		prev = nil
 	}
+	e.applyShaper() // tc first: the classes the out chains point to exist
 	rs := ruleset.Build(e.input(e.opts.Now()), prev)
 	var err error
 	if prev == nil {
@@ -332,6 +336,7 @@ func (e *Enforcer) saveLocked() error {
 // same and the exporter does not re-parse it.
 func (e *Enforcer) saveMeta(st *state.State) error {
 	m := &state.Meta{Timezone: st.Timezone, Stats: st.Stats, Items: make([]state.Item, len(st.Items))}
+	m.Shaper = st.Shaper
 	strip := func(it state.Item) state.Item {
 		it.In, it.Out = state.Counter{}, state.Counter{}
 		return it
@@ -367,6 +372,7 @@ func (e *Enforcer) snapshot() *state.State {
 	}
 	h := e.host.st
 	st.Host = &h
+	st.Shaper = e.shape.s.State()
 	return st
 }
 
@@ -470,5 +476,5 @@ func (e *Enforcer) Cleanup() error {
 		return err
 	}
 	e.log.Info("removed the nftables table " + layout.Table)
-	return nil
+	return e.cleanupShaper()
 }

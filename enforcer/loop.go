@@ -72,6 +72,7 @@ func (e *Enforcer) tick() {
 	if _, err := e.nft.ReadHostCounters(); errors.Is(err, nft.ErrNoTable) {
 		e.repairLocked(err)
 	}
+	e.tickShaper()
 }
 
 // runDueResets resets every item whose reset is due, returning the history
@@ -248,8 +249,13 @@ func (e *Enforcer) Reload() error {
 	saved := e.snapshot()
 	e.cfg = cfg
 	e.items, e.host = e.merge(cfg, saved.Items, saved.Host, e.opts.Now())
+	if err := e.reloadShaper(); err != nil {
+		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
+		return fmt.Errorf("config not applied, nothing changed: %w", err)
+	}
 	if err := e.apply(false); err != nil {
 		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
+		e.applyShaper() // back to the old limits
 		return fmt.Errorf("config is valid but applying it failed, nothing changed: %w", err)
 	}
 	e.log.Info("configuration reloaded", "items", len(e.items))

@@ -27,6 +27,7 @@ import (
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
+	"port-traffic-dog/internal/tcread"
 )
 
 const namespace = "port_traffic_dog"
@@ -106,6 +107,7 @@ type snapshot struct {
 	checkpoint time.Time   // mtime of the state file
 	objs       *nftread.Objects
 	kernelErr  error
+	tc         *tcread.Stats
 }
 
 func (x *Exporter) read() *snapshot {
@@ -119,6 +121,7 @@ func (x *Exporter) read() *snapshot {
 		s.checkpoint = fi.ModTime()
 	}
 	s.objs, s.kernelErr = nftread.ReadCounters(x.netns, layout.Table)
+	s.tc = x.readShaper(m)
 	if s.kernelErr != nil {
 		x.log.Warn("cannot read the nftables table", "err", s.kernelErr)
 	}

@@ -58,6 +58,7 @@ func (x *Exporter) Write(ctx context.Context, bw *bufio.Writer, static prometheu
 	var v []itemView
 	if s.objs != nil {
 		v = views(s)
+		attachShaper(v, s.tc)
 	}
 	perScrape := prometheus.NewRegistry()
 	if err := perScrape.Register(hostCollector{s}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/state"
+	"port-traffic-dog/internal/tcread"
 )
 
 // family is one per-item metric family: how to write its series for an item.
@@ -24,6 +25,7 @@ type itemView struct {
 	in, out   state.Counter
 	pin, pout uint64
 	now       time.Time
+	tc        *tcread.Stats // the shaper's class counters (nil: none)
 }
 
 var families = []family{
@@ -116,6 +118,8 @@ var families = []family{
 				w.dirFloat(it.port, "out", float64(it.RateOut)/8)
 			}
 		}},
+	{"shaper_dropped_packets_total", "Packets the bandwidth limit's queue dropped, by item and limited direction.", "counter", shaperDrops},
+	{"shaper_overlimits_total", "Times the item's traffic went over its bandwidth limit and had to wait, by limited direction.", "counter", shaperOverlimits},
 }
 
 // views joins the meta's items with the kernel's counters. Items removed

@@ -105,6 +105,8 @@ type State struct {
 	Host     *Item  `json:"host,omitempty"`
 	Items    []Item `json:"items"`
 	Stats    Stats  `json:"stats"`
+	// Shaper is what the tc shaper set up (nil: nothing).
+	Shaper *Shaper `json:"shaper,omitempty"`
 }
 
 // envelope carries a checksum of the exact state bytes, so a damaged file is
@@ -160,6 +162,9 @@ type Meta struct {
 	Host     *Item  `json:"host,omitempty"`
 	Items    []Item `json:"items"`
 	Stats    Stats  `json:"stats"`
+
+	// Shaper tells the exporter where to read the shaper's class statistics.
+	Shaper *Shaper `json:"shaper,omitempty"`
 }
 
 // ReadMeta reads and verifies a meta file.

@@ -1,0 +1,75 @@
+package shaper
+
+import (
+	"fmt"
+	"testing"
+
+	"port-traffic-dog/internal/testnet"
+)
+
+// items1000 is 1,000 limited single-port items (TCP and UDP, both
+// directions): 2,000 HTB classes and 4,000 u32 nodes (gate and classifier).
+func items1000(rate uint64) []Item {
+	out := make([]Item, 1000)
+	for i := range out {
+		out[i] = item(fmt.Sprint(10000+i), uint16(i+1), rate, rate)
+	}
+	return out
+}
+
+func benchShaper(b *testing.B) (*Shaper, *testnet.Pair) {
+	p := testnet.NewPair(b)
+	return New(p.Server.Fd(), nil), p
+}
+
+func mustApply(b *testing.B, s *Shaper, items []Item) {
+	b.Helper()
+	if err := s.Apply(Desired{Interfaces: []string{testnet.Dev}, Items: items}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkApply1000 sets up 1,000 limited items on an interface without
+// any: HTB roots, IFB, gate, classes, queues and both u32 trees.
+func BenchmarkApply1000(b *testing.B) {
+	s, _ := benchShaper(b)
+	items := items1000(10e6)
+	for b.Loop() {
+		b.StopTimer()
+		mustApply(b, s, nil)
+		b.StartTimer()
+		mustApply(b, s, items)
+	}
+}
+
+// BenchmarkChangeRate changes one item's rate among 1,000: two class (and
+// queue) replaces.
+func BenchmarkChangeRate(b *testing.B) {
+	s, _ := benchShaper(b)
+	items := items1000(10e6)
+	mustApply(b, s, items)
+	i := 0
+	for b.Loop() {
+		items[500].RateIn, items[500].RateOut = uint64(20e6+i%2*10e6), uint64(20e6+i%2*10e6)
+		mustApply(b, s, items)
+		i++
+	}
+}
+
+// BenchmarkChangePorts adds or removes one item among 1,000: its classes,
+// and a new generation of both u32 trees swapped in.
+func BenchmarkChangePorts(b *testing.B) {
+	s, _ := benchShaper(b)
+	items := items1000(10e6)
+	extra := item("20000", 1001, 10e6, 10e6)
+	mustApply(b, s, items)
+	i := 0
+	for b.Loop() {
+		if i%2 == 0 {
+			mustApply(b, s, append(items[:1000:1000], extra))
+		} else {
+			mustApply(b, s, items)
+		}
+		i++
+	}
+}

@@ -1,0 +1,468 @@
+package shaper
+
+import (
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/portspec"
+	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
+)
+
+func logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// env is a client/server pair whose server end is shaped.
+type env struct {
+	t    *testing.T
+	pair *testnet.Pair
+	s    *Shaper
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	testutil.RequireBinary(t, "tc")
+	p := testnet.NewPair(t)
+	e := &env{t: t, pair: p, s: New(p.Server.Fd(), logger())}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("qdiscs:\n%s\nclasses:\n%s\nlinks:\n%s", e.tc("qdisc", "show"), e.tc("class", "show", "dev", testnet.Dev),
+				e.server("ip", "-d", "link"))
+		}
+	})
+	return e
+}
+
+func (e *env) server(args ...string) string {
+	out, _ := e.pair.Server.Output(args...)
+	return out
+}
+
+func (e *env) tc(args ...string) string { return e.server(append([]string{"tc"}, args...)...) }
+
+func item(ports string, minor uint16, in, out uint64) Item {
+	spec, err := portspec.Parse(ports)
+	if err != nil {
+		panic(err)
+	}
+	return Item{Ports: ports, Spec: spec, Protocols: config.TCP | config.UDP, Minor: minor, RateIn: in, RateOut: out}
+}
+
+func (e *env) apply(items ...Item) {
+	e.t.Helper()
+	if err := e.s.Apply(Desired{Interfaces: []string{testnet.Dev}, Items: items}); err != nil {
+		e.t.Fatalf("apply: %v", err)
+	}
+}
+
+func (e *env) handle() *netlink.Handle {
+	e.t.Helper()
+	c, err := dial(e.pair.Server.Fd())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(c.close)
+	return c.h
+}
+
+// classStats returns bytes through a class of dev (0 when it does not exist).
+func (e *env) classStats(dev string, minor uint16) (bytes uint64, ok bool) {
+	e.t.Helper()
+	h := e.handle()
+	l, err := h.LinkByName(dev)
+	if err != nil {
+		e.t.Fatalf("%s: %v", dev, err)
+	}
+	cls, err := h.ClassList(l, rootHandle)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, c := range cls {
+		if c.Attrs().Handle == ClassID(minor) && c.Attrs().Statistics != nil {
+			return c.Attrs().Statistics.Basic.Bytes, true
+		}
+	}
+	return 0, false
+}
+
+func (e *env) rootQdisc() string {
+	out := e.tc("qdisc", "show", "dev", testnet.Dev, "root")
+	return strings.TrimSpace(out)
+}
+
+func (e *env) ifbDev() string {
+	e.t.Helper()
+	l, err := e.handle().LinkByName(testnet.Dev)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ifbName(l.Attrs().Index)
+}
+
+// TestIngressClassification sends real traffic at the edges of single
+// ports, ranges and groups, over IPv4 and IPv6, TCP and UDP, and checks
+// which IFB class (if any) it went through: the u32 trees are exact.
+func TestIngressClassification(t *testing.T) {
+	e := newEnv(t)
+	const fast = 1e9 // fast enough not to slow the test down
+	e.apply(
+		item("443", 1, fast, fast),
+		item("5000-5100", 2, fast, 0),
+		item("8000,9000-9255,20000-28191", 3, fast, 0), // aligned 256 and 8192 blocks
+		Item{Ports: "7000-7007", Spec: portspec.Spec{{Lo: 7000, Hi: 7007}}, Protocols: config.UDP, Minor: 4, RateIn: fast},
+		item("6000", 5, 0, fast), // egress only: not in the ingress trees
+	)
+	ifb := e.ifbDev()
+	if !strings.Contains(e.server("ip", "-d", "link", "show", ifb), IFBAliasPrefix+testnet.Dev) {
+		t.Errorf("%s has no alias naming %s", ifb, testnet.Dev)
+	}
+	ifbPackets := func() uint64 { return e.pair.Server.Stats(t, ifb).TxPackets }
+
+	type probe struct {
+		port  uint16
+		udp   bool
+		addr  netip.Addr
+		minor uint16 // 0: must not be redirected at all
+	}
+	probes := []probe{
+		{443, false, testnet.ServerIP4, 1}, {443, true, testnet.ServerIP6, 1}, {442, false, testnet.ServerIP4, 0},
+		{444, false, testnet.ServerIP6, 0},
+		{5000, false, testnet.ServerIP4, 2}, {5100, true, testnet.ServerIP4, 2}, {5055, false, testnet.ServerIP6, 2},
+		{4999, false, testnet.ServerIP4, 0}, {5101, true, testnet.ServerIP6, 0},
+		{8000, false, testnet.ServerIP6, 3}, {9000, true, testnet.ServerIP4, 3}, {9255, false, testnet.ServerIP4, 3},
+		{8999, false, testnet.ServerIP4, 0}, {9256, false, testnet.ServerIP4, 0},
+		{20000, false, testnet.ServerIP4, 3}, {24321, true, testnet.ServerIP6, 3}, {28191, false, testnet.ServerIP4, 3},
+		{28192, false, testnet.ServerIP4, 0}, {19999, true, testnet.ServerIP4, 0},
+		{7003, true, testnet.ServerIP4, 4}, {7003, false, testnet.ServerIP4, 0}, // UDP-only item
+		{6000, false, testnet.ServerIP4, 0},
+	}
+	for _, pr := range probes {
+		before := map[uint16]uint64{}
+		for m := uint16(1); m <= 5; m++ {
+			before[m], _ = e.classStats(ifb, m)
+		}
+		redirected := ifbPackets()
+		const size = 60_000
+		if pr.udp {
+			if _, _, err := e.pair.UDP(pr.addr, pr.port, 50, 1200, 0, 5*time.Second); err != nil {
+				t.Fatalf("udp %v:%d: %v", pr.addr, pr.port, err)
+			}
+		} else if _, err := e.pair.TCP(pr.addr, pr.port, size, 0, 5*time.Second); err != nil {
+			t.Fatalf("tcp %v:%d: %v", pr.addr, pr.port, err)
+		}
+		proto := "tcp"
+		if pr.udp {
+			proto = "udp"
+		}
+		for m := uint16(1); m <= 5; m++ {
+			after, _ := e.classStats(ifb, m)
+			moved := after - before[m]
+			switch {
+			case m == pr.minor && moved < 50_000:
+				t.Errorf("%s %v port %d: class %d saw %d bytes, want the transfer", proto, pr.addr, pr.port, m, moved)
+			case m != pr.minor && moved > 0:
+				t.Errorf("%s %v port %d: class %d saw %d bytes, want none", proto, pr.addr, pr.port, m, moved)
+			}
+		}
+		if pr.minor == 0 && ifbPackets() != redirected {
+			t.Errorf("%s %v port %d (unlimited): %d packets were redirected to %s", proto, pr.addr, pr.port, ifbPackets()-redirected, ifb)
+		}
+	}
+}
+
+// TestLifecycleRestoresTheInterface applies, changes and removes limits on
+// an interface that had an operator-configured root qdisc (a TBF): classes
+// change in place, and removing the last limit puts the TBF back exactly,
+// deletes the IFB and the ingress qdisc the shaper added.
+func TestLifecycleRestoresTheInterface(t *testing.T) {
+	e := newEnv(t)
+	e.pair.Server.Run(t, "tc", "qdisc", "add", "dev", testnet.Dev, "root", "handle", "8123:", "tbf", "rate", "900mbit", "burst", "200kb", "latency", "40ms")
+	before := e.rootQdisc()
+
+	e.apply(item("443", 7, 10e6, 20e6))
+	if got := e.rootQdisc(); !strings.HasPrefix(got, "qdisc htb 7d0: root") || !strings.Contains(got, "default 0") {
+		t.Fatalf("root qdisc is %q, want the shaper's htb 7d0: with default 0", got)
+	}
+	if !e.s.Egress(7) || e.s.Egress(8) {
+		t.Errorf("Egress(7)=%v Egress(8)=%v", e.s.Egress(7), e.s.Egress(8))
+	}
+	st := e.s.State()
+	if st == nil || len(st.Links) != 1 || st.Links[0].PrevRoot == nil || st.Links[0].PrevRoot.Kind != "tbf" || !st.Links[0].CreatedIngress {
+		t.Fatalf("state %+v: want veth0 with the tbf recorded and the ingress qdisc marked as created", st)
+	}
+	classLine := func(dev string) string { return e.tc("class", "show", "dev", dev, "classid", "7d0:7") }
+	if c := classLine(testnet.Dev); !strings.Contains(c, "rate 20Mbit ceil 20Mbit") {
+		t.Errorf("egress class: %q", c)
+	}
+	if c := classLine(e.ifbDev()); !strings.Contains(c, "rate 10Mbit ceil 10Mbit") {
+		t.Errorf("ingress class: %q", c)
+	}
+
+	// A rate change is a class change: same handles, nothing else touched.
+	filters := e.tc("filter", "show", "dev", testnet.Dev, "ingress")
+	e.apply(item("443", 7, 30e6, 5e6))
+	if c := classLine(testnet.Dev); !strings.Contains(c, "rate 5Mbit ceil 5Mbit") {
+		t.Errorf("egress class after the change: %q", c)
+	}
+	if c := classLine(e.ifbDev()); !strings.Contains(c, "rate 30Mbit ceil 30Mbit") {
+		t.Errorf("ingress class after the change: %q", c)
+	}
+	if after := e.tc("filter", "show", "dev", testnet.Dev, "ingress"); after != filters {
+		t.Errorf("a rate change rebuilt the filters:\n%s\nthen\n%s", filters, after)
+	}
+
+	// Egress only: the ingress side goes away, the root stays.
+	e.apply(item("443", 7, 0, 5e6))
+	if out := e.tc("qdisc", "show", "dev", testnet.Dev, "ingress"); strings.Contains(out, "ingress") {
+		t.Errorf("ingress qdisc still there without ingress limits: %q", out)
+	}
+	if _, err := e.handle().LinkByName(e.ifbDev()); err == nil {
+		t.Errorf("IFB still there without ingress limits")
+	}
+
+	e.apply() // no limits at all
+	if got := e.rootQdisc(); got != before {
+		t.Errorf("root qdisc after the last limit went: %q, want the original %q", got, before)
+	}
+	if e.s.State() != nil {
+		t.Errorf("state after removing all limits: %+v", e.s.State())
+	}
+}
+
+// TestDefaultRootComesBack: on an interface with the kernel's default root
+// (noqueue on a veth), removing the limits leaves no qdisc of the shaper.
+func TestDefaultRootComesBack(t *testing.T) {
+	e := newEnv(t)
+	before := e.tc("qdisc", "show", "dev", testnet.Dev)
+	e.apply(item("80", 1, 10e6, 10e6), item("81", 2, 10e6, 0))
+	e.apply(item("80", 1, 10e6, 10e6)) // one item's classes go
+	if _, ok := e.classStats(e.ifbDev(), 2); ok {
+		t.Errorf("class 7d0:2 of a removed item is still on the IFB")
+	}
+	e.apply()
+	if after := e.tc("qdisc", "show", "dev", testnet.Dev); after != before {
+		t.Errorf("qdiscs after removal:\n%s\nwant\n%s", after, before)
+	}
+}
+
+// TestRefusesAnotherShaper: a root qdisc with someone's classes is not
+// replaced, and nothing is applied.
+func TestRefusesAnotherShaper(t *testing.T) {
+	e := newEnv(t)
+	e.pair.Server.Run(t, "tc", "qdisc", "add", "dev", testnet.Dev, "root", "handle", "1:", "htb", "default", "10")
+	e.pair.Server.Run(t, "tc", "class", "add", "dev", testnet.Dev, "parent", "1:", "classid", "1:10", "htb", "rate", "100mbit")
+	e.pair.Server.Run(t, "tc", "qdisc", "add", "dev", testnet.Dev, "parent", "1:10", "handle", "10:", "pfifo")
+	before := e.tc("qdisc", "show")
+	err := e.s.Apply(Desired{Interfaces: []string{testnet.Dev}, Items: []Item{item("443", 1, 10e6, 10e6)}})
+	if err == nil || !strings.Contains(err.Error(), "will not replace another shaper") {
+		t.Fatalf("err = %v, want a refusal", err)
+	}
+	if after := e.tc("qdisc", "show"); after != before {
+		t.Errorf("qdiscs changed:\n%s\nwant\n%s", after, before)
+	}
+}
+
+// TestBadInputChangesNothing: a missing interface, a rate above the link
+// speed (a veth reports 10 Gbit/s), an oversized burst, a kernel without
+// HTB or IFB: a clear error naming the field and value, and no qdisc, class,
+// filter or device of the shaper anywhere, also when an earlier Apply had
+// set limits that must stay as they were.
+func TestBadInputChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	pristine := e.tc("qdisc", "show")
+	desired := func(ifaces []string, items ...Item) Desired { return Desired{Interfaces: ifaces, Items: items} }
+	big := item("443", 1, 0, 1e6)
+	big.Burst = 100 << 20
+	cases := []struct {
+		name string
+		d    Desired
+		want string
+	}{
+		{"missing interface", desired([]string{"eth9"}, item("443", 1, 10e6, 0)), `interfaces: "eth9" does not exist (the host has lo, veth0)`},
+		{"above link speed", desired([]string{testnet.Dev}, item("443", 1, 0, 20e9)), `item "443": rate_out: 20 Gbit/s is above the 10 Gbit/s link speed of veth0`},
+		{"burst", desired([]string{testnet.Dev}, big), `item "443": burst: 100 MiB is more than 60 s at rate_out 1 Mbit/s`},
+		{"no default route", desired(nil, item("443", 1, 10e6, 0)), "has no default route"},
+		{"duplicate minor", desired([]string{testnet.Dev}, item("443", 1, 10e6, 0), item("80", 1, 10e6, 0)), "same tc class minor 1"},
+	}
+	check := func(want string) {
+		t.Helper()
+		if got := e.tc("qdisc", "show"); got != want {
+			t.Errorf("qdiscs changed:\n%s\nwant\n%s", got, want)
+		}
+	}
+	for _, c := range cases {
+		err := e.s.Apply(c.d)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
+		}
+		if err := e.s.Check(c.d); err == nil {
+			t.Errorf("%s: Check accepted it", c.name)
+		}
+		check(pristine)
+	}
+
+	for _, k := range []struct {
+		name string
+		kinds
+		want string
+	}{
+		{"kernel without HTB", kinds{htb: "htb_missing", ifb: "ifb"}, `the kernel has no "htb_missing" qdisc`},
+		{"kernel without IFB", kinds{htb: "htb", ifb: "ifb_missing"}, `the kernel has no "ifb_missing" devices`},
+	} {
+		s := New(e.pair.Server.Fd(), logger())
+		s.kinds = k.kinds
+		err := s.Apply(desired([]string{testnet.Dev}, item("443", 1, 10e6, 10e6)))
+		if err == nil || !strings.Contains(err.Error(), k.want) {
+			t.Errorf("%s: err = %v, want %q", k.name, err, k.want)
+		}
+		check(pristine)
+		if out := e.server("ip", "link"); strings.Contains(out, IFBPrefix) {
+			t.Errorf("%s: an IFB device was left behind:\n%s", k.name, out)
+		}
+	}
+
+	// With limits in place, a bad change leaves them exactly as they were.
+	e.apply(item("443", 1, 10e6, 10e6))
+	applied := e.tc("qdisc", "show") + e.tc("class", "show", "dev", testnet.Dev) + e.tc("filter", "show", "dev", testnet.Dev, "ingress")
+	for _, c := range cases {
+		e.s.Apply(c.d)
+		if got := e.tc("qdisc", "show") + e.tc("class", "show", "dev", testnet.Dev) + e.tc("filter", "show", "dev", testnet.Dev, "ingress"); got != applied {
+			t.Errorf("%s changed the applied limits", c.name)
+		}
+	}
+}
+
+// TestDefaultRouteInterfaces: without `interfaces`, the interfaces of the
+// IPv4 and IPv6 default routes are shaped.
+func TestDefaultRouteInterfaces(t *testing.T) {
+	e := newEnv(t)
+	e.pair.Server.Run(t, "ip", "route", "add", "default", "via", testnet.ClientIP4.String())
+	if err := e.s.Apply(Desired{Items: []Item{item("443", 1, 0, 10e6)}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(e.rootQdisc(), "qdisc htb 7d0:") {
+		t.Errorf("default route's interface not shaped: %q", e.rootQdisc())
+	}
+}
+
+// TestRestartAdoptsAndRepairs: a new Shaper (a restarted enforcer) given the
+// recorded state takes the kernel's setup over without a gap (the class
+// keeps its byte counter, i.e. it was never re-created), removes what the
+// new config drops, still knows the root to restore; Verify puts back what
+// another tool removed.
+func TestRestartAdoptsAndRepairs(t *testing.T) {
+	e := newEnv(t)
+	e.pair.Server.Run(t, "tc", "qdisc", "add", "dev", testnet.Dev, "root", "handle", "8123:", "tbf", "rate", "900mbit", "burst", "200kb", "latency", "40ms")
+	original := e.rootQdisc()
+	e.apply(item("443", 3, 1e9, 1e9), item("80", 4, 1e9, 0))
+	if _, err := e.pair.TCP(testnet.ServerIP4, 443, 100_000, 0, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	seen, _ := e.classStats(e.ifbDev(), 3)
+
+	s2 := New(e.pair.Server.Fd(), logger())
+	s2.Restore(e.s.State())
+	e.s = s2
+	e.apply(item("443", 3, 1e9, 1e9))
+	if got, ok := e.classStats(e.ifbDev(), 3); !ok || got < seen {
+		t.Errorf("class 7d0:3 after the restart: %d bytes (exists %v), had %d: it was re-created", got, ok, seen)
+	}
+	if _, ok := e.classStats(e.ifbDev(), 4); ok {
+		t.Errorf("class of the dropped item survived the restart")
+	}
+	if _, err := e.pair.TCP(testnet.ServerIP6, 443, 100_000, 0, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.classStats(e.ifbDev(), 3); got < seen+100_000 {
+		t.Errorf("after the restart the ingress tree no longer classifies port 443 (class saw %d more bytes)", got-seen)
+	}
+
+	if what, err := e.s.Verify(); what != "" || err != nil {
+		t.Fatalf("Verify with nothing broken: %q, %v", what, err)
+	}
+	e.pair.Server.Run(t, "tc", "qdisc", "del", "dev", testnet.Dev, "root")
+	e.pair.Server.Run(t, "tc", "qdisc", "del", "dev", testnet.Dev, "ingress")
+	what, err := e.s.Verify()
+	if err != nil || !strings.Contains(what, "root qdisc deleted") || !strings.Contains(what, "ingress qdisc deleted") {
+		t.Fatalf("Verify: %q, %v", what, err)
+	}
+	if !strings.HasPrefix(e.rootQdisc(), "qdisc htb 7d0:") {
+		t.Errorf("root not repaired: %q", e.rootQdisc())
+	}
+	before, _ := e.classStats(e.ifbDev(), 3)
+	if _, err := e.pair.TCP(testnet.ServerIP4, 443, 100_000, 0, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.classStats(e.ifbDev(), 3); got < before+100_000 {
+		t.Errorf("ingress not repaired: class saw %d bytes", got-before)
+	}
+	e.pair.Server.Run(t, "tc", "qdisc", "replace", "dev", testnet.Dev, "root", "pfifo")
+	if what, err := e.s.Verify(); err != nil || !strings.Contains(what, "replaced by pfifo") {
+		t.Fatalf("Verify: %q, %v", what, err)
+	}
+
+	e.apply()
+	if got := e.rootQdisc(); got != original {
+		t.Errorf("root after the restart and removal: %q, want %q", got, original)
+	}
+}
+
+// TestCleanupRemovesOnlyOurs: Cleanup (dog-enforcer --cleanup) leaves the
+// namespace as it was before the shaper, and keeps what others added to a
+// shared ingress qdisc.
+func TestCleanupRemovesOnlyOurs(t *testing.T) {
+	e := newEnv(t)
+	e.pair.Server.Run(t, "ip", "link", "add", "ifb-other", "type", "ifb")
+	e.pair.Server.Run(t, "ip", "link", "add", "dummyish", "type", "veth", "peer", "name", "dummyish2")
+	e.pair.Server.Run(t, "tc", "qdisc", "add", "dev", "dummyish", "root", "handle", "5:", "tbf", "rate", "1mbit", "burst", "10kb", "latency", "10ms")
+	e.pair.Server.Run(t, "tc", "qdisc", "add", "dev", "dummyish", "ingress")
+	pristine := e.tc("qdisc", "show") + e.server("ip", "-o", "link")
+	if err := e.s.Apply(Desired{Interfaces: []string{testnet.Dev, "dummyish"}, Items: []Item{item("443", 1, 10e6, 10e6)}}); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else's filter on the ingress qdisc the shaper created.
+	e.pair.Server.Run(t, "tc", "filter", "add", "dev", testnet.Dev, "ingress", "pref", "1", "protocol", "arp", "u32", "match", "u32", "0", "0")
+	if err := Cleanup(e.pair.Server.Fd(), e.s.State(), logger()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.tc("filter", "show", "dev", testnet.Dev, "ingress"), "pref 1 ") {
+		t.Errorf("cleanup removed someone else's filter")
+	}
+	e.pair.Server.Run(t, "tc", "qdisc", "del", "dev", testnet.Dev, "ingress")
+	if got := e.tc("qdisc", "show") + e.server("ip", "-o", "link"); got != pristine {
+		t.Errorf("after cleanup:\n%s\nwant\n%s", got, pristine)
+	}
+	if err := Cleanup(e.pair.Server.Fd(), nil, logger()); err != nil {
+		t.Errorf("second cleanup: %v", err)
+	}
+}
+
+// TestLinkSpeedOverNetlink: the speed comes from ethtool's generic netlink
+// family (the systemd unit allows no AF_INET socket for the ioctl); a veth
+// reports a fixed 10 Gbit/s, loopback none.
+func TestLinkSpeedOverNetlink(t *testing.T) {
+	e := newEnv(t)
+	c, err := dial(e.pair.Server.Fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if mbit, err := c.ethtoolSpeed(testnet.Dev); err != nil || mbit != 10000 {
+		t.Errorf("veth0: %d Mbit/s, %v; want 10000", mbit, err)
+	}
+	if got := linkSpeed(c, e.pair.Server.Fd(), "lo"); got != 0 {
+		t.Errorf("lo: %d bit/s, want 0 (not reported)", got)
+	}
+}
