@@ -45,7 +45,12 @@ func resolve(c *conn, fd int, names []string) ([]iface, error) {
 		}
 	}
 	out := make([]iface, 0, len(names))
+	seen := map[string]bool{}
 	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
 		l, err := c.h.LinkByName(n)
 		if err != nil {
 			if notFound(err) {

@@ -183,19 +183,9 @@ func (s *Shaper) Apply(d Desired) error {
 
 func (s *Shaper) apply(c *conn, p *plan) error {
 	var errs []error
-	want := map[string]iface{}
-	for _, li := range p.links {
-		want[li.name] = li
-	}
-	for _, name := range slices.Sorted(maps.Keys(s.links)) {
-		if _, ok := want[name]; !ok {
-			errs = append(errs, s.teardown(c, s.links[name]))
-			delete(s.links, name)
-		}
-	}
-
-	// Set-up: everything that needs a kernel feature, for every interface,
-	// or nothing.
+	// Set-up first: everything that needs a kernel feature, for every
+	// interface, or nothing (interfaces no longer shaped are let go only
+	// once the new ones are in place).
 	var undo []func()
 	fresh := map[string]*link{}
 	rollback := func(err error) error {
@@ -238,6 +228,16 @@ func (s *Shaper) apply(c *conn, p *plan) error {
 		}
 	}
 
+	want := map[string]bool{}
+	for _, li := range p.links {
+		want[li.name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.links)) {
+		if !want[name] {
+			errs = append(errs, s.teardown(c, s.links[name]))
+			delete(s.links, name)
+		}
+	}
 	for _, li := range p.links {
 		if err := s.sync(c, s.links[li.name], p); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", li.name, err))
@@ -513,7 +513,8 @@ func (s *Shaper) setupIngress(c *conn, l *link) (undo func(), err error) {
 	if err := gate.skeleton(c, skeletonParts{}); err != nil {
 		return undo, u32Missing(l.name, err)
 	}
-	l.ifb, l.ifbIndex, l.createdIngress, l.gate, l.cls = name, ifb.Attrs().Index, created, gate, cls
+	// An ingress qdisc the shaper added before (and repairs now) stays its.
+	l.ifb, l.ifbIndex, l.createdIngress, l.gate, l.cls = name, ifb.Attrs().Index, l.createdIngress || created, gate, cls
 	clear(l.in)
 	steps = append(steps, func() { l.ifb, l.gate, l.cls = "", nil, nil })
 	return undo, nil

@@ -412,10 +412,30 @@ func TestRestartAdoptsAndRepairs(t *testing.T) {
 	if what, err := e.s.Verify(); err != nil || !strings.Contains(what, "replaced by pfifo") {
 		t.Fatalf("Verify: %q, %v", what, err)
 	}
+	// Another tool swaps the ingress qdisc for a clsact: the gate moves
+	// onto the clsact's ingress hook, which stays when the limits go.
+	e.pair.Server.Run(t, "tc", "qdisc", "del", "dev", testnet.Dev, "ingress")
+	e.pair.Server.Run(t, "tc", "qdisc", "add", "dev", testnet.Dev, "clsact")
+	if what, err := e.s.Verify(); err != nil || !strings.Contains(what, "ingress qdisc replaced by clsact") {
+		t.Fatalf("Verify: %q, %v", what, err)
+	}
+	before, _ = e.classStats(e.ifbDev(), 3)
+	if _, err := e.pair.TCP(testnet.ServerIP6, 443, 100_000, 0, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.classStats(e.ifbDev(), 3); got < before+100_000 {
+		t.Errorf("ingress on the clsact not classified: class saw %d bytes", got-before)
+	}
 
 	e.apply()
 	if got := e.rootQdisc(); got != original {
 		t.Errorf("root after the restart and removal: %q, want %q", got, original)
+	}
+	if got := e.tc("qdisc", "show", "dev", testnet.Dev); !strings.Contains(got, "clsact") || strings.Count(got, "qdisc ") != 2 {
+		t.Errorf("qdiscs after removal: %q, want the tbf and the other tool's clsact", got)
+	}
+	if got := e.tc("filter", "show", "dev", testnet.Dev, "ingress"); got != "" {
+		t.Errorf("filters left on the clsact: %q", got)
 	}
 }
 
@@ -464,5 +484,26 @@ func TestLinkSpeedOverNetlink(t *testing.T) {
 	}
 	if got := linkSpeed(c, e.pair.Server.Fd(), "lo"); got != 0 {
 		t.Errorf("lo: %d bit/s, want 0 (not reported)", got)
+	}
+}
+
+// TestFailedSetupKeepsTheOldInterfaces: moving the limits to another
+// interface where they cannot be set up (here: no IFB) changes nothing;
+// the old interface stays shaped.
+func TestFailedSetupKeepsTheOldInterfaces(t *testing.T) {
+	e := newEnv(t)
+	e.pair.Server.Run(t, "ip", "link", "add", "wan1", "type", "veth", "peer", "name", "wan1p")
+	e.apply(item("443", 1, 10e6, 10e6))
+	applied := e.tc("qdisc", "show")
+	e.s.kinds.ifb = "ifb_missing"
+	err := e.s.Apply(Desired{Interfaces: []string{"wan1"}, Items: []Item{item("443", 1, 10e6, 10e6)}})
+	if err == nil || !strings.Contains(err.Error(), "ifb_missing") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := e.tc("qdisc", "show"); got != applied {
+		t.Errorf("qdiscs after the failed move:\n%s\nwant\n%s", got, applied)
+	}
+	if !e.s.Egress(1) {
+		t.Errorf("the old interface's class is no longer recorded")
 	}
 }

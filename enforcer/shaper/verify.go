@@ -88,8 +88,8 @@ func (s *Shaper) check(c *conn, l *link) string {
 			if ok && l.gate != nil {
 				l.gate.remove(c)
 			}
-			if !ok {
-				l.createdIngress = false
+			if problem == "ingress qdisc deleted" || strings.HasPrefix(problem, "ingress qdisc replaced") {
+				l.createdIngress = false // whatever is there now is not the shaper's
 			}
 			c.h.LinkDel(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: l.ifb}})
 			l.ifb, l.ifbIndex, l.gate, l.cls = "", 0, nil, nil
