@@ -435,7 +435,8 @@ func TestUnlimitedTrafficKeepsTheLink(t *testing.T) {
 // stays blocked under a limit, the tick repairs a deleted root qdisc, and
 // Cleanup leaves no qdisc or IFB device behind.
 func TestShaperIntegration(t *testing.T) {
-	testutil.RequireBinary(t, "tc", "nft")
+	testutil.RequireBinary(t, "tc")
+	testutil.RequireBinary(t, "nft")
 	r := newRig(t, `interfaces: [veth0]
 ports:
   - ports: "443"

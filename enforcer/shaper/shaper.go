@@ -140,18 +140,6 @@ func (s *Shaper) Minors() map[uint16]bool {
 	return m
 }
 
-// Check validates d against the host without changing anything: interfaces
-// exist, rates fit the link speed, minors are assigned.
-func (s *Shaper) Check(d Desired) error {
-	c, err := dial(s.netns)
-	if err != nil {
-		return fmt.Errorf("bandwidth limits: %w", err)
-	}
-	defer c.close()
-	_, err = makePlan(c, s.netns, d)
-	return err
-}
-
 // Apply makes the kernel match d. Bad input (a missing interface, a rate
 // above the link speed) and a kernel without HTB, IFB, ingress, u32 or
 // mirred change nothing; a failure later on (the kernel refusing one class)

@@ -307,9 +307,6 @@ func TestBadInputChangesNothing(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
 		}
-		if err := e.s.Check(c.d); err == nil {
-			t.Errorf("%s: Check accepted it", c.name)
-		}
 		check(pristine)
 	}
 
@@ -445,6 +442,7 @@ func TestRestartAdoptsAndRepairs(t *testing.T) {
 func TestCleanupRemovesOnlyOurs(t *testing.T) {
 	e := newEnv(t)
 	e.pair.Server.Run(t, "ip", "link", "add", "ifb-other", "type", "ifb")
+	e.pair.Server.Run(t, "ip", "link", "add", IFBPrefix+"99", "type", "ifb") // our prefix, not our alias
 	e.pair.Server.Run(t, "ip", "link", "add", "dummyish", "type", "veth", "peer", "name", "dummyish2")
 	e.pair.Server.Run(t, "tc", "qdisc", "add", "dev", "dummyish", "root", "handle", "5:", "tbf", "rate", "1mbit", "burst", "10kb", "latency", "10ms")
 	e.pair.Server.Run(t, "tc", "qdisc", "add", "dev", "dummyish", "ingress")

@@ -34,8 +34,9 @@ import (
 //
 // From the transport header on, offsets are relative to it, so IPv4 and
 // IPv6 share the tables. A port belongs to one item only, so a packet visits
-// at most one node of each size class per table: per-packet work is bounded
-// (about 20 key compares) whatever the number of limited items. A change of
+// at most one block of 256 ports or more, 16 blocks of 16–128 ports and one
+// small block: per-packet work is bounded (at most 25 key compares) whatever
+// the number of limited items. A change of
 // the limited ports builds the next generation beside the current one and
 // swaps it in with one replace per protocol, so there is no moment in which
 // a limited port is unclassified.
@@ -71,11 +72,11 @@ func genOf(ht uint32) (gen, p int, ok bool) {
 
 func handle(ht uint32, bucket uint8, node uint32) uint32 { return ht<<20 | uint32(bucket)<<12 | node }
 
-const hashLinkNode = 0xfff
+const hashLinkNode = 0xfff // last in its bucket: nodes are kept sorted by id
 
 // busyTimeout bounds the wait for the kernel to release a replaced node's
 // table (one RCU grace period and a work item, normally milliseconds).
-const busyTimeout = 5 * time.Second // last in its bucket: nodes are kept sorted by id
+const busyTimeout = 5 * time.Second
 
 // tree is one u32 tree as applied.
 type tree struct {

@@ -119,7 +119,7 @@ func Cleanup(netns int, saved *state.Shaper, log *slog.Logger) error {
 	var errs []error
 	for _, dev := range devs {
 		a := dev.Attrs()
-		if dev.Type() == "ifb" && strings.HasPrefix(a.Name, IFBPrefix) {
+		if ownIFB(dev) {
 			continue // deleted below, after the gates that point to them
 		}
 		qs, err := c.qdiscs(a.Index)
@@ -151,13 +151,19 @@ func Cleanup(netns int, saved *state.Shaper, log *slog.Logger) error {
 		}
 	}
 	for _, dev := range devs {
-		if dev.Type() == "ifb" && strings.HasPrefix(dev.Attrs().Name, IFBPrefix) {
+		if ownIFB(dev) {
 			if err := c.h.LinkDel(dev); err != nil && !notFound(err) {
 				errs = append(errs, fmt.Errorf("delete %s: %w", dev.Attrs().Name, err))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ownIFB recognizes the shaper's IFB devices by name and alias.
+func ownIFB(dev netlink.Link) bool {
+	a := dev.Attrs()
+	return dev.Type() == "ifb" && strings.HasPrefix(a.Name, IFBPrefix) && strings.HasPrefix(a.Alias, IFBAliasPrefix)
 }
 
 // ours reports whether the shaper's filters are at the parent.
