@@ -212,9 +212,10 @@ ports:
 			t.Errorf("group 7001,7002 %s: both ports together %s on the wire, want 30 Mbit/s ± 5%%", direction(down), mbit(wire))
 		}
 		// Both ports went through that class: their receivers together got
-		// no more than the limit (loosely: the windows differ a little).
+		// no more than the limit (loosely: the windows differ a little). How
+		// the two TCP flows split it is theirs to settle (one FIFO).
 		a, b := got[len(flows)].Goodput, got[len(flows)+1].Goodput
-		if a+b > 1.15*30e6*payloadShare(false) || a < 5e6 || b < 5e6 {
+		if a+b > 1.15*30e6*payloadShare(false) {
 			t.Errorf("group 7001,7002 %s: the ports got %s and %s, want them to share 30 Mbit/s", direction(down), mbit(a), mbit(b))
 		}
 	}
@@ -257,6 +258,11 @@ func TestLimitChangesLive(t *testing.T) {
 		return fmt.Sprintf("interfaces: [veth0]\nports:\n  - ports: \"5401\"\n    rate_out: %s\n  - ports: \"5402\"\n    rate_in: %s\n", rate, rate)
 	}
 	r := newRig(t, cfg("10Mbps"))
+	// The client sends frames, not 64 KiB offload lumps: a veth hands those
+	// to the IFB whole, which makes the seconds of an upload jump by a lump
+	// (~7% at 10 Mbit/s) around an exact average. Traffic from the Internet
+	// arrives in frames.
+	r.pair.Client.Run(t, "ip", "link", "set", testnet.Dev, "gso_max_segs", "1")
 	e := r.enforcer()
 	iperfServers(t, r.pair, 5401, 5402)
 	// Warm up: both servers answer before the clock starts.
@@ -304,9 +310,15 @@ func TestLimitChangesLive(t *testing.T) {
 		}
 		t.Logf("%s, changes at %.2fs and %.2fs: %s (Mbit/s)", direction(down), changes[0], changes[1], strings.Join(line, ", "))
 		for _, iv := range res[i].Intervals {
-			if iv.End-iv.Start < 0.5 || iv.Start < 1 { // a short tail; slow start
+			// iperf3's first receiver second also holds what arrived before
+			// its clock started, and a tail of milliseconds is no second:
+			// both are left out. In the last second the sender stops, and
+			// what is still queued then belongs to no second: it is only
+			// checked for excess.
+			if iv.Start < 1 || iv.End-iv.Start < 0.5 {
 				continue
 			}
+			last := iv.End > 3*phase-0.5
 			var want float64 // the rate that must hold in this second; 0: a transition
 			bound := 50e6    // the higher of the rates around this second
 			switch {
@@ -314,7 +326,7 @@ func TestLimitChangesLive(t *testing.T) {
 				want, bound = 10e6, 10e6
 			case iv.Start >= changes[0]+2 && iv.End <= changes[1]-slack:
 				want = 50e6
-			case iv.Start >= changes[1]+2:
+			case iv.Start >= changes[1]+2 && !last:
 				want = 10e6
 			}
 			if wire := iv.BPS / share; wire > 1.1*bound {
@@ -341,14 +353,19 @@ func measure(t *testing.T, p *testnet.Pair, port uint16, down bool) float64 {
 
 // TestUnlimitedTrafficKeepsTheLink: while a limited item is saturated in
 // both directions, an unlimited item on the same interface keeps at least
-// 90% of the throughput it has with no limit configured at all; removing
-// the limit gives the formerly limited item full speed again, and the
-// interface its original qdiscs. The machine is shared and a full-speed
-// flow is CPU-bound: neighbours' load moves a one-second sample by ±20%. So
-// the two conditions are measured in alternation and the best of each
-// compared, for at least two rounds and until the comparison holds or eight
-// rounds have not made it hold. (A shaper that slows unlimited traffic, as
-// sending it through an HTB default class did, to 40%, fails every round.)
+// 90% of the throughput it has with no limit configured; removing the limit
+// gives the formerly limited item full speed again, and the interface its
+// original qdiscs.
+//
+// The no-limit throughput is measured with the other item carrying the same
+// 10 Mbit/s both ways, paced by iperf3 instead of the shaper: on two shared
+// cores a full-speed flow is CPU-bound, and four more busy processes cost it
+// ~10% whatever limits them; the shaper's own cost is what is compared.
+// Neighbours' load moves a one-second sample by ±20%, so the two conditions
+// are measured in alternation and the best of each compared, for at least
+// two rounds and until the comparison holds or eight rounds have not made it
+// hold. (A shaper that slows unlimited traffic, as sending it through an HTB
+// default class did, to 40%, fails every round.)
 func TestUnlimitedTrafficKeepsTheLink(t *testing.T) {
 	testutil.RequireBinary(t, "tc")
 	// Item 5310,5311 is the limited one: uploads go to 5310 and downloads
@@ -368,35 +385,48 @@ func TestUnlimitedTrafficKeepsTheLink(t *testing.T) {
 		}
 	}
 	dirs := []bool{false, true}
+	// busy runs 10 Mbit/s both ways on item 5310,5311 while measure runs:
+	// paced by iperf3 (extra "-b 10M") or by the shaper.
+	busy := func(measure func(), extra ...string) [2]iperfResult {
+		t.Helper()
+		var wg sync.WaitGroup
+		var res [2]iperfResult
+		var errs [2]error
+		for i, down := range dirs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i], errs[i] = iperf(r.pair, testnet.ServerIP4, 5310+uint16(i), 4, 0, down, extra...)
+			}()
+		}
+		time.Sleep(500 * time.Millisecond)
+		measure()
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return res
+	}
 	const minRounds, maxRounds = 2, 8
 	holds := func(got, of [2]float64) bool { return got[0] >= 0.9*of[0] && got[1] >= 0.9*of[1] }
 	var base, loaded [2]float64
 	rounds := 0
 	for ; rounds < maxRounds && (rounds < minRounds || !holds(loaded, base)); rounds++ {
 		reload(cfg(""))
-		for i, down := range dirs {
-			base[i] = max(base[i], measure(t, r.pair, 5300, down))
-		}
-		reload(cfg("    rate: 10Mbps\n"))
-		var wg sync.WaitGroup
-		var sat [2]iperfResult
-		var satErr [2]error
-		for i, down := range dirs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sat[i], satErr[i] = iperf(r.pair, testnet.ServerIP4, 5310+uint16(i), 4, 0, down)
-			}()
-		}
-		time.Sleep(500 * time.Millisecond)
-		for i, down := range dirs {
-			loaded[i] = max(loaded[i], measure(t, r.pair, 5300, down))
-		}
-		wg.Wait()
-		for i, down := range dirs {
-			if satErr[i] != nil {
-				t.Fatal(satErr[i])
+		busy(func() {
+			for i, down := range dirs {
+				base[i] = max(base[i], measure(t, r.pair, 5300, down))
 			}
+		}, "-b", "10M")
+		reload(cfg("    rate: 10Mbps\n"))
+		sat := busy(func() {
+			for i, down := range dirs {
+				loaded[i] = max(loaded[i], measure(t, r.pair, 5300, down))
+			}
+		})
+		for i, down := range dirs {
 			// Limited and busy. (Its accuracy is TestLimitsHoldInBothDirections';
 			// here a full-speed flow starves its sender of CPU now and then.)
 			if g := sat[i].Goodput; g > 10.5e6 || g < 5e6 {
