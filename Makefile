@@ -1,4 +1,5 @@
 # Port Traffic Dog. `make help` lists the targets.
+SHELL    := /bin/bash
 # sudo resets PATH, so fall back to the usual Go install location.
 GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PREFIX   ?= /usr/local

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,15 +43,34 @@ func TestMain(m *testing.M) {
 // proc is a daemon started inside a namespace.
 type proc struct {
 	cmd  *exec.Cmd
-	out  *bytes.Buffer
+	out  *syncBuffer
 	done chan error
+}
+
+// syncBuffer is the process output: written by exec's copying goroutine,
+// read by the test while the process runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // start runs a binary inside ns; it is killed at cleanup if still running,
 // and its output is logged when the test fails.
 func start(t *testing.T, ns *testnet.NS, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: ns.Command(append([]string{filepath.Join(bin, name)}, args...)...), out: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: ns.Command(append([]string{filepath.Join(bin, name)}, args...)...), out: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
