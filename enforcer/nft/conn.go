@@ -151,24 +151,8 @@ func (c *Conn) Sync(rs *ruleset.Ruleset) error {
 		}
 		x.addObject(c.table, o)
 	}
-	if err := x.declareSets(c.table, rs, k.sets); err != nil {
-		return err
-	}
-	chains := rs.Chains()
-	for _, ch := range chains {
-		if !k.chains[ch.Name] {
-			x.addChain(c.table, ch)
-		}
-	}
-	for _, ch := range chains {
-		if err := x.addRules(c.table, ch); err != nil {
-			return err
-		}
-	}
-	if err := x.elements(rs.Elements(), true); err != nil {
-		return err
-	}
-	if err := x.exemptElements(rs.Exempt); err != nil {
+	chains, err := x.fill(c.table, rs, k)
+	if err != nil {
 		return err
 	}
 	wantChain := map[string]bool{}
@@ -197,6 +181,33 @@ func (c *Conn) Sync(rs *ruleset.Ruleset) error {
 		}
 	}
 	return x.commit("sync nftables table " + layout.Table)
+}
+
+// fill declares rs's sets and chains (those k lacks; k nil: all) and adds
+// every rule and element. It returns the chains.
+func (x *txn) fill(t *nftables.Table, rs *ruleset.Ruleset, k *kernelNames) ([]ruleset.Chain, error) {
+	var haveSets, haveChains map[string]bool
+	if k != nil {
+		haveSets, haveChains = k.sets, k.chains
+	}
+	if err := x.declareSets(t, rs, haveSets); err != nil {
+		return nil, err
+	}
+	chains := rs.Chains()
+	for _, ch := range chains {
+		if !haveChains[ch.Name] {
+			x.addChain(t, ch)
+		}
+	}
+	for _, ch := range chains {
+		if err := x.addRules(t, ch); err != nil {
+			return nil, err
+		}
+	}
+	if err := x.elements(rs.Elements(), true); err != nil {
+		return nil, err
+	}
+	return chains, x.exemptElements(rs.Exempt)
 }
 
 // Apply changes the kernel table by d, computed against the ruleset the

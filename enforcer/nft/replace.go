@@ -22,22 +22,7 @@ func (c *Conn) Replace(rs *ruleset.Ruleset) error {
 	for _, o := range rs.Objects() {
 		x.addObject(c.table, o)
 	}
-	if err := x.declareSets(c.table, rs, nil); err != nil {
-		return err
-	}
-	chains := rs.Chains()
-	for _, ch := range chains {
-		x.addChain(c.table, ch)
-	}
-	for _, ch := range chains {
-		if err := x.addRules(c.table, ch); err != nil {
-			return err
-		}
-	}
-	if err := x.elements(rs.Elements(), true); err != nil {
-		return err
-	}
-	if err := x.exemptElements(rs.Exempt); err != nil {
+	if _, err := x.fill(c.table, rs, nil); err != nil {
 		return err
 	}
 	return x.commit("replace nftables table " + layout.Table)

@@ -128,8 +128,8 @@ func Link(t testing.TB, a *NS, devA string, addrsA []netip.Prefix, b *NS, devB s
 	}
 }
 
-// MAC returns a link's hardware address.
-func (n *NS) MAC(t testing.TB, dev string) string {
+// link looks a link up by name inside the namespace.
+func (n *NS) link(t testing.TB, dev string) netlink.Link {
 	t.Helper()
 	h, err := netlink.NewHandleAt(n.handle)
 	if err != nil {
@@ -140,7 +140,13 @@ func (n *NS) MAC(t testing.TB, dev string) string {
 	if err != nil {
 		t.Fatalf("%s in %s: %v", dev, n.Name, err)
 	}
-	return l.Attrs().HardwareAddr.String()
+	return l
+}
+
+// MAC returns a link's hardware address.
+func (n *NS) MAC(t testing.TB, dev string) string {
+	t.Helper()
+	return n.link(t, dev).Attrs().HardwareAddr.String()
 }
 
 // LinkStats are a link's own counters.
@@ -162,16 +168,7 @@ func (s LinkStats) Sub(o LinkStats) LinkStats {
 // Stats reads a link's counters.
 func (n *NS) Stats(t testing.TB, dev string) LinkStats {
 	t.Helper()
-	h, err := netlink.NewHandleAt(n.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	l, err := h.LinkByName(dev)
-	if err != nil {
-		t.Fatalf("%s in %s: %v", dev, n.Name, err)
-	}
-	s := l.Attrs().Statistics
+	s := n.link(t, dev).Attrs().Statistics
 	return LinkStats{s.RxBytes, s.TxBytes, s.RxPackets, s.TxPackets}
 }
 
