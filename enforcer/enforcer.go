@@ -166,7 +166,7 @@ func (e *Enforcer) Start() error {
 	default:
 		e.takeCounters(objs)
 	}
-	resets := e.runDueResets(now, nil) // resets missed while the enforcer was down
+	resets := e.runDueResets(now) // resets missed while the enforcer was down
 	e.checkQuotas(objs)
 	if err := e.apply(true); err != nil {
 		return err

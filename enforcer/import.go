@@ -116,7 +116,7 @@ func (e *Enforcer) Import(data []byte, dryRun bool) (*adminapi.ImportResponse, e
 
 	e.cfg = cfg
 	e.items, e.host = e.merge(cfg, c.State.Items, c.State.Host, now)
-	resets := e.runDueResets(now, nil) // periods that ended between export and import
+	resets := e.runDueResets(now) // periods that ended between export and import
 	e.checkQuotas(nil)
 
 	if err := state.WriteFileAtomic(path, text, mode); err != nil {

@@ -49,7 +49,13 @@ func (e *Enforcer) tick() {
 		for i, it := range all {
 			before[i] = *it
 		}
-		resets := e.runDueResets(now, objs)
+		resets := e.runDueResets(now)
+		var expiring []*item
+		for _, it := range e.items {
+			if !it.expired && !it.st.Expires.IsZero() && !now.Before(it.st.Expires) {
+				expiring = append(expiring, it)
+			}
+		}
 		if err := e.apply(false); err != nil {
 			// Undo, so the next tick finds the resets and the expiry due
 			// again and the history only ever records applied resets.
@@ -60,10 +66,8 @@ func (e *Enforcer) tick() {
 			return
 		}
 		e.record(resets)
-		for _, it := range e.items {
-			if it.expired && !it.st.Expires.IsZero() && now.Sub(it.st.Expires) < 2*e.opts.TickInterval {
-				e.log.Warn("item expired: blocked", "port", it.cfg.Ports, "remark", it.cfg.Remark)
-			}
+		for _, it := range expiring {
+			e.log.Warn("item expired: blocked", "port", it.cfg.Ports, "remark", it.cfg.Remark)
 		}
 		if err := e.saveLocked(); err != nil {
 			e.log.Error("saving state failed", "err", err)
@@ -77,7 +81,7 @@ func (e *Enforcer) tick() {
 
 // runDueResets resets every item whose reset is due, returning the history
 // entries to record once the new state is applied.
-func (e *Enforcer) runDueResets(now time.Time, _ *nftread.Objects) []state.Reset {
+func (e *Enforcer) runDueResets(now time.Time) []state.Reset {
 	var out []state.Reset
 	for _, it := range e.all() {
 		s := e.schedule(it)
@@ -122,17 +126,25 @@ func (e *Enforcer) record(resets []state.Reset) {
 // exhausted direction; blocking the item turns that into a block of both
 // directions until the next reset.
 func (e *Enforcer) checkQuotas(objs *nftread.Objects) bool {
+	// Depleted quota objects by owner: one pass over the kernel's quotas,
+	// not one per item.
+	depleted := map[string][]string{}
+	if objs != nil {
+		for name, q := range objs.Quotas {
+			if owner, ok := layout.QuotaOwner(name); ok && q.Depleted() {
+				depleted[owner] = append(depleted[owner], name)
+			}
+		}
+	}
 	changed := false
 	for _, it := range e.all() {
 		if it.cfg.Quota == 0 || it.st.QuotaBlocked {
 			continue
 		}
 		over := it.cfg.Billing.Billable(it.st.PeriodIn().Bytes, it.st.PeriodOut().Bytes) >= it.cfg.Quota
-		if objs != nil {
-			for name, q := range objs.Quotas {
-				if q.Depleted() && isGen(name, it.st.ID, it.st.QuotaGen) {
-					over = true
-				}
+		for _, name := range depleted[it.st.ID] {
+			if isGen(name, it.st.ID, it.st.QuotaGen) {
+				over = true
 			}
 		}
 		if over {
