@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -137,16 +138,21 @@ func Save(dir string, st *State) error {
 // Encode returns the bytes of a state (or meta) file: the checksummed
 // envelope, as Save writes them and Decode reads them.
 func Encode(v any) ([]byte, error) {
-	body, err := json.Marshal(v)
+	body, err := marshalBody(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
+	// The envelope as json.Marshal writes it, without re-validating and
+	// copying the (already compact) body a second time.
 	sum := sha256.Sum256(body)
-	data, err := json.Marshal(envelope{Format: Format, SHA256: hex.EncodeToString(sum[:]), State: body})
-	if err != nil {
-		return nil, fmt.Errorf("encode state: %w", err)
-	}
-	return data, nil
+	data := make([]byte, 0, len(body)+128)
+	data = append(data, `{"format":`...)
+	data = strconv.AppendInt(data, Format, 10)
+	data = append(data, `,"sha256":"`...)
+	data = hex.AppendEncode(data, sum[:])
+	data = append(data, `","state":`...)
+	data = append(data, body...)
+	return append(data, '}'), nil
 }
 
 // MetaName is the exporter's view of the state: every item's settings and
