@@ -68,7 +68,12 @@ func (e *Enforcer) History(ports []string) ([]state.Reset, error) {
 		}
 		ids = append(ids, config.ItemID(spec))
 	}
+	// Under the lock: resets a full disk did not take yet are history too,
+	// and a flush must not move them between the file and memory meanwhile.
+	e.mu.Lock()
 	all, skipped, err := state.ReadHistory(e.StateDir())
+	all = append(all, e.unrecorded...)
+	e.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -98,24 +103,33 @@ func (e *Enforcer) Checkpoint() (*state.State, error) {
 }
 
 // ServeAdmin serves the admin API on the configured unix socket until ctx
-// ends. The socket is created 0600 (root only).
+// ends. The socket is created 0600 (root only), or 0660 root:admin_group
+// when the config names an admin group; every connection's peer
+// credentials are checked as well (adminauth.go).
 func (e *Enforcer) ServeAdmin(ctx context.Context) error {
 	path := e.AdminSocket()
+	e.mu.Lock()
+	groupName := e.cfg.AdminGroup
+	e.mu.Unlock()
+	access, err := resolveAdminGroup(groupName)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("admin socket dir: %w", err)
 	}
 	if err := removeStaleSocket(path); err != nil {
 		return err
 	}
-	ln, err := net.Listen("unix", path)
+	ln, err := listenAdmin(path, access)
 	if err != nil {
-		return fmt.Errorf("admin socket: %w", err)
+		return err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return fmt.Errorf("admin socket: %w", err)
+	if why := groupCanReach(path, access); why != "" {
+		e.log.Warn("members of admin_group cannot reach the admin socket", "group", access.group, "reason", why)
 	}
-	srv := &http.Server{Handler: e.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: access.guard(e.log, e.adminHandler()), ConnContext: withPeer,
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -150,15 +164,21 @@ func (e *Enforcer) adminHandler() http.Handler {
 		reply(w, st, err)
 	})
 	mux.HandleFunc("POST "+adminapi.PathReset, func(w http.ResponseWriter, r *http.Request) {
-		var req adminapi.ResetRequest
-		if !decode(w, r, &req) {
+		req, err := adminapi.DecodeResetRequest(r.Body)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
 			return
 		}
 		resets, err := e.Reset(req.Ports, req.All, state.ReasonManual)
 		reply(w, &adminapi.ResetResponse{Resets: resets}, err)
 	})
 	mux.HandleFunc("GET "+adminapi.PathHistory, func(w http.ResponseWriter, r *http.Request) {
-		resets, err := e.History(r.URL.Query()["ports"])
+		ports, err := adminapi.ParseHistoryQuery(r.URL.RawQuery)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
+			return
+		}
+		resets, err := e.History(ports)
 		reply(w, &adminapi.HistoryResponse{Resets: resets}, err)
 	})
 	mux.HandleFunc("POST "+adminapi.PathReload, func(w http.ResponseWriter, r *http.Request) {
@@ -169,25 +189,20 @@ func (e *Enforcer) adminHandler() http.Handler {
 		reply(w, &adminapi.CheckpointResponse{State: st}, err)
 	})
 	mux.HandleFunc("POST "+adminapi.PathImport, func(w http.ResponseWriter, r *http.Request) {
+		dryRun, err := adminapi.ParseImportQuery(r.URL.RawQuery)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
+			return
+		}
 		data, err := io.ReadAll(r.Body) // bounded by MaxBytesHandler below
 		if err != nil {
 			writeJSON(w, http.StatusRequestEntityTooLarge, adminapi.Error{Error: "import: reading the archive: " + err.Error()})
 			return
 		}
-		resp, err := e.Import(data, r.URL.Query().Get("dry_run") == "1")
+		resp, err := e.Import(data, dryRun)
 		reply(w, resp, err)
 	})
 	return http.MaxBytesHandler(mux, adminapi.MaxRequestBody)
-}
-
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
-		return false
-	}
-	return true
 }
 
 func reply(w http.ResponseWriter, v any, err error) {

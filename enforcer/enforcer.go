@@ -73,7 +73,8 @@ type Enforcer struct {
 	metaSum        [32]byte         // of the meta file last written
 	configStamp    fileStamp
 	bootID         string
-	shape          shaping // the tc side: bandwidth limits (shape.go)
+	shape          shaping       // the tc side: bandwidth limits (shape.go)
+	unrecorded     []state.Reset // applied resets the history file did not take yet
 }
 
 // New loads and validates the configuration and the state. Nothing touches
@@ -138,6 +139,9 @@ func (e *Enforcer) Start() error {
 	defer e.mu.Unlock()
 	if err := os.MkdirAll(e.cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
+	}
+	if n, err := state.RemoveStaleTemp(e.cfg.StateDir); err != nil || n > 0 {
+		e.log.Info("removed temporary files of interrupted checkpoints", "files", n, "err", err)
 	}
 	st, warn, err := state.Load(e.cfg.StateDir)
 	switch {
@@ -320,6 +324,7 @@ func (e *Enforcer) apply(full bool) error {
 
 // saveLocked writes the state file now.
 func (e *Enforcer) saveLocked() error {
+	e.flushHistory()
 	st := e.snapshot()
 	if err := state.Save(e.cfg.StateDir, st); err != nil {
 		e.stats.CheckpointErrors++

@@ -115,11 +115,25 @@ func (e *Enforcer) resetItem(it *item, reason string, now time.Time) state.Reset
 	return r
 }
 
-// record appends applied resets to the history.
+// record appends applied resets to the history. Entries the file does not
+// take (a full disk) are kept and retried at every state save, so a reset
+// that happened is never missing from the history once the disk recovers.
 func (e *Enforcer) record(resets []state.Reset) {
-	if err := state.AppendHistory(e.cfg.StateDir, resets...); err != nil {
-		e.log.Error("writing reset history failed", "err", err)
+	e.unrecorded = append(e.unrecorded, resets...)
+	e.flushHistory()
+}
+
+// flushHistory appends the resets not yet in the history file.
+func (e *Enforcer) flushHistory() {
+	if len(e.unrecorded) == 0 {
+		return
 	}
+	if err := state.AppendHistory(e.cfg.StateDir, e.unrecorded...); err != nil {
+		e.log.Error("writing reset history failed; keeping the entries and retrying at the next checkpoint",
+			"err", err, "entries", len(e.unrecorded))
+		return
+	}
+	e.unrecorded = nil
 }
 
 // checkQuotas marks items whose quota ran out. The kernel already drops the
@@ -321,7 +335,10 @@ func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset
 	for _, r := range resets {
 		e.log.Info("billing period reset", "port", r.Ports, "reason", reason, "in", r.InBytes, "out", r.OutBytes)
 	}
-	return resets, e.saveLocked()
+	if err := e.saveLocked(); err != nil {
+		return resets, fmt.Errorf("the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %w", err)
+	}
+	return resets, nil
 }
 
 // find returns the item of a ports spec, however it is spelled.

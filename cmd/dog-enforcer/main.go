@@ -86,11 +86,17 @@ func run(c *cli) error {
 		}
 	}()
 	adminErr := make(chan error, 1)
-	go func() { adminErr <- e.ServeAdmin(ctx) }()
+	go func() {
+		err := e.ServeAdmin(ctx)
+		if err != nil {
+			// Said at once, not at exit: counting and enforcement go on,
+			// but dog cannot reach this enforcer until it is fixed.
+			log.Error("admin API not available; counting and enforcement go on", "err", err)
+		}
+		adminErr <- err
+	}()
 	runErr := e.Run(ctx)
 	stop()
-	if err := <-adminErr; err != nil {
-		log.Error("admin API", "err", err)
-	}
+	<-adminErr
 	return runErr
 }

@@ -74,7 +74,7 @@ func run(c *cli) error {
 		mux.Handle("/", landing)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           exporter.ReadOnly(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

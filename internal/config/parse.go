@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -178,6 +179,10 @@ func describe(n *yaml.Node) string {
 	return "something else"
 }
 
+// groupName is what useradd/groupadd accept (and a numeric gid): the name
+// is looked up on the host only when the enforcer creates its socket.
+var groupName = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_.-]{0,31}|[0-9]{1,10})$`)
+
 var topKeys = []string{"state_dir", "admin_socket", "admin_group", "checkpoint_interval", "timezone",
 	"count_loopback", "exempt", "interfaces", "host", "ports"}
 
@@ -194,7 +199,13 @@ func (d *decoder) top(root *yaml.Node, cfg *Config) {
 		case "admin_socket":
 			cfg.AdminSocket = d.absPath(v, k)
 		case "admin_group":
-			cfg.AdminGroup, _ = d.str(v, "", k)
+			if s, ok := d.str(v, "", k); ok {
+				if !groupName.MatchString(s) {
+					d.fail(v, "", k, "%q is not a group name or gid", s)
+				} else {
+					cfg.AdminGroup = s
+				}
+			}
 		case "checkpoint_interval":
 			if s, ok := d.str(v, "", k); ok {
 				dur, err := time.ParseDuration(s)

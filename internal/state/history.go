@@ -48,12 +48,17 @@ func AppendHistory(dir string, entries ...Reset) error {
 		return fmt.Errorf("append history: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("append history %s: %w", path, err)
+	}
+	size := fi.Size()
 	w := bufio.NewWriter(f)
 	// A crash can leave a torn last line; start on a fresh line so the torn
 	// one does not swallow this entry.
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+	if size > 0 {
 		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+		if _, err := f.ReadAt(last, size-1); err == nil && last[0] != '\n' {
 			w.WriteByte('\n')
 		}
 	}
@@ -65,11 +70,20 @@ func AppendHistory(dir string, entries ...Reset) error {
 		w.Write(b)
 		w.WriteByte('\n')
 	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("append history %s: %w", path, err)
+	err = w.Flush()
+	if err == nil {
+		if err = f.Sync(); err != nil {
+			err = fmt.Errorf("fsync: %w", err)
+		}
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("append history %s: fsync: %w", path, err)
+	if err != nil {
+		// All or nothing: a full disk can take part of the entries. Cut
+		// them off again (truncating frees space, so it works when writing
+		// did not), so the caller can retry them without duplicates.
+		if terr := f.Truncate(size); terr != nil {
+			return fmt.Errorf("append history %s: %w; removing the partial entries failed too: %v", path, err, terr)
+		}
+		return fmt.Errorf("append history %s: %w", path, err)
 	}
 	return nil
 }

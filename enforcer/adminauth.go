@@ -1,0 +1,221 @@
+package enforcer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"port-traffic-dog/internal/adminapi"
+)
+
+// The admin API resets billing periods and replaces the configuration and
+// counters, so who may use it is checked twice: by the socket's mode (0600
+// root, or 0660 root:admin_group) and, for every connection, by the
+// credentials the kernel recorded when the peer connected (SO_PEERCRED,
+// SO_PEERGROUPS). The second check holds even if the socket's mode is
+// loosened by mistake or a file system ignores it.
+
+// peer is the other end of an admin connection as the kernel saw it at
+// connect() time.
+type peer struct {
+	pid      int32
+	uid, gid uint32
+	groups   []uint32 // supplementary groups
+	err      error    // the credentials could not be read: refuse
+}
+
+type peerKey struct{}
+
+// peerOf reads the credentials of a unix socket connection's peer.
+func peerOf(c net.Conn) peer {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return peer{err: fmt.Errorf("not a unix socket connection (%T)", c)}
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return peer{err: fmt.Errorf("peer credentials: %w", err)}
+	}
+	var p peer
+	cerr := raw.Control(func(fd uintptr) {
+		cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if err != nil {
+			p.err = fmt.Errorf("SO_PEERCRED: %w", err)
+			return
+		}
+		p.pid, p.uid, p.gid = cred.Pid, cred.Uid, cred.Gid
+		if p.groups, err = peerGroups(int(fd)); err != nil {
+			p.err = fmt.Errorf("SO_PEERGROUPS: %w", err)
+		}
+	})
+	if cerr != nil {
+		return peer{err: fmt.Errorf("peer credentials: %w", cerr)}
+	}
+	return p
+}
+
+// peerGroups returns the peer's supplementary groups (Linux 4.13+).
+// x/sys has no wrapper that keeps the binary gid list intact.
+func peerGroups(fd int) ([]uint32, error) {
+	buf := make([]uint32, 64)
+	for range 4 {
+		n := uint32(len(buf) * 4)
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERGROUPS,
+			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
+		switch {
+		case e == unix.ERANGE && int(n/4) > len(buf):
+			buf = make([]uint32, n/4)
+		case e != 0:
+			return nil, e
+		default:
+			return buf[:n/4], nil
+		}
+	}
+	return nil, errors.New("the group list keeps growing")
+}
+
+// adminAccess is who may use the admin API: root, and the members of the
+// admin group when one is configured.
+type adminAccess struct {
+	group string // as configured; "" for root only
+	gid   uint32
+}
+
+// resolveAdminGroup looks the configured admin_group up on this host (a
+// name, or a numeric gid).
+func resolveAdminGroup(name string) (adminAccess, error) {
+	if name == "" {
+		return adminAccess{}, nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		if _, nerr := strconv.ParseUint(name, 10, 32); nerr == nil {
+			g, err = user.LookupGroupId(name)
+		}
+	}
+	if err != nil {
+		return adminAccess{}, fmt.Errorf("admin_group %q: %w", name, err)
+	}
+	gid, err := strconv.ParseUint(g.Gid, 10, 32)
+	if err != nil {
+		return adminAccess{}, fmt.Errorf("admin_group %q: gid %q: %w", name, g.Gid, err)
+	}
+	return adminAccess{group: name, gid: uint32(gid)}, nil
+}
+
+func (a adminAccess) allows(p peer) bool {
+	if p.err != nil {
+		return false
+	}
+	if p.uid == 0 {
+		return true
+	}
+	return a.group != "" && (p.gid == a.gid || slices.Contains(p.groups, a.gid))
+}
+
+func (a adminAccess) describe() string {
+	if a.group == "" {
+		return "root only"
+	}
+	return fmt.Sprintf("root and members of group %s (gid %d)", a.group, a.gid)
+}
+
+// guard refuses every request from a peer the access rule does not allow,
+// before any handler (and before the request body is read).
+func (a adminAccess) guard(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := r.Context().Value(peerKey{}).(peer)
+		if !ok {
+			p = peer{err: errors.New("no peer credentials")}
+		}
+		if !a.allows(p) {
+			log.Warn("admin API request refused", "method", r.Method, "path", r.URL.Path,
+				"peer_uid", p.uid, "peer_gid", p.gid, "peer_pid", p.pid, "cred_err", p.err, "allowed", a.describe())
+			writeJSON(w, http.StatusForbidden, adminapi.Error{Error: fmt.Sprintf(
+				"permission denied: the admin API is for %s; you are uid %d", a.describe(), p.uid)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// listenAdmin creates the admin socket at path with its final mode and
+// group before anyone can connect: it is bound inside a fresh 0700
+// directory next to path, given its mode and group there, and renamed into
+// place. (Binding at path and chmod-ing afterwards would leave a moment in
+// which the umask's mode applies.)
+func listenAdmin(path string, a adminAccess) (net.Listener, error) {
+	dir := filepath.Dir(path)
+	tmpDir, err := os.MkdirTemp(dir, ".s")
+	if err != nil {
+		return nil, fmt.Errorf("admin socket %s: %w", path, err)
+	}
+	defer os.RemoveAll(tmpDir)
+	tmp := filepath.Join(tmpDir, "s")
+	ln, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket %s: %w", path, err)
+	}
+	// The path changes under the listener: Close must not unlink
+	// whatever is at the temporary path then. ServeAdmin removes the socket.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	mode := os.FileMode(0o600)
+	if a.group != "" {
+		mode = 0o660
+		if err := os.Lchown(tmp, -1, int(a.gid)); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("admin socket %s: giving it to admin_group %s: %w (the enforcer must be a member of the group, e.g. Group=%s in its unit, or have CAP_CHOWN)",
+				path, a.group, err, a.group)
+		}
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// groupCanReach reports why members of the admin group could not reach the
+// socket through its directory ("" when they can).
+func groupCanReach(path string, a adminAccess) string {
+	if a.group == "" {
+		return ""
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err.Error()
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	m := fi.Mode().Perm()
+	if m&0o001 != 0 || (st.Gid == a.gid && m&0o010 != 0) {
+		return ""
+	}
+	return fmt.Sprintf("its directory %s is mode %04o owned by %d:%d (with systemd, set Group=%s for dog-enforcer: its RuntimeDirectory then belongs to the group)",
+		dir, m, st.Uid, st.Gid, a.group)
+}
+
+// withPeer is the http.Server's ConnContext: it records every connection's
+// peer credentials for guard.
+func withPeer(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, peerKey{}, peerOf(c))
+}
