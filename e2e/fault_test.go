@@ -308,11 +308,13 @@ func TestCorruptStateOnStart(t *testing.T) {
 		flip[i+8] ^= 1 // a digit of a counter: valid JSON, wrong checksum
 	}
 	damage := map[string]func(path string, orig []byte){
-		"empty":      func(p string, _ []byte) { os.WriteFile(p, nil, 0o640) },
-		"truncated":  func(p string, b []byte) { os.WriteFile(p, b[:len(b)-7], 0o640) },
-		"bit flip":   func(p string, _ []byte) { os.WriteFile(p, flip, 0o640) },
-		"garbage":    func(p string, _ []byte) { os.WriteFile(p, []byte("\x00\xff\x13garbage\n"), 0o640) },
-		"format 99":  func(p string, b []byte) { os.WriteFile(p, bytes.Replace(b, []byte(`"format":1`), []byte(`"format":99`), 1), 0o640) },
+		"empty":     func(p string, _ []byte) { os.WriteFile(p, nil, 0o640) },
+		"truncated": func(p string, b []byte) { os.WriteFile(p, b[:len(b)-7], 0o640) },
+		"bit flip":  func(p string, _ []byte) { os.WriteFile(p, flip, 0o640) },
+		"garbage":   func(p string, _ []byte) { os.WriteFile(p, []byte("\x00\xff\x13garbage\n"), 0o640) },
+		"format 99": func(p string, b []byte) {
+			os.WriteFile(p, bytes.Replace(b, []byte(`"format":1`), []byte(`"format":99`), 1), 0o640)
+		},
 		"directory":  func(p string, _ []byte) { os.Remove(p); os.Mkdir(p, 0o700) },
 		"wrong type": func(p string, _ []byte) { os.WriteFile(p, mustEncode(t, map[string]any{"items": "x"}), 0o640) },
 	}
