@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"port-traffic-dog/internal/config/configtest"
 )
 
 const full = `# example
@@ -101,88 +103,33 @@ ports:
 	}
 }
 
-// TestInvalid is the corpus of bad configs: each must fail with a message
-// that names the place (file:line), the item and the field.
+// TestInvalid runs the corpus of bad configs (configtest): each must fail
+// with a message that names the place (file:line), the item and the field.
+// The enforcer's tests run the same corpus against a live kernel table.
 func TestInvalid(t *testing.T) {
-	item := func(body string) string { return "ports:\n  - ports: \"443\"\n" + body }
-	for _, tc := range []struct{ name, yaml, want string }{
-		{"unknown top key", "state_dri: /x\n", `bad.yaml:1: state_dri: unknown key (did you mean "state_dir"?)`},
-		{"unknown item key", item("    qouta: 1GB\n"), `bad.yaml:3: item "443": qouta: unknown key (did you mean "quota"?)`},
-		{"unknown far key", "zzzzzz: 1\n", `zzzzzz: unknown key (known keys: state_dir`},
-		{"port zero", "ports:\n  - ports: \"0\"\n", `bad.yaml:2: item "0": ports: port 0 is outside 1-65535`},
-		{"port too big", "ports:\n  - ports: \"70000\"\n", `outside 1-65535`},
-		{"reversed", "ports:\n  - ports: 200-100\n", `bad.yaml:2: item "200-100": ports: range "200-100" is reversed`},
-		{"not a port", "ports:\n  - ports: https\n", `"https" is not a port number`},
-		{"empty ports", "ports:\n  - ports: \"\"\n", `empty ports spec`},
-		{"missing ports", "ports:\n  - remark: x\n", `bad.yaml:2: ports: every item needs`},
-		{"overlap", "ports:\n  - ports: 100-200\n  - ports: \"150\"\n", `bad.yaml:3: item "150": ports: overlaps item "100-200" (bad.yaml:2) on port 150`},
-		{"overlap group", "ports:\n  - ports: \"80,443\"\n  - ports: 400-500\n", `overlaps item "80,443"`},
-		{"duplicate", "ports:\n  - ports: \"443\"\n  - ports: \"443\"\n", `bad.yaml:3: item "443": ports: duplicate item: "443" is already defined at bad.yaml:2`},
-		{"duplicate reordered group", "ports:\n  - ports: \"1,2\"\n  - ports: \"2,1\"\n", `duplicate item`},
-		{"overlap inside group", "ports:\n  - ports: \"80,80\"\n", `overlap`},
-		{"bad duration", "checkpoint_interval: soon\n", `bad.yaml:1: checkpoint_interval: "soon" is not a duration`},
-		{"duration too small", "checkpoint_interval: 1ms\n", `outside 1s-1h`},
-		{"duration too large", "checkpoint_interval: 2h\n", `outside 1s-1h`},
-		{"bad timezone", "timezone: Mars/Olympus\n", `bad.yaml:1: timezone: unknown time zone "Mars/Olympus"`},
-		{"relative state dir", "state_dir: var/lib\n", `state_dir: "var/lib" must be an absolute path`},
-		{"relative socket", "admin_socket: x.sock\n", `admin_socket: "x.sock" must be an absolute path`},
-		{"bool type", "count_loopback: maybe\n", `count_loopback: expected true or false, found "maybe"`},
-		{"state_dir list", "state_dir: [a]\n", `state_dir: expected a single value, found a list`},
-		{"ports not list", "ports: 443\n", `ports: expected a list, found "443"`},
-		{"item not mapping", "ports:\n  - 443\n", `expected a mapping`},
-		{"top not mapping", "- a\n", `expected a mapping`},
-		{"duplicate key", "timezone: UTC\ntimezone: UTC\n", `bad.yaml:2: timezone: duplicate key (first set at line 1)`},
-		{"duplicate item key", item("    remark: a\n    remark: b\n"), `item "443": remark: duplicate key`},
-		{"protocol", item("    protocols: [tcp, sctp]\n"), `bad.yaml:3: item "443": protocols: unknown protocol "sctp"`},
-		{"protocol twice", item("    protocols: [tcp, tcp]\n"), `tcp is listed twice`},
-		{"protocols empty", item("    protocols: []\n"), `protocols: empty`},
-		{"quota unit", item("    quota: 5XB\n"), `bad.yaml:3: item "443": quota: invalid size "5XB": unknown unit "XB"`},
-		{"quota negative", item("    quota: -5GB\n"), `quota: invalid size "-5GB"`},
-		{"quota zero", item("    quota: 0\n"), `quota: must be greater than zero`},
-		{"quota ambiguous", item("    quota: 5G\n"), `ambiguous`},
-		{"quota list", item("    quota: [1]\n"), `quota: expected a single value, found a list`},
-		{"billing", item("    billing: both\n"), `billing: unknown billing mode "both"`},
-		{"reset day 32", item("    reset_day: 32\n"), `reset_day: "32" is not a day of the month`},
-		{"reset day negative", item("    reset_day: -1\n"), `reset_day: "-1" is not a day`},
-		{"reset day text", item("    reset_day: first\n"), `reset_day: "first" is not a day`},
-		{"expires", item("    expires: next year\n"), `bad.yaml:3: item "443": expires: "next year" is not a date`},
-		{"expires bad day", item("    expires: 2026-02-30\n"), `expires: "2026-02-30" is not a date`},
-		{"rate unit", item("    rate: 100MB/s\n"), `rate: invalid rate "100MB/s": rates are in bits per second`},
-		{"rate zero", item("    rate: 0Mbps\n"), `must be greater than zero`},
-		{"rate negative", item("    rate_in: -5Mbps\n"), `rate_in: invalid rate "-5Mbps"`},
-		{"rate no unit", item("    rate_out: 100\n"), `rate_out: invalid rate "100": missing unit`},
-		{"burst without rate", item("    burst: 64KB\n"), `burst: burst needs a rate`},
-		{"burst zero", item("    rate: 1Mbps\n    burst: 0\n"), `burst: must be greater than zero`},
-		{"remark control", item("    remark: \"a\\nb\"\n"), `remark: contains a control character`},
-		{"remark long", item("    remark: " + strings.Repeat("x", 201) + "\n"), `remark: longer than 200`},
-		{"exempt quota", "ports:\n  - ports: 20-30\n    quota: 1GB\n", `item "20-30": quota: port 22 is exempt`},
-		{"exempt bad", "exempt: [0]\n", `exempt: port 0 is outside`},
-		{"exempt expires", "ports:\n  - ports: \"22\"\n    expires: 2027-01-01\n", `item "22": expires: port 22 is exempt`},
-		{"interface name", "interfaces: [\"eth 0\"]\n", `interfaces: "eth 0" is not an interface name`},
-		{"interface long", "interfaces: [abcdefghijklmnopq]\n", `is not an interface name`},
-		{"host without quota", "host:\n  billing: sum\n", `item "host": quota: the host block needs a quota`},
-		{"host negative quota", "host:\n  quota: -1TB\n", `bad.yaml:2: item "host": quota: invalid size "-1TB"`},
-		{"host billing", "host:\n  quota: 1TB\n  billing: x\n", `bad.yaml:3: item "host": billing: unknown billing mode`},
-		{"host unknown", "host:\n  quota: 1TB\n  reset: 1\n", `item "host": reset: unknown key (did you mean "reset_day"?)`},
-		{"yaml syntax", "ports: [\n", `bad.yaml: `},
-		{"tab indent", "ports:\n\t- ports: 1\n", `bad.yaml: `},
-		{"non utf8", "ports:\n  - ports: \"1\"\n    remark: \xff\xfe\n", `bad.yaml:3: file is not valid UTF-8`},
-		{"null value", "timezone:\n", `timezone: expected a single value, found nothing`},
-		{"alias bomb", "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n", `unknown key`},
-		{"alias bomb in protocols", "x: &a [tcp, tcp, tcp, tcp]\nports:\n  - ports: \"1\"\n    protocols: [*a, *a, *a]\n", `protocols: expected a single value, found a list`},
-		{"merge of scalar", "ports:\n  - <<: 5\n    ports: \"1\"\n", `expected a mapping`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.yaml), "bad.yaml")
+	if configtest.HugeSize != MaxFileSize+1 {
+		t.Fatalf("configtest.HugeSize %d is not MaxFileSize+1 (%d)", configtest.HugeSize, MaxFileSize+1)
+	}
+	cases := configtest.Invalid()
+	if len(cases) < 40 {
+		t.Fatalf("the corpus has %d cases, want at least 40", len(cases))
+	}
+	seen := map[string]bool{}
+	for _, tc := range cases {
+		if seen[tc.Name] {
+			t.Errorf("case %q twice", tc.Name)
+		}
+		seen[tc.Name] = true
+		t.Run(tc.Name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.YAML), "bad.yaml")
 			if err == nil {
-				t.Fatalf("accepted:\n%s", tc.yaml)
+				t.Fatalf("accepted:\n%.500s", tc.YAML)
 			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			if !strings.Contains(err.Error(), tc.Want) {
+				t.Fatalf("error %.500q\ndoes not contain %q", err, tc.Want)
 			}
-			// One problem, one error: no follow-up errors of the same cause
-			// (the alias bombs have several problems).
-			if !strings.HasPrefix(tc.name, "alias bomb") && strings.Contains(err.Error(), "\n") {
+			// One problem, one error: no follow-up errors of the same cause.
+			if !tc.Several && strings.Contains(err.Error(), "\n") {
 				t.Errorf("more than one error:\n%v", err)
 			}
 		})

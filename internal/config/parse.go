@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -55,9 +57,20 @@ func Parse(data []byte, source string) (*Config, error) {
 		return nil, &Error{Source: source + lineOfInvalidUTF8(data), Msg: "file is not valid UTF-8"}
 	}
 	cfg := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, &Error{Source: source, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	// A second document (two files concatenated, a stray "---") would be
+	// ignored silently with all its items: refuse it instead.
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, &Error{Source: source, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	case len(extra.Content) > 0 && !isNull(extra.Content[0]):
+		return nil, &Error{Source: lineOf(source, extra.Content[0]), Msg: "a second YAML document starts here; the file must hold one"}
 	}
 	if len(doc.Content) == 0 { // empty file: all defaults, no items
 		return cfg, nil
@@ -179,6 +192,10 @@ func describe(n *yaml.Node) string {
 	return "something else"
 }
 
+// maxSocketPath is the longest path a unix socket can be bound to
+// (sun_path is 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
 // groupName is what useradd/groupadd accept (and a numeric gid): the name
 // is looked up on the host only when the enforcer creates its socket.
 var groupName = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_.-]{0,31}|[0-9]{1,10})$`)
@@ -198,6 +215,9 @@ func (d *decoder) top(root *yaml.Node, cfg *Config) {
 			cfg.StateDir = d.absPath(v, k)
 		case "admin_socket":
 			cfg.AdminSocket = d.absPath(v, k)
+			if len(cfg.AdminSocket) > maxSocketPath {
+				d.fail(v, "", k, "%q is %d bytes long; a unix socket path has at most %d", cfg.AdminSocket, len(cfg.AdminSocket), maxSocketPath)
+			}
 		case "admin_group":
 			if s, ok := d.str(v, "", k); ok {
 				if !groupName.MatchString(s) {
@@ -278,10 +298,24 @@ func (d *decoder) str(v *yaml.Node, item, k string) (string, bool) {
 
 func (d *decoder) absPath(v *yaml.Node, k string) string {
 	s, ok := d.str(v, "", k)
-	if ok && !filepath.IsAbs(s) {
+	switch {
+	case !ok:
+	case !filepath.IsAbs(s):
 		d.fail(v, "", k, "%q must be an absolute path", s)
+	case strings.ContainsFunc(s, unicode.IsControl):
+		d.fail(v, "", k, "%q contains a control character", s)
 	}
 	return filepath.Clean(s)
+}
+
+// isNull is an empty YAML document's content ("---" and nothing after it).
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// lineOf is "source:line" of a node outside a decoder.
+func lineOf(source string, n *yaml.Node) string {
+	return (&decoder{source: source}).at(n)
 }
 
 func (d *decoder) boolean(v *yaml.Node, item, k string) (bool, bool) {
@@ -542,6 +576,12 @@ func parseRemark(s string) (string, error) {
 	for _, r := range s {
 		if unicode.IsControl(r) {
 			return "", fmt.Errorf("contains a control character (%U); a remark is one line", r)
+		}
+		// Explicit embeddings, overrides and isolates reorder the text
+		// around them: a remark could make dog status, the history or an
+		// alert show other ports or numbers than the real ones.
+		if (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+			return "", fmt.Errorf("contains a bidirectional control character (%U), which would reorder the text around it", r)
 		}
 	}
 	return s, nil
