@@ -131,7 +131,9 @@ func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte,
 	}
 	mode := os.FileMode(0o600)
 	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
+		// Owner bits as the operator chose them, nothing for anyone
+		// else: remarks often name customers (docs/INSTALL.md).
+		mode = fi.Mode().Perm() & 0o600
 	}
 	edited, err := edit(old)
 	if err != nil {

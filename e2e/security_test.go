@@ -477,3 +477,95 @@ func vmHWM(t *testing.T, pid int) int {
 	t.Fatalf("no VmHWM for pid %d", pid)
 	return 0
 }
+
+// startArgv is start for a command line that is not one of the binaries
+// (a shell that sets the umask first).
+func startArgv(t *testing.T, ns *testnet.NS, argv ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: ns.Command(argv...), out: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", argv, err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("%v output:\n%s", argv, p.out)
+		}
+	})
+	return p
+}
+
+// umask0 runs argv with umask 000, the worst an operator could set: the
+// modes must come from the programs, not from the environment.
+func umask0(argv ...string) []string {
+	return append([]string{"sh", "-c", `umask 000; exec "$@"`, "sh"}, argv...)
+}
+
+// TestFileModesAsCreated starts the enforcer with umask 000 and no state
+// dir or socket dir, uses the CLI to reset, edit the config (also world-
+// readable before) and export, and checks every file's mode: state dir
+// 0700, state.json/.prev and meta.json 0640, history 0600, socket 0600,
+// config 0600 (its world bits dropped), the export 0600. Nothing in the
+// state dir is readable by others.
+func TestFileModesAsCreated(t *testing.T) {
+	h := newHost(t, "ports:\n  - ports: \"443\"\n    remark: alice\n    quota: 1GB\n")
+	os.Chmod(h.cfg, 0o644) // an operator's mistake the CLI repairs
+	stateDir := filepath.Join(h.dir, "var", "lib", "dog")
+	sock := filepath.Join(h.dir, "run", "dog", "enforcer.sock")
+	e := startArgv(t, h.pair.Server, umask0(filepath.Join(bin, "dog-enforcer"), "--config.file", h.cfg,
+		"--state-dir", stateDir, "--admin-socket", sock)...)
+	e.waitOutput(t, "table applied")
+	h.traffic(443, 20_000)
+	dog := func(args ...string) {
+		t.Helper()
+		argv := umask0(append([]string{filepath.Join(bin, "dog"), "--socket", sock, "--config", h.cfg}, args...)...)
+		var out string
+		var err error
+		for range 50 { // the socket may not be there yet
+			if out, err = h.pair.Server.Output(argv...); err == nil || !strings.Contains(out, "not running") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("dog %v: %v\n%s", args, err, out)
+		}
+	}
+	dog("reset", "443")
+	dog("add", "8443", "--remark", "bob")
+	export := filepath.Join(h.dir, "export.tgz")
+	dog("export", export)
+
+	for path, want := range map[string]os.FileMode{
+		stateDir:                                   os.ModeDir | 0o700,
+		filepath.Join(stateDir, state.FileName):    0o640,
+		filepath.Join(stateDir, state.PrevName):    0o640,
+		filepath.Join(stateDir, state.MetaName):    0o640,
+		filepath.Join(stateDir, state.HistoryName): 0o600,
+		sock:               os.ModeSocket | 0o600,
+		h.cfg:              0o600,
+		export:             0o600,
+		filepath.Dir(sock): os.ModeDir | 0o755, // the socket's own mode and peer check guard it
+	} {
+		if m, uid, _ := fileInfo(t, path); m != want || uid != 0 {
+			t.Errorf("%s: %v owned by %d, want %v root", path, m, uid, want)
+		}
+	}
+	filepath.WalkDir(stateDir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o007 != 0 {
+			t.Errorf("%s is %v: open to other users", path, fi.Mode())
+		}
+		return nil
+	})
+}
