@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"port-traffic-dog/exporter"
+	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
 )
@@ -59,11 +61,31 @@ func TestConcurrentResetsReloadsCheckpointsScrapes(t *testing.T) {
 	r := newRig(t, configs[0])
 	e := r.enforcer()
 	stopLoop := r.run(e)
+	// Resets and status also go through the admin API, as dog sends them.
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	adminDone := make(chan error, 1)
+	go func() { adminDone <- e.ServeAdmin(adminCtx) }()
+	defer func() {
+		stopAdmin()
+		if err := <-adminDone; err != nil {
+			t.Errorf("admin API: %v", err)
+		}
+	}()
+	api := adminapi.NewClient(e.AdminSocket())
+	testnet.WaitFor(t, 5*time.Second, "the admin socket", func() bool {
+		_, err := api.Status(context.Background())
+		return err == nil
+	})
 	x := exporter.New(r.pair.Server.Fd(), filepath.Join(r.dir, "state"), r.logger())
 	srv := httptest.NewServer(x.Handler(nil, 4, 10*time.Second))
 	defer srv.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// DOG_LONG=1 (docs/RELIABILITY.md): 10,000 operations instead.
+	scale := 1
+	if os.Getenv("DOG_LONG") == "1" {
+		scale = 10
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(scale)*3*time.Minute)
 	defer cancel()
 	trafficDone := make(chan struct{})
 	go func() { // steady traffic on both stable items
@@ -92,7 +114,7 @@ func TestConcurrentResetsReloadsCheckpointsScrapes(t *testing.T) {
 			defer ops.Done()
 			rng := rand.New(rand.NewPCG(uint64(len(name)), uint64(n)))
 			m := &monotonic{who: name, last: map[string]uint64{}, errs: &errs, mu: &mu}
-			for range n {
+			for range n * scale {
 				if ctx.Err() != nil {
 					fail("%s: ran out of time", name)
 					return
@@ -104,13 +126,20 @@ func TestConcurrentResetsReloadsCheckpointsScrapes(t *testing.T) {
 	reset := func(rng *rand.Rand, _ *monotonic) {
 		var resets []state.Reset
 		var err error
+		req := adminapi.ResetRequest{All: true}
 		switch rng.IntN(3) {
 		case 0:
-			resets, err = e.Reset([]string{"443"}, false, state.ReasonManual)
+			req = adminapi.ResetRequest{Ports: []string{"443"}}
 		case 1:
-			resets, err = e.Reset([]string{"8080"}, false, state.ReasonManual)
-		default:
-			resets, err = e.Reset(nil, true, state.ReasonManual)
+			req = adminapi.ResetRequest{Ports: []string{"8080"}}
+		}
+		if rng.IntN(2) == 0 { // as dog does it
+			var resp *adminapi.ResetResponse
+			if resp, err = api.Reset(ctx, req); err == nil {
+				resets = resp.Resets
+			}
+		} else {
+			resets, err = e.Reset(req.Ports, req.All, state.ReasonManual)
 		}
 		if err != nil {
 			fail("reset: %v", err)
@@ -148,8 +177,14 @@ func TestConcurrentResetsReloadsCheckpointsScrapes(t *testing.T) {
 		}
 		counters(m, st.Items)
 	})
-	worker("status", 250, func(_ *rand.Rand, m *monotonic) {
-		st, err := e.Status()
+	worker("status", 250, func(rng *rand.Rand, m *monotonic) {
+		var st *adminapi.Status
+		var err error
+		if rng.IntN(2) == 0 {
+			st, err = api.Status(ctx)
+		} else {
+			st, err = e.Status()
+		}
 		if err != nil {
 			fail("status: %v", err)
 			return
@@ -209,11 +244,11 @@ func TestConcurrentResetsReloadsCheckpointsScrapes(t *testing.T) {
 	case <-ctx.Done():
 		var dump strings.Builder
 		pprof.Lookup("goroutine").WriteTo(&dump, 2)
-		t.Fatalf("1,000 operations did not finish in time (deadlock?); goroutines:\n%s", dump.String())
+		t.Fatalf("%d operations did not finish in time (deadlock?); goroutines:\n%s", 1000*scale, dump.String())
 	}
 	cancel()
 	<-trafficDone
-	t.Logf("1,000 concurrent operations in %s", time.Since(began).Round(time.Millisecond))
+	t.Logf("%d concurrent operations in %s", 1000*scale, time.Since(began).Round(time.Millisecond))
 	stopLoop() // the final checkpoint
 	for _, e := range errs {
 		t.Error(e)
