@@ -30,6 +30,7 @@ import (
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
 )
 
 // publicDir returns a directory every user can traverse (t.TempDir's parents
@@ -195,6 +196,40 @@ func TestAdminSocketAccess(t *testing.T) {
 	}
 	if hist, _, _ := state.ReadHistory(filepath.Join(h.dir, "state")); len(hist) != len(members) {
 		t.Errorf("history has %d entries, want the %d members' resets", len(hist), len(members))
+	}
+	if err := e.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+
+	// A group the enforcer cannot use — one it is not a member of, without
+	// CAP_CHOWN (as under systemd without Group=), or one that does not
+	// exist — leaves the API to root: said in the log, never more open.
+	setpriv := testutil.RequireBinary(t, "setpriv")
+	for _, tc := range []struct {
+		group string
+		argv  []string
+	}{
+		{"nogroup", []string{setpriv, "--bounding-set=-chown", filepath.Join(bin, "dog-enforcer")}},
+		{"no-such-group-dog", []string{filepath.Join(bin, "dog-enforcer")}},
+	} {
+		os.WriteFile(h.cfg, []byte("admin_group: "+tc.group+"\nports:\n  - ports: \"443\"\n    remark: alice\n"), 0o600)
+		e = startArgv(t, h.pair.Server, append(tc.argv, "--config.file", h.cfg,
+			"--state-dir", filepath.Join(h.dir, "state"), "--admin-socket", sock)...)
+		e.waitOutput(t, "admin_group not in effect: the admin API is for root only")
+		testnet.WaitFor(t, 10*time.Second, "the admin socket", func() bool {
+			_, err := client.Status(context.Background())
+			return err == nil
+		})
+		if m, uid, gid := fileInfo(t, sock); m != os.ModeSocket|0o600 || uid != 0 || gid != 0 {
+			t.Errorf("%s unusable: socket %v %d:%d, want srw------- 0:0", tc.group, m, uid, gid)
+		}
+		os.Chmod(sock, 0o666)
+		if out, err := runAs(members[0], dog, "--socket", sock, "status"); err == nil || !strings.Contains(out, "for root only") {
+			t.Errorf("%s unusable: a would-be member: %v\n%s", tc.group, err, out)
+		}
+		if err := e.stop(t, syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

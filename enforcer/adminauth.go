@@ -151,6 +151,9 @@ func (a adminAccess) guard(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
+// errGroupOwner: the socket could not be given to the admin group.
+var errGroupOwner = errors.New("admin_group not usable")
+
 // listenAdmin creates the admin socket at path with its final mode and
 // group before anyone can connect: it is bound inside a fresh 0700
 // directory next to path, given its mode and group there, and renamed into
@@ -176,8 +179,8 @@ func listenAdmin(path string, a adminAccess) (net.Listener, error) {
 		mode = 0o660
 		if err := os.Lchown(tmp, -1, int(a.gid)); err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("admin socket %s: giving it to admin_group %s: %w (the enforcer must be a member of the group, e.g. Group=%s in its unit, or have CAP_CHOWN)",
-				path, a.group, err, a.group)
+			return nil, fmt.Errorf("%w: admin socket %s: giving it to admin_group %s: %w (the enforcer must be a member of the group, e.g. Group=%s in its unit, or have CAP_CHOWN)",
+				errGroupOwner, path, a.group, err, a.group)
 		}
 	}
 	if err := os.Chmod(tmp, mode); err != nil {
