@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/mdlayher/netlink"
@@ -109,7 +110,13 @@ func read(netns int, table string, objType uint32) (*Objects, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	out := &Objects{Counters: map[string]state.Counter{}, Quotas: map[string]Quota{}}
+	// Sized like the last dump: growing a 20,000-entry map from empty
+	// rehashes it a dozen times.
+	out := &Objects{Counters: make(map[string]state.Counter, lastCounters.Load()), Quotas: make(map[string]Quota, lastQuotas.Load())}
+	defer func() {
+		lastCounters.Store(int64(len(out.Counters)))
+		lastQuotas.Store(int64(len(out.Quotas)))
+	}()
 	buf := make([]byte, 64<<10)
 	interrupted := false
 	for {
@@ -159,6 +166,9 @@ func read(netns int, table string, objType uint32) (*Objects, bool, error) {
 		}
 	}
 }
+
+// The sizes of the last dump, to size the next one's maps.
+var lastCounters, lastQuotas atomic.Int64
 
 // attrs walks netlink attributes without allocating: at 25,000 objects a
 // decoder per object cost as much as the kernel's dump itself.

@@ -14,18 +14,32 @@ import (
 // when a field is added without being added here), in a few milliseconds.
 
 // marshalBody is json.Marshal(v), fast for the state and meta files.
-func marshalBody(v any) ([]byte, error) {
+func marshalBody(v any) ([]byte, error) { return appendBody(nil, v) }
+
+// appendBody appends json.Marshal(v) to b.
+func appendBody(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case *State:
-		return appendState(v)
+		return appendState(grow(b, len(v.Items)), v)
 	case *Meta:
-		return appendMeta(v)
+		return appendMeta(grow(b, len(v.Items)), v)
 	}
-	return json.Marshal(v)
+	j, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, j...), nil
 }
 
-func appendState(st *State) ([]byte, error) {
-	b := make([]byte, 0, 64+330*len(st.Items))
+// grow makes room for a file of n items (330–400 bytes each).
+func grow(b []byte, n int) []byte {
+	if need := 256 + 400*n; cap(b)-len(b) < need {
+		b = append(make([]byte, 0, len(b)+need), b...)
+	}
+	return b
+}
+
+func appendState(b []byte, st *State) ([]byte, error) {
 	var err error
 	b = append(b, `{"saved_at":`...)
 	if b, err = appendTime(b, st.SavedAt); err != nil {
@@ -52,8 +66,7 @@ func appendState(st *State) ([]byte, error) {
 	return appendTail(b, st.Stats, st.Shaper)
 }
 
-func appendMeta(m *Meta) ([]byte, error) {
-	b := make([]byte, 0, 64+330*len(m.Items))
+func appendMeta(b []byte, m *Meta) ([]byte, error) {
 	var err error
 	b = append(b, '{')
 	if m.Timezone != "" {

@@ -138,20 +138,21 @@ func Save(dir string, st *State) error {
 // Encode returns the bytes of a state (or meta) file: the checksummed
 // envelope, as Save writes them and Decode reads them.
 func Encode(v any) ([]byte, error) {
-	body, err := marshalBody(v)
+	// The envelope as json.Marshal writes it, without re-validating and
+	// copying the (already compact) body a second time: the body is
+	// written after room for the head, which is filled in once the
+	// checksum is known.
+	head := `{"format":` + strconv.Itoa(Format) + `,"sha256":"`
+	const tail = `","state":`
+	n := len(head) + hex.EncodedLen(sha256.Size) + len(tail)
+	data, err := appendBody(make([]byte, n), v)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
-	// The envelope as json.Marshal writes it, without re-validating and
-	// copying the (already compact) body a second time.
-	sum := sha256.Sum256(body)
-	data := make([]byte, 0, len(body)+128)
-	data = append(data, `{"format":`...)
-	data = strconv.AppendInt(data, Format, 10)
-	data = append(data, `,"sha256":"`...)
-	data = hex.AppendEncode(data, sum[:])
-	data = append(data, `","state":`...)
-	data = append(data, body...)
+	sum := sha256.Sum256(data[n:])
+	copy(data, head)
+	hex.Encode(data[len(head):], sum[:])
+	copy(data[n-len(tail):], tail)
 	return append(data, '}'), nil
 }
 
