@@ -123,7 +123,7 @@ func read(netns int, table string, objType uint32) (*Objects, bool, error) {
 		var n int
 		var rerr error
 		if err := rc.Read(func(fd uintptr) bool {
-			n, _, rerr = unix.Recvfrom(int(fd), buf, 0)
+			n, rerr = unix.Read(int(fd), buf)
 			return rerr != unix.EAGAIN
 		}); err != nil {
 			return nil, false, err
@@ -131,11 +131,20 @@ func read(netns int, table string, objType uint32) (*Objects, bool, error) {
 		if rerr != nil {
 			return nil, false, fmt.Errorf("netlink receive: %w", rerr)
 		}
-		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-		if err != nil {
-			return nil, false, fmt.Errorf("netlink parse: %w", err)
-		}
-		for _, m := range msgs {
+		// The messages are walked in place: syscall.ParseNetlinkMessage
+		// allocates a slice of them per buffer, 2 MB a dump at 10,000 items.
+		for b := buf[:n]; len(b) >= unix.NLMSG_HDRLEN; {
+			l := int(binary.NativeEndian.Uint32(b[0:4]))
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				return nil, false, errors.New("netlink parse: malformed message")
+			}
+			m := struct {
+				Header struct{ Type, Flags uint16 }
+				Data   []byte
+			}{Data: b[unix.NLMSG_HDRLEN:l]}
+			m.Header.Type = binary.NativeEndian.Uint16(b[4:6])
+			m.Header.Flags = binary.NativeEndian.Uint16(b[6:8])
+			b = b[min(len(b), (l+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1)):]
 			if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
 				interrupted = true
 			}
