@@ -11,7 +11,7 @@ LDFLAGS  := -s -w \
 # Package-level time limit; the whole suite takes a few minutes.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help deps test-deps build test vet run bench clean install uninstall
+.PHONY: help deps test-deps build test vet run bench fuzz clean install uninstall
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test: vet ## run every test (as root: namespace, nftables and tc tests need it)
 
 run: build ## run enforcer + exporter in the foreground on deploy/config.example.yaml (root)
 	deploy/run-local.sh deploy/config.example.yaml
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 1m; docs/RELIABILITY.md)
+	FUZZTIME='$(FUZZTIME)' scripts/fuzz.sh
 
 bench: build ## run the benchmarks and write bench/RESULTS.md (root, quiet machine)
 	bench/run.sh
