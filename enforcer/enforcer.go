@@ -17,7 +17,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -361,11 +360,7 @@ func (e *Enforcer) saveMeta(st *state.State) error {
 		h := withoutCounters(*st.Host)
 		m.Host = &h
 	}
-	data, err := state.Encode(m)
-	if err != nil {
-		return err
-	}
-	if err := state.WriteFileAtomic(filepath.Join(e.cfg.StateDir, state.MetaName), data, state.FileMode); err != nil {
+	if err := state.SaveMeta(e.cfg.StateDir, m); err != nil {
 		e.stats.CheckpointErrors++
 		return fmt.Errorf("checkpoint: %w", err)
 	}

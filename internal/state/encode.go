@@ -14,15 +14,26 @@ import (
 // when a field is added without being added here), in a few milliseconds.
 
 // marshalBody is json.Marshal(v), fast for the state and meta files.
-func marshalBody(v any) ([]byte, error) { return appendBody(nil, v) }
+func marshalBody(v any) ([]byte, error) { return appendBody(nil, v, nil) }
 
-// appendBody appends json.Marshal(v) to b.
-func appendBody(b []byte, v any) ([]byte, error) {
+// flusher takes what is encoded so far and returns the buffer to go on
+// with: streaming writes it out and returns it emptied. nil keeps all.
+type flusher func(b []byte) ([]byte, error)
+
+// appendBody appends json.Marshal(v) to b, handing the buffer to flush
+// between items when flush is not nil.
+func appendBody(b []byte, v any, flush flusher) ([]byte, error) {
 	switch v := v.(type) {
 	case *State:
-		return appendState(grow(b, len(v.Items)), v)
+		if flush == nil {
+			b = grow(b, len(v.Items))
+		}
+		return appendState(b, v, flush)
 	case *Meta:
-		return appendMeta(grow(b, len(v.Items)), v)
+		if flush == nil {
+			b = grow(b, len(v.Items))
+		}
+		return appendMeta(b, v, flush)
 	}
 	j, err := json.Marshal(v)
 	if err != nil {
@@ -39,7 +50,7 @@ func grow(b []byte, n int) []byte {
 	return b
 }
 
-func appendState(b []byte, st *State) ([]byte, error) {
+func appendState(b []byte, st *State, flush flusher) ([]byte, error) {
 	var err error
 	b = append(b, `{"saved_at":`...)
 	if b, err = appendTime(b, st.SavedAt); err != nil {
@@ -60,13 +71,13 @@ func appendState(b []byte, st *State) ([]byte, error) {
 		}
 	}
 	b = append(b, `,"items":`...)
-	if b, err = appendItems(b, st.Items); err != nil {
+	if b, err = appendItems(b, st.Items, flush); err != nil {
 		return nil, err
 	}
 	return appendTail(b, st.Stats, st.Shaper)
 }
 
-func appendMeta(b []byte, m *Meta) ([]byte, error) {
+func appendMeta(b []byte, m *Meta, flush flusher) ([]byte, error) {
 	var err error
 	b = append(b, '{')
 	if m.Timezone != "" {
@@ -82,7 +93,7 @@ func appendMeta(b []byte, m *Meta) ([]byte, error) {
 		b = append(b, ',')
 	}
 	b = append(b, `"items":`...)
-	if b, err = appendItems(b, m.Items); err != nil {
+	if b, err = appendItems(b, m.Items, flush); err != nil {
 		return nil, err
 	}
 	return appendTail(b, m.Stats, m.Shaper)
@@ -105,7 +116,7 @@ func appendTail(b []byte, stats Stats, shaper *Shaper) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func appendItems(b []byte, items []Item) ([]byte, error) {
+func appendItems(b []byte, items []Item, flush flusher) ([]byte, error) {
 	if items == nil {
 		return append(b, "null"...), nil
 	}
@@ -118,9 +129,17 @@ func appendItems(b []byte, items []Item) ([]byte, error) {
 		if b, err = appendItem(b, &items[i]); err != nil {
 			return nil, err
 		}
+		if flush != nil && len(b) >= streamChunk {
+			if b, err = flush(b); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return append(b, ']'), nil
 }
+
+// streamChunk is how much a streamed file is encoded ahead of writing.
+const streamChunk = 32 << 10
 
 func appendItem(b []byte, it *Item) ([]byte, error) {
 	var err error

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -140,5 +142,57 @@ func BenchmarkEncode10k(b *testing.B) {
 		if _, err := Encode(st); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestStreamedSaveIsEncode: Save and SaveMeta stream the file, with the
+// checksum filled in last; the bytes are Encode's, for files large enough to
+// be written in many chunks, and empty ones.
+func TestStreamedSaveIsEncode(t *testing.T) {
+	big := &State{SavedAt: time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC), BootID: "b", Timezone: "Asia/Shanghai"}
+	for i := range 3000 {
+		big.Items = append(big.Items, Item{ID: fmt.Sprintf("p%d", 1024+i), Ports: fmt.Sprint(1024 + i), Remark: fmt.Sprintf("客户 <%d>", i),
+			Protocols: "tcp+udp", Billing: "sum", Quota: 1 << 40, In: Counter{uint64(i) << 20, uint64(i)}, PeriodStart: big.SavedAt})
+	}
+	big.Host = &big.Items[0]
+	meta := &Meta{Timezone: "UTC", Items: big.Items[:1000], Shaper: &Shaper{Links: []ShapedLink{{Name: "eth0", Egress: true}}}}
+	for _, tc := range []struct {
+		name string
+		v    any
+		save func(dir string) error
+		file string
+	}{
+		{"state", big, func(dir string) error { return Save(dir, big) }, FileName},
+		{"empty state", &State{}, func(dir string) error { return Save(dir, &State{}) }, FileName},
+		{"meta", meta, func(dir string) error { return SaveMeta(dir, meta) }, MetaName},
+		{"empty meta", &Meta{}, func(dir string) error { return SaveMeta(dir, &Meta{}) }, MetaName},
+	} {
+		dir := t.TempDir()
+		if err := tc.save(dir); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Encode(tc.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: the saved file (%d bytes) is not Encode's (%d bytes)", tc.name, len(got), len(want))
+		}
+	}
+	dir := t.TempDir()
+	if err := Save(dir, big); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadFile(filepath.Join(dir, FileName))
+	if err != nil || len(st.Items) != 3000 || st.Items[2999].Remark != "客户 <2999>" {
+		t.Fatalf("round trip: %v", err)
+	}
+	m, err := ReadMeta(filepath.Join(dir, MetaName))
+	if err == nil {
+		t.Errorf("Save wrote a meta file: %+v", m)
 	}
 }

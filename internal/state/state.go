@@ -128,12 +128,55 @@ const FileMode = 0o640
 // new one, never a mix, and after a crash at any point the previous good
 // checkpoint is still there.
 func Save(dir string, st *State) error {
-	data, err := Encode(st)
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(filepath.Join(dir, FileName), data, FileMode)
+	return writeEncoded(filepath.Join(dir, FileName), st)
 }
+
+// SaveMeta writes the meta file to dir atomically, as Save does the state.
+func SaveMeta(dir string, m *Meta) error {
+	return writeEncoded(filepath.Join(dir, MetaName), m)
+}
+
+// writeEncoded writes Encode(v) to path atomically without holding the
+// encoding in memory (at 10,000 items ~4 MB, made at every checkpoint,
+// which set the daemon's garbage collection goal): the envelope's head is
+// written with a blank checksum, the body streamed through the hash, and
+// the head written again with the checksum before the file is synced.
+func writeEncoded(path string, v any) error {
+	return writeAtomic(path, FileMode, func(f *os.File) error {
+		headLen := len(envelopeHead(nil)) + hex.EncodedLen(sha256.Size) + len(envelopeTail)
+		if _, err := f.Write(make([]byte, headLen)); err != nil {
+			return err
+		}
+		h := sha256.New()
+		w := io.MultiWriter(f, h)
+		buf, err := appendBody(make([]byte, 0, 2*streamChunk), v, func(b []byte) ([]byte, error) {
+			_, err := w.Write(b)
+			return b[:0], err
+		})
+		if err != nil {
+			return fmt.Errorf("encode state: %w", err)
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+		if _, err := f.Write([]byte{'}'}); err != nil {
+			return err
+		}
+		head := envelopeHead(make([]byte, 0, headLen))
+		head = hex.AppendEncode(head, h.Sum(nil))
+		_, err = f.WriteAt(append(head, envelopeTail...), 0)
+		return err
+	})
+}
+
+// The envelope as json.Marshal writes it: head, checksum, tail, body, "}".
+func envelopeHead(b []byte) []byte {
+	b = append(b, `{"format":`...)
+	b = strconv.AppendInt(b, Format, 10)
+	return append(b, `,"sha256":"`...)
+}
+
+const envelopeTail = `","state":`
 
 // Encode returns the bytes of a state (or meta) file: the checksummed
 // envelope, as Save writes them and Decode reads them.
@@ -142,17 +185,16 @@ func Encode(v any) ([]byte, error) {
 	// copying the (already compact) body a second time: the body is
 	// written after room for the head, which is filled in once the
 	// checksum is known.
-	head := `{"format":` + strconv.Itoa(Format) + `,"sha256":"`
-	const tail = `","state":`
-	n := len(head) + hex.EncodedLen(sha256.Size) + len(tail)
-	data, err := appendBody(make([]byte, n), v)
+	head := envelopeHead(nil)
+	n := len(head) + hex.EncodedLen(sha256.Size) + len(envelopeTail)
+	data, err := appendBody(make([]byte, n), v, nil)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
 	sum := sha256.Sum256(data[n:])
 	copy(data, head)
 	hex.Encode(data[len(head):], sum[:])
-	copy(data[n-len(tail):], tail)
+	copy(data[n-len(envelopeTail):], envelopeTail)
 	return append(data, '}'), nil
 }
 
@@ -190,6 +232,14 @@ func ReadMeta(path string) (*Meta, error) {
 // WriteFileAtomic replaces path with data: temp file, fsync, keep the old
 // file as <path>.prev (hard link), rename, fsync the directory.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeAtomic(path, perm, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// writeAtomic is WriteFileAtomic with the content written by fill.
+func writeAtomic(path string, perm os.FileMode, fill func(*os.File) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -200,7 +250,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		cleanup()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if _, err := tmp.Write(data); err != nil {
+	if err := fill(tmp); err != nil {
 		cleanup()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
