@@ -257,7 +257,20 @@ func (e *Enforcer) repairLocked(cause error) {
 func (e *Enforcer) Reload() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// The kernel dumps the counters while the config is parsed: at 10,000
+	// items each takes tens of milliseconds, the dump in the kernel and the
+	// parse on another core.
+	type dump struct {
+		objs *nftread.Objects
+		err  error
+	}
+	dumped := make(chan dump, 1)
+	go func() {
+		objs, err := e.nft.ReadObjects()
+		dumped <- dump{objs, err}
+	}()
 	cfg, stamp, err := e.loadConfig()
+	d := <-dumped
 	e.configStamp = stamp // an invalid file is reported once, not every poll
 	if err != nil {
 		e.stats.ReconcileErrors++
@@ -267,9 +280,8 @@ func (e *Enforcer) Reload() error {
 		e.log.Warn("state_dir and admin_socket changes take effect at the next restart")
 		cfg.StateDir, cfg.AdminSocket = e.cfg.StateDir, e.cfg.AdminSocket
 	}
-	objs, err := e.nft.ReadObjects()
-	if err == nil {
-		e.takeCounters(objs)
+	if d.err == nil {
+		e.takeCounters(d.objs)
 	}
 	oldCfg, oldItems, oldHost := e.cfg, e.items, e.host
 	saved := e.snapshot()
