@@ -3,7 +3,6 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -45,13 +44,4 @@ func iperf3(b testing.TB, p *testnet.Pair, port uint16, seconds int) float64 {
 	}
 	b.Fatalf("iperf3 to port %d keeps failing: %s", port, last)
 	return 0
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
