@@ -20,6 +20,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"port-traffic-dog/enforcer/nft"
@@ -47,6 +48,10 @@ type Options struct {
 	ConfigPollInterval time.Duration
 	// Overrides for tests: a state dir or socket other than the config's.
 	StateDir, AdminSocket string
+	// FitMemoryLimit lets the enforcer keep the process's soft memory
+	// limit at 5/3 of its live heap (memlimit.go); for the daemon, not for
+	// tests and benchmarks that share the process.
+	FitMemoryLimit bool
 }
 
 // item is one item: its configuration and its durable state.
@@ -73,6 +78,7 @@ type Enforcer struct {
 	lastCheckpoint time.Time
 	lastHost       [2]state.Counter // host counters at the last checkpoint
 	dirty          bool             // state changed since the last save
+	memLifted      atomic.Int32     // reloads and imports at work (memlimit.go)
 	metaSum        uint64           // of the meta file last written (metaHash)
 	configStamp    fileStamp
 	bootID         string
@@ -343,7 +349,11 @@ func (e *Enforcer) saveLocked() error {
 	e.lastCheckpoint = st.SavedAt
 	e.lastHost = [2]state.Counter{e.host.st.In, e.host.st.Out}
 	e.dirty = false
-	return e.saveMeta(st)
+	if err := e.saveMeta(st); err != nil {
+		return err
+	}
+	e.fitMemoryLimit(false)
+	return nil
 }
 
 // saveMeta writes the exporter's view of the state when it changed. Counters

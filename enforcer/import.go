@@ -28,6 +28,7 @@ import (
 // undone in reverse if one fails, so a failed import leaves the host as it
 // was. Nothing in an archive is executed.
 func (e *Enforcer) Import(data []byte, dryRun bool) (*adminapi.ImportResponse, error) {
+	defer e.liftMemoryLimit()()
 	c, err := archive.Read(bytes.NewReader(data))
 	if err != nil {
 		return nil, err

@@ -255,6 +255,7 @@ func (e *Enforcer) repairLocked(cause error) {
 // Reload re-reads the config file (and flags) and applies the difference.
 // An invalid config changes nothing and is returned.
 func (e *Enforcer) Reload() error {
+	defer e.liftMemoryLimit()()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	// The kernel dumps the counters while the config is parsed: at 10,000

@@ -54,7 +54,8 @@ func run(c *cli) error {
 	// which changes rarely; at the default GOGC=100 the runtime lets it
 	// double before collecting. At 50 the enforcer's resident memory at
 	// 10,000 items is ~10 MB lower for the same CPU (bench/RESULTS.md).
-	// GOGC (and GOMEMLIMIT) in the environment still rule.
+	// GOGC and GOMEMLIMIT in the environment still rule; without the
+	// latter the enforcer fits a soft limit to its heap (enforcer/memlimit.go).
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
@@ -67,7 +68,7 @@ func run(c *cli) error {
 	}
 	e, err := enforcer.New(enforcer.Options{
 		ConfigPath: path, PortFlags: c.Port, Logger: log, Version: version.Version,
-		StateDir: c.StateDir, AdminSocket: c.AdminSocket,
+		StateDir: c.StateDir, AdminSocket: c.AdminSocket, FitMemoryLimit: os.Getenv("GOMEMLIMIT") == "",
 	})
 	if err != nil {
 		return err
