@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 
@@ -330,7 +331,7 @@ func (x *txn) addRules(t *nftables.Table, ch ruleset.Chain) error {
 
 func mapSet(t *nftables.Table, name string) *nftables.Set {
 	return &nftables.Set{Table: t, Name: name, KeyType: nftables.TypeInetService, DataType: nftables.TypeVerdict,
-		IsMap: true, Interval: true}
+		IsMap: true, Interval: layout.IsRangeMap(name)}
 }
 
 func exemptSet(t *nftables.Table) *nftables.Set {
@@ -355,8 +356,28 @@ func (x *txn) declareSets(t *nftables.Table, rs *ruleset.Ruleset, existing map[s
 	return nil
 }
 
-// A netlink attribute holds at most 64 KiB, so elements go in chunks.
-const elementChunk = 1024
+// A netlink attribute holds at most 64 KiB, so elements go in chunks of
+// at most elementBytes (leaving room for the message's other attributes).
+const elementBytes = 60 << 10
+
+// elementsThatFit is how many of els, from the first, one message holds:
+// at least one, and never an interval's start without its end.
+func elementsThatFit(els []nftables.SetElement) int {
+	size := 0
+	for i, e := range els {
+		// The element's nest, key and flags, and a verdict naming a
+		// chain: ~40 bytes of attributes besides the name.
+		sz := 40
+		if e.VerdictData != nil {
+			sz += len(e.VerdictData.Chain) + 4
+		}
+		if size+sz > elementBytes && i > 0 && !e.IntervalEnd {
+			return i
+		}
+		size += sz
+	}
+	return len(els)
+}
 
 // elements adds or deletes map elements, grouped per map.
 func (x *txn) elements(els []ruleset.Element, add bool) error {
@@ -368,14 +389,25 @@ func (x *txn) elements(els []ruleset.Element, add bool) error {
 		if _, ok := sizes[e.Map]; !ok {
 			order = append(order, e.Map)
 		}
-		sizes[e.Map] += 2
+		if layout.IsRangeMap(e.Map) {
+			sizes[e.Map] += 2
+		} else {
+			sizes[e.Map] += int(e.Range.Hi) - int(e.Range.Lo) + 1
+		}
 	}
 	byMap := make(map[string][]nftables.SetElement, len(order))
 	for _, name := range order {
 		byMap[name] = make([]nftables.SetElement, 0, sizes[name])
 	}
 	for _, e := range els {
-		byMap[e.Map] = append(byMap[e.Map], intervalElements(e.Range, &expr.Verdict{Kind: expr.VerdictJump, Chain: e.Chain})...)
+		v := &expr.Verdict{Kind: expr.VerdictJump, Chain: e.Chain}
+		if layout.IsRangeMap(e.Map) {
+			byMap[e.Map] = append(byMap[e.Map], intervalElements(e.Range, v)...)
+			continue
+		}
+		for p := int(e.Range.Lo); p <= int(e.Range.Hi); p++ {
+			byMap[e.Map] = append(byMap[e.Map], nftables.SetElement{Key: binaryutil.BigEndian.PutUint16(uint16(p)), VerdictData: v})
+		}
 	}
 	for _, name := range order {
 		s, ok := x.sets[name]
@@ -384,11 +416,7 @@ func (x *txn) elements(els []ruleset.Element, add bool) error {
 		}
 		all := byMap[name]
 		for len(all) > 0 {
-			n := min(len(all), elementChunk)
-			// Never split an interval's start from its end.
-			if n < len(all) && all[n].IntervalEnd {
-				n++
-			}
+			n := elementsThatFit(all)
 			var err error
 			if add {
 				err = x.w.SetAddElements(s, all[:n])

@@ -1,6 +1,8 @@
 package nft
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,5 +93,82 @@ func TestSyncCountsAndKeepsCounters(t *testing.T) {
 	}
 	if _, err := c.ReadObjects(); err != ErrNoTable {
 		t.Errorf("after delete: %v", err)
+	}
+}
+
+// TestDispatchMapsSplitRanges: single ports and ranges up to
+// layout.MaxExpandedRange ports go in the hash map, longer ranges in the
+// interval map; traffic to the edges of each lands on its item, and to the
+// ports just outside on none. Items with the longest chain names the IDs
+// allow, 32,000 elements of them, load in one transaction (elements are
+// chunked by size: a netlink attribute holds 64 KiB).
+func TestDispatchMapsSplitRanges(t *testing.T) {
+	p := testnet.NewPair(t)
+	c := Open(p.Server.Fd())
+	short := item(t, "5000-5255")      // 256 ports: hash map
+	long := item(t, "6000-6256")       // 257: interval map
+	top := item(t, "65000-65535")      // interval map, no end element
+	group := item(t, "7000,7100-7499") // both maps, one counter
+	items := []ruleset.Item{item(t, "443"), short, long, top, group}
+	for i := 0; i < 400; i++ {
+		var ports []string
+		for j := 0; j < 20; j++ {
+			ports = append(ports, strconv.Itoa(20000+i*40+2*j))
+		}
+		it := item(t, strings.Join(ports, ","))
+		if len(layout.ItemChain(it.ID, layout.Out)) < 120 {
+			t.Fatalf("chain name %q: want the longest kind", layout.ItemChain(it.ID, layout.Out))
+		}
+		items = append(items, it)
+	}
+	rs := ruleset.Build(ruleset.Input{Items: items, Exempt: config.DefaultExempt}, nil)
+	if err := c.Sync(rs); err != nil {
+		t.Fatal(err)
+	}
+	elements := func(m string) string { return p.Server.Nft("list", "map", "inet", layout.Table, m) }
+	portMap, rangeMap := elements(layout.PortMap("tcp", layout.In)), elements(layout.RangeMap("tcp", layout.In))
+	for _, want := range []struct {
+		in, notIn string
+		what      string
+	}{
+		{portMap, rangeMap, "5255 :"},
+		{portMap, rangeMap, "7000 :"},
+		{rangeMap, portMap, "6000-6256 :"},
+		{rangeMap, portMap, "7100-7499 :"},
+		{rangeMap, portMap, "65000-65535 :"},
+	} {
+		if !strings.Contains(want.in, want.what) || strings.Contains(want.notIn, want.what) {
+			t.Errorf("%q not where it belongs:\nport map: %.300s\nrange map: %s", want.what, portMap, rangeMap)
+		}
+	}
+
+	for _, tc := range []struct {
+		port uint16
+		id   string // "" counts nowhere
+	}{
+		{4999, ""}, {5000, short.ID}, {5255, short.ID}, {5256, ""},
+		{5999, ""}, {6000, long.ID}, {6256, long.ID}, {6257, ""},
+		{65535, top.ID}, {7000, group.ID}, {7100, group.ID}, {7499, group.ID}, {7500, ""},
+		{20000 + 399*40 + 38, items[len(items)-1].ID},
+	} {
+		before, err := c.ReadObjects()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.TCP(testnet.ServerIP4, tc.port, 1000, 1000, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		after, err := c.ReadObjects()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range after.Counters {
+			moved := v.Bytes != before.Counters[name].Bytes
+			mine := tc.id != "" && (name == layout.Counter(tc.id, layout.In) || name == layout.Counter(tc.id, layout.Out))
+			host := name == layout.Counter(layout.HostID, layout.In) || name == layout.Counter(layout.HostID, layout.Out)
+			if moved != mine && !host {
+				t.Errorf("port %d: counter %s moved=%v, want %v", tc.port, name, moved, mine)
+			}
+		}
 	}
 }

@@ -3,7 +3,7 @@
 // netlink: enforcer/nft compiles and applies what this package describes.
 //
 // Per-packet work does not grow with the number of items: base chains
-// dispatch through one interval verdict map per protocol and direction to a
+// dispatch through verdict maps per protocol and direction to a
 // chain per item and direction, which holds the item's counter, quota and
 // shaping rules.
 package ruleset
@@ -279,21 +279,27 @@ func keyOf(it *Item) fragmentKey {
 		quotaGen: it.QuotaGen, blocked: it.Blocked, classOut: it.ClassOut}
 }
 
-// dispatchMaps holds the four map names once: every item's elements name
-// their map, and a string built per element was 40,000 strings (0.3 MB of
-// the enforcer's heap) at 10,000 items.
-var dispatchMaps = func() map[[2]string]string {
-	m := map[[2]string]string{}
+// dispatchMaps holds the map names once: every item's elements name their
+// map, and a string built per element was 40,000 strings (0.3 MB of the
+// enforcer's heap) at 10,000 items.
+var dispatchMaps = func() map[[3]string]string {
+	m := map[[3]string]string{}
 	for _, p := range protocols {
 		for _, d := range layout.Directions {
-			m[[2]string{p.name, d.String()}] = layout.DispatchMap(p.name, d)
+			m[[3]string{p.name, d.String(), "port"}] = layout.PortMap(p.name, d)
+			m[[3]string{p.name, d.String(), "range"}] = layout.RangeMap(p.name, d)
 		}
 	}
 	return m
 }()
 
-func dispatchMap(proto string, d layout.Direction) string {
-	return dispatchMaps[[2]string{proto, d.String()}]
+// dispatchMap is the map r of proto's dispatch in direction d goes in.
+func dispatchMap(proto string, d layout.Direction, r portspec.Range) string {
+	kind := "port"
+	if int(r.Hi)-int(r.Lo)+1 > layout.MaxExpandedRange {
+		kind = "range"
+	}
+	return dispatchMaps[[3]string{proto, d.String(), kind}]
 }
 
 func itemFragment(it *Item) *Fragment {
@@ -308,9 +314,8 @@ func itemFragment(it *Item) *Fragment {
 			if it.Protocols&p.bit == 0 {
 				continue
 			}
-			m := dispatchMap(p.name, d)
 			for _, r := range it.Spec {
-				f.Elements = append(f.Elements, Element{Map: m, Range: r, Chain: chain})
+				f.Elements = append(f.Elements, Element{Map: dispatchMap(p.name, d, r), Range: r, Chain: chain})
 			}
 		}
 	}
@@ -323,7 +328,7 @@ func Build(in Input, prev *Ruleset) *Ruleset {
 	rs := &Ruleset{Exempt: in.Exempt, byID: make(map[string]*Fragment, len(in.Items))}
 	for _, p := range protocols {
 		for _, d := range layout.Directions {
-			rs.Maps = append(rs.Maps, layout.DispatchMap(p.name, d))
+			rs.Maps = append(rs.Maps, layout.PortMap(p.name, d), layout.RangeMap(p.name, d))
 		}
 	}
 	rs.Items = make([]*Fragment, 0, len(in.Items))
@@ -352,11 +357,15 @@ func sharedFragment(in Input) Fragment {
 	// Dispatch: local traffic by the local port; forwarded (DNAT) traffic by
 	// the port the client connected to, from conntrack's original tuple.
 	var din, dout, dfwd []Rule
+	// A port is in one of the two maps at most, so after the jump to its
+	// item the lookup in the other one finds nothing.
 	for _, p := range protocols {
-		din = append(din, Rule{Kind: RuleDispatch, Proto: p.name, Dir: layout.In, Via: HookInput, Name: layout.DispatchMap(p.name, layout.In)})
-		dout = append(dout, Rule{Kind: RuleDispatch, Proto: p.name, Dir: layout.Out, Via: HookOutput, Name: layout.DispatchMap(p.name, layout.Out)})
-		for _, d := range layout.Directions {
-			dfwd = append(dfwd, Rule{Kind: RuleDispatch, Proto: p.name, Dir: d, Via: HookForward, Name: layout.DispatchMap(p.name, d)})
+		for _, m := range []func(string, layout.Direction) string{layout.PortMap, layout.RangeMap} {
+			din = append(din, Rule{Kind: RuleDispatch, Proto: p.name, Dir: layout.In, Via: HookInput, Name: m(p.name, layout.In)})
+			dout = append(dout, Rule{Kind: RuleDispatch, Proto: p.name, Dir: layout.Out, Via: HookOutput, Name: m(p.name, layout.Out)})
+			for _, d := range layout.Directions {
+				dfwd = append(dfwd, Rule{Kind: RuleDispatch, Proto: p.name, Dir: d, Via: HookForward, Name: m(p.name, d)})
+			}
 		}
 	}
 	sh.Chains = append(sh.Chains,

@@ -83,9 +83,27 @@ func allDigits(s string) bool {
 // ItemChain is the regular chain an item's packets jump to.
 func ItemChain(id string, d Direction) string { return "item_" + id + "_" + d.String() }
 
-// DispatchMap is the interval verdict map for a protocol ("tcp", "udp") and
-// direction: port → jump ItemChain.
-func DispatchMap(proto string, d Direction) string { return d.String() + "_" + proto }
+// A protocol's ("tcp", "udp") dispatch in one direction is two verdict
+// maps, port → jump ItemChain: a hash map of single ports, where ranges of
+// up to MaxExpandedRange ports are entered port by port, and an interval
+// map of the longer ranges. An interval map is a red-black tree, walked
+// for every packet: with 10,000 ports in one and nothing else in the table
+// a veth's TCP throughput fell to a median 75% of no table, with the same
+// ports in a hash map it stayed at 96%.
+
+// PortMap is the hash map of a protocol and direction.
+func PortMap(proto string, d Direction) string { return d.String() + "_" + proto + "_port" }
+
+// RangeMap is the interval map of a protocol and direction.
+func RangeMap(proto string, d Direction) string { return d.String() + "_" + proto + "_range" }
+
+// IsRangeMap tells a RangeMap name from a PortMap name.
+func IsRangeMap(name string) bool { return strings.HasSuffix(name, "_range") }
+
+// MaxExpandedRange is the longest range entered in a PortMap port by port.
+// Longer ones are few (the port space has room for 256 of them) and keep
+// the RangeMap shallow.
+const MaxExpandedRange = 256
 
 // ExemptSet holds the ports no block ever applies to.
 const ExemptSet = "exempt"
