@@ -88,8 +88,8 @@ func ItemChain(id string, d Direction) string { return "item_" + id + "_" + d.St
 // up to MaxExpandedRange ports are entered port by port, and an interval
 // map of the longer ranges. An interval map is a red-black tree, walked
 // for every packet: with 10,000 ports in one and nothing else in the table
-// a veth's TCP throughput fell to a median 75% of no table, with the same
-// ports in a hash map it stayed at 96%.
+// a veth's TCP throughput was a median 92% of no table's, with the same
+// ports in a hash map 98% (bench/interval-vs-hash.sh).
 
 // PortMap is the hash map of a protocol and direction.
 func PortMap(proto string, d Direction) string { return d.String() + "_" + proto + "_port" }
