@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"port-traffic-dog/bench/stats"
 	"port-traffic-dog/enforcer"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/layout"
@@ -67,8 +68,8 @@ func BenchmarkColdStart(b *testing.B) {
 			ready = append(ready, ms(waitReady(time.Minute, d).Sub(start)))
 			d.stop(b)
 		}
-		b.ReportMetric(median(ready), "ms-to-ready")
-		b.ReportMetric(maxOf(ready), "ms-to-ready-max")
+		b.ReportMetric(stats.Median(ready), "ms-to-ready")
+		b.ReportMetric(stats.Max(ready), "ms-to-ready-max")
 	})
 	b.Run(fmt.Sprintf("items=%d/in-process", n), func(b *testing.B) {
 		var parse, start, total []float64
@@ -83,9 +84,9 @@ func BenchmarkColdStart(b *testing.B) {
 			t2 := time.Now()
 			parse, start, total = append(parse, ms(t1.Sub(t0))), append(start, ms(t2.Sub(t1))), append(total, ms(t2.Sub(t0)))
 		}
-		b.ReportMetric(median(parse), "ms-parse")
-		b.ReportMetric(median(start), "ms-start")
-		b.ReportMetric(median(total), "ms-total")
+		b.ReportMetric(stats.Median(parse), "ms-parse")
+		b.ReportMetric(stats.Median(start), "ms-start")
+		b.ReportMetric(stats.Median(total), "ms-total")
 	})
 }
 
@@ -151,10 +152,10 @@ func BenchmarkReload(b *testing.B) {
 			}
 			dump = append(dump, ms(time.Since(t0)))
 		}
-		b.ReportMetric(median(one), "ms-one-change")
-		b.ReportMetric(median(none), "ms-no-change")
-		b.ReportMetric(median(parse), "ms-parse")
-		b.ReportMetric(median(dump), "ms-dump")
+		b.ReportMetric(stats.Median(one), "ms-one-change")
+		b.ReportMetric(stats.Median(none), "ms-no-change")
+		b.ReportMetric(stats.Median(parse), "ms-parse")
+		b.ReportMetric(stats.Median(dump), "ms-dump")
 		b.ReportMetric(float64(kernelMsgs), "kernel-msgs-no-change")
 	})
 }

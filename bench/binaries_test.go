@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
 )
 
 // The shipped binaries, built once per run of the package into binDir.
@@ -58,7 +58,7 @@ func binary(b testing.TB, name string) string {
 // daemon's own.
 type daemon struct {
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *testutil.SyncBuffer
 	exited chan struct{} // closed when the process has exited
 }
 
@@ -71,28 +71,11 @@ func (d *daemon) running() bool {
 	}
 }
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // startDaemon starts bin with args in ns, with extra environment; it is
 // stopped (SIGTERM, then SIGKILL) at cleanup.
 func startDaemon(b testing.TB, ns *testnet.NS, env []string, bin string, args ...string) *daemon {
 	b.Helper()
-	d := &daemon{cmd: ns.Command(append([]string{bin}, args...)...), out: &lockedBuffer{}, exited: make(chan struct{})}
+	d := &daemon{cmd: ns.Command(append([]string{bin}, args...)...), out: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {

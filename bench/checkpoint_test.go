@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"port-traffic-dog/bench/stats"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
@@ -65,10 +66,10 @@ func BenchmarkCheckpoint(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(median(total), "ms-total")
-		b.ReportMetric(median(dump), "ms-dump")
-		b.ReportMetric(median(encode), "ms-encode")
-		b.ReportMetric(median(write), "ms-write+fsync")
+		b.ReportMetric(stats.Median(total), "ms-total")
+		b.ReportMetric(stats.Median(dump), "ms-dump")
+		b.ReportMetric(stats.Median(encode), "ms-encode")
+		b.ReportMetric(stats.Median(write), "ms-write+fsync")
 		b.ReportMetric(float64(size)/1e6, "MB-state.json")
 		b.ReportMetric(float64(meta.Size())/1e6, "MB-meta.json")
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"port-traffic-dog/bench/stats"
 	"port-traffic-dog/internal/testnet"
 	"port-traffic-dog/internal/testutil"
 )
@@ -112,8 +113,8 @@ func BenchmarkDaemons(b *testing.B) {
 		time.Sleep(idle)
 		e2, x2 := cpuTime(b, enf.pid()), cpuTime(b, exp.pid())
 
-		b.ReportMetric(median(plain), "ms-scrape")
-		b.ReportMetric(median(gz), "ms-scrape-gzip")
+		b.ReportMetric(stats.Median(plain), "ms-scrape")
+		b.ReportMetric(stats.Median(gz), "ms-scrape-gzip")
 		b.ReportMetric(float64(plainBytes)/1e6, "MB-scrape")
 		b.ReportMetric(float64(gzBytes)/1e6, "MB-scrape-gzip")
 		b.ReportMetric(rssEnfStart/1024, "MB-enforcer-RSS-start")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"port-traffic-dog/bench/stats"
 	"port-traffic-dog/enforcer/nft"
 	"port-traffic-dog/enforcer/ruleset"
 	"port-traffic-dog/internal/config"
@@ -114,14 +115,14 @@ func BenchmarkDataPlane(b *testing.B) {
 					for i := range v {
 						r[i] = v[i] / base[i]
 					}
-					return median(r)
+					return stats.Median(r)
 				}
-				b.ReportMetric(median(base)/1e9, "Gbit/s-no-table")
-				b.ReportMetric(median(out)/1e9, "Gbit/s-outside")
-				b.ReportMetric(median(in)/1e9, "Gbit/s-inside")
+				b.ReportMetric(stats.Median(base)/1e9, "Gbit/s-no-table")
+				b.ReportMetric(stats.Median(out)/1e9, "Gbit/s-outside")
+				b.ReportMetric(stats.Median(in)/1e9, "Gbit/s-inside")
 				b.ReportMetric(ratio(out)*100, "%-outside")
 				b.ReportMetric(ratio(in)*100, "%-inside")
-				b.ReportMetric(median(loads), "s-load")
+				b.ReportMetric(stats.Median(loads), "s-load")
 			})
 		}
 	}

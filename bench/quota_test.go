@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"port-traffic-dog/bench/stats"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
@@ -54,9 +55,9 @@ func BenchmarkQuotaPrecision(b *testing.B) {
 					o, s, r := quotaRun(b, offload, mode, q, port)
 					over, short, rate = append(over, o), append(short, s), append(rate, r)
 				}
-				b.ReportMetric(maxOf(over), "B-over")
-				b.ReportMetric(maxOf(short), "B-short")
-				b.ReportMetric(median(rate), "Gbit/s")
+				b.ReportMetric(stats.Max(over), "B-over")
+				b.ReportMetric(stats.Max(short), "B-short")
+				b.ReportMetric(stats.Median(rate), "Gbit/s")
 			})
 		}
 	}

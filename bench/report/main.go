@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"port-traffic-dog/bench/stats"
 )
 
 // row is one benchmark (family/name) with every sample of every metric.
@@ -125,7 +127,7 @@ func main() {
 		}
 		units := ordered(fam)
 		cell := func(r *row, u string) string {
-			v := format(median(r.metrics[u]))
+			v := format(stats.Median(r.metrics[u]))
 			if n := len(r.metrics[u]); n > 1 {
 				v += fmt.Sprintf(" (%d)", n)
 			}
@@ -211,7 +213,7 @@ func summary(b *strings.Builder, fams map[string]*family) {
 		worstOver, worstOn, worstOff := 0.0, 0.0, 0.0
 		okOn, okOff := true, true
 		for _, r := range fam.rows {
-			over, short := maxOf(r.metrics["B-over"]), maxOf(r.metrics["B-short"])
+			over, short := stats.Max(r.metrics["B-over"]), stats.Max(r.metrics["B-short"])
 			worstOver = math.Max(worstOver, over)
 			bound := 65536.0
 			if strings.Contains(r.name, "offload=off") {
@@ -254,7 +256,7 @@ func lookup(fams map[string]*family, fam, name, unit string) (float64, bool) {
 	}
 	for _, r := range f.rows {
 		if r.name == name && len(r.metrics[unit]) > 0 {
-			return median(r.metrics[unit]), true
+			return stats.Median(r.metrics[unit]), true
 		}
 	}
 	return 0, false
@@ -262,7 +264,8 @@ func lookup(fams map[string]*family, fam, name, unit string) (float64, bool) {
 
 var describe = map[string]string{
 	"DataPlane": "TCP goodput (iperf3, one stream, veth between two namespaces) with no table, with the\n" +
-		"enforcer's table (`vmap`: interval verdict maps dispatching to per-item chains) and with\n" +
+		"enforcer's table (`vmap`: verdict maps, a hash map of ports and an interval map of long ranges,\n" +
+		"dispatching to per-item chains) and with\n" +
 		"the same items as one rule per port per chain (`linear`: the shell tool's design), to a\n" +
 		"port below every item (`outside`: a linear chain evaluates every rule) and to the middle\n" +
 		"item's port (`inside`). Items: 90% single ports, 5% ranges of 3 ports, 5% groups of two\n" +
@@ -348,26 +351,6 @@ func ordered(fam *family) []string {
 		}
 	}
 	return out
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func maxOf(v []float64) float64 {
-	m := 0.0
-	for _, x := range v {
-		m = math.Max(m, x)
-	}
-	return m
 }
 
 func format(v float64) string {
