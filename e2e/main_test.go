@@ -4,18 +4,17 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
 )
 
 // bin holds the binaries built once for the package.
@@ -43,37 +42,25 @@ func TestMain(m *testing.M) {
 // proc is a daemon started inside a namespace.
 type proc struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan error
-}
-
-// syncBuffer is the process output: written by exec's copying goroutine,
-// read by the test while the process runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // start runs a binary inside ns; it is killed at cleanup if still running,
 // and its output is logged when the test fails.
 func start(t *testing.T, ns *testnet.NS, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: ns.Command(append([]string{filepath.Join(bin, name)}, args...)...), out: &syncBuffer{}, done: make(chan error, 1)}
+	return startArgv(t, ns, append([]string{filepath.Join(bin, name)}, args...)...)
+}
+
+// startArgv is start for any command line (a shell that sets the umask
+// first, say).
+func startArgv(t *testing.T, ns *testnet.NS, argv ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: ns.Command(argv...), out: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+		t.Fatalf("start %v: %v", argv, err)
 	}
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
@@ -84,7 +71,7 @@ func start(t *testing.T, ns *testnet.NS, name string, args ...string) *proc {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.out)
+			t.Logf("%s output:\n%s", filepath.Base(argv[0]), p.out)
 		}
 	})
 	return p

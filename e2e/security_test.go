@@ -513,30 +513,6 @@ func vmHWM(t *testing.T, pid int) int {
 	return 0
 }
 
-// startArgv is start for a command line that is not one of the binaries
-// (a shell that sets the umask first).
-func startArgv(t *testing.T, ns *testnet.NS, argv ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: ns.Command(argv...), out: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %v: %v", argv, err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%v output:\n%s", argv, p.out)
-		}
-	})
-	return p
-}
-
 // umask0 runs argv with umask 000, the worst an operator could set: the
 // modes must come from the programs, not from the environment.
 func umask0(argv ...string) []string {

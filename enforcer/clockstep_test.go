@@ -4,30 +4,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"port-traffic-dog/internal/state"
 )
-
-// steppedClock is a wall clock that the test steps by days.
-type steppedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *steppedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *steppedClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // TestClockStepsByDays steps the enforcer's clock back and forth by days
 // and months, across reset days, with restarts and reloads while the clock
@@ -42,7 +23,7 @@ func TestClockStepsByDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := func(m time.Month, d, h int) time.Time { return time.Date(2026, m, d, h, 0, 0, 0, sh) }
-	clk := &steppedClock{t: day(time.March, 20, 10)}
+	clk := &fakeClock{t: day(time.March, 20, 10)}
 	r := newRig(t, `timezone: Asia/Shanghai
 checkpoint_interval: 1h
 ports:
@@ -85,7 +66,7 @@ ports:
 
 	// 40 days back (an RTC that lost its time): nothing is due, and a
 	// restart and a reload with the clock behind keep the schedule.
-	clk.set(day(time.February, 8, 10))
+	clk.Set(day(time.February, 8, 10))
 	check("40 days back")
 	stop()
 	e = r.enforcer(withSteps)
@@ -104,11 +85,11 @@ ports:
 
 	// Back to the present, then 75 days forward over two or three reset
 	// days of each item: one reset each, at the step.
-	clk.set(day(time.March, 20, 11))
+	clk.Set(day(time.March, 20, 11))
 	check("back to the present")
 	r.tcp(443, 30_000, 10_000)
 	jump := day(time.June, 3, 12)
-	clk.set(jump)
+	clk.Set(jump)
 	want = append(want, entry{"p443", jump}, entry{"p8080", jump})
 	check("75 days forward")
 	if h := r.history()[0]; h.InBytes < 30_000 || h.OutBytes < 10_000 {
@@ -118,31 +99,31 @@ ports:
 	next("75 days forward", "8080", day(time.June, 30, 0))
 
 	// 10 days back: nothing; forward to June 30: 8080 (day 31, clamped).
-	clk.set(day(time.May, 24, 12))
+	clk.Set(day(time.May, 24, 12))
 	check("10 days back")
-	clk.set(day(time.June, 30, 0))
+	clk.Set(day(time.June, 30, 0))
 	want = append(want, entry{"p8080", day(time.June, 30, 0)})
 	check("June 30")
 	// Two days back and on to July 1: 443 only; 8080 already had June's.
-	clk.set(day(time.June, 28, 0))
+	clk.Set(day(time.June, 28, 0))
 	check("2 days back")
-	clk.set(day(time.July, 1, 0))
+	clk.Set(day(time.July, 1, 0))
 	want = append(want, entry{"p443", day(time.July, 1, 0)})
 	check("July 1")
 
 	// Three days back over July 1, a restart there (the start-up's missed
 	// reset check), then forward again: July 1 is not reset twice.
-	clk.set(day(time.June, 28, 6))
+	clk.Set(day(time.June, 28, 6))
 	stop()
 	e = r.enforcer(withSteps)
 	stop = r.run(e)
 	check("restart 3 days back")
-	clk.set(day(time.July, 2, 0))
+	clk.Set(day(time.July, 2, 0))
 	check("forward again")
 
 	// A manual reset while the clock is back: it ends the period then, and
 	// does not pull the next automatic reset earlier or push it later.
-	clk.set(day(time.June, 29, 0))
+	clk.Set(day(time.June, 29, 0))
 	if _, err := e.Reset([]string{"8080"}, false, state.ReasonManual); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +133,7 @@ ports:
 	}
 	want = append(want, entry{"p8080", day(time.June, 29, 0)}) // compared without the reason below
 	next("manual reset in the past", "8080", day(time.July, 31, 0))
-	clk.set(day(time.July, 31, 0))
+	clk.Set(day(time.July, 31, 0))
 	want = append(want, entry{"p8080", day(time.July, 31, 0)})
 	time.Sleep(300 * time.Millisecond)
 	var got []string

@@ -2,19 +2,14 @@ package exporter
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"port-traffic-dog/enforcer"
 	"port-traffic-dog/internal/testnet"
 )
 
@@ -22,7 +17,6 @@ import (
 // an exporter in front of an enforcer with 10,000 items, quotas on half.
 func BenchmarkScrape(b *testing.B) {
 	ns := testnet.NewNS(b, "bench")
-	dir := b.TempDir()
 	var cfg strings.Builder
 	cfg.WriteString("ports:\n")
 	for i := 0; i < 10000; i++ {
@@ -31,18 +25,7 @@ func BenchmarkScrape(b *testing.B) {
 			cfg.WriteString("    quota: 1TB\n")
 		}
 	}
-	path := filepath.Join(dir, "config.yaml")
-	os.WriteFile(path, []byte(cfg.String()), 0o600)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e, err := enforcer.New(enforcer.Options{ConfigPath: path, NetNS: ns.Fd(), Logger: log,
-		StateDir: filepath.Join(dir, "state"), AdminSocket: filepath.Join(dir, "s.sock")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		b.Fatal(err)
-	}
-	x := New(ns.Fd(), filepath.Join(dir, "state"), log)
+	_, x := startEnforcer(b, ns.Fd(), cfg.String(), nil)
 	h := x.Handler(prometheus.NewRegistry(), 0, time.Minute)
 	for _, gzip := range []bool{false, true} {
 		b.Run(fmt.Sprintf("gzip=%v", gzip), func(b *testing.B) {

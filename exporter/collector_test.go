@@ -32,11 +32,35 @@ func scrape(t *testing.T, c *Exporter) string {
 	return string(b)
 }
 
+// startEnforcer starts a real enforcer on the config body in the namespace
+// fd, with its state in a temporary dir (opts may adjust its options), and
+// returns it with an exporter of the same kernel and state.
+func startEnforcer(tb testing.TB, fd int, body string, opts func(*enforcer.Options)) (*enforcer.Enforcer, *Exporter) {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	o := enforcer.Options{ConfigPath: cfg, NetNS: fd, Logger: log,
+		StateDir: filepath.Join(dir, "state"), AdminSocket: filepath.Join(dir, "s.sock")}
+	if opts != nil {
+		opts(&o)
+	}
+	e, err := enforcer.New(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return e, New(fd, o.StateDir, log)
+}
+
 func TestExporterAgainstRealTable(t *testing.T) {
 	p := testnet.NewPair(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(`ports:
+	e, c := startEnforcer(t, p.Server.Fd(), `ports:
   - ports: "443"
     remark: "alice <vip> & \"co\" 阿里"
     quota: 1GiB
@@ -48,20 +72,10 @@ func TestExporterAgainstRealTable(t *testing.T) {
     reset_day: 0
 host:
   quota: 10TB
-`), 0o600)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e, err := enforcer.New(enforcer.Options{ConfigPath: cfg, NetNS: p.Server.Fd(), Logger: log,
-		StateDir: filepath.Join(dir, "state"), AdminSocket: filepath.Join(dir, "s.sock")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
+`, nil)
 	if _, err := p.TCP(testnet.ServerIP4, 443, 123_456, 654_321, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	c := New(p.Server.Fd(), filepath.Join(dir, "state"), log)
 	out := scrape(t, c)
 	for _, want := range []string{
 		`port_traffic_dog_up 1`,

@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -38,9 +35,10 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 func TestQuotaMetricsContract(t *testing.T) {
 	promtool := tu.RequireBinary(t, "promtool")
 	p := testnet.NewPair(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(`checkpoint_interval: 1h
+	t0 := time.Date(2026, 2, 15, 12, 0, 0, 0, time.UTC)
+	clk := &clock{t: t0}
+	var stateDir string
+	e, x := startEnforcer(t, p.Server.Fd(), `checkpoint_interval: 1h
 timezone: UTC
 host:
   quota: 50GB
@@ -56,21 +54,9 @@ ports:
     protocols: [tcp]
     reset_day: 0
     expires: 2026-03-01
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	t0 := time.Date(2026, 2, 15, 12, 0, 0, 0, time.UTC)
-	clk := &clock{t: t0}
-	stateDir := filepath.Join(dir, "state")
-	e, err := enforcer.New(enforcer.Options{ConfigPath: cfg, NetNS: p.Server.Fd(), Logger: log, Now: clk.Now,
-		StateDir: stateDir, AdminSocket: filepath.Join(dir, "s.sock"), TickInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
+`, func(o *enforcer.Options) {
+		o.Now, o.TickInterval, stateDir = clk.Now, 50*time.Millisecond, o.StateDir
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
@@ -80,7 +66,6 @@ ports:
 			t.Error(err)
 		}
 	})
-	x := New(p.Server.Fd(), stateDir, log)
 	x.now = clk.Now
 
 	kernel := func() map[string]state.Counter {

@@ -1,17 +1,12 @@
 package exporter
 
 import (
-	"io"
-	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"port-traffic-dog/enforcer"
 	"port-traffic-dog/internal/testnet"
 	tu "port-traffic-dog/internal/testutil"
 )
@@ -43,25 +38,13 @@ func flood(t *testing.T, ns *testnet.NS, from, to netip.AddrPort) {
 func TestShaperCounters(t *testing.T) {
 	promtool := tu.RequireBinary(t, "promtool")
 	p := testnet.NewPair(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(`interfaces: [veth0]
+	e, x := startEnforcer(t, p.Server.Fd(), `interfaces: [veth0]
 ports:
   - ports: "5600"
     rate: 1Mbps
   - ports: "5601"
-`), 0o600)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e, err := enforcer.New(enforcer.Options{ConfigPath: cfg, NetNS: p.Server.Fd(), Logger: log,
-		StateDir: filepath.Join(dir, "state"), AdminSocket: filepath.Join(dir, "s.sock")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
+`, nil)
 	t.Cleanup(func() { e.Cleanup() })
-	x := New(p.Server.Fd(), filepath.Join(dir, "state"), log)
 	before := scrape(t, x)
 	for _, d := range []string{"in", "out"} {
 		for _, m := range []string{"dropped_packets", "overlimits"} {

@@ -10,7 +10,6 @@
 package testprom
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,7 +22,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,26 +44,9 @@ type File struct {
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *testutil.SyncBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // Wait's result, valid after done
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // freeLoopbackAddr asks the kernel for a free port. The port is released
@@ -106,7 +87,7 @@ func start(t testing.TB, name, bin string, args func(addr string) []string) (*pr
 	deadline := time.Now().Add(StartTimeout)
 	for attempt := 1; ; attempt++ {
 		addr := freeLoopbackAddr(t)
-		p := &process{name: name, log: &syncBuffer{}, done: make(chan struct{})}
+		p := &process{name: name, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 		p.cmd = exec.Command(bin, args(addr)...)
 		p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 		// Its own process group, so that the kill reaches nothing else and
