@@ -81,6 +81,7 @@ type Enforcer struct {
 	memLifted      atomic.Int32     // reloads and imports at work (memlimit.go)
 	metaSum        uint64           // of the meta file last written (metaHash)
 	configStamp    fileStamp
+	configText     config.ItemCache // a reload decodes only the items that changed
 	bootID         string
 	shape          shaping       // the tc side: bandwidth limits (shape.go)
 	unrecorded     []state.Reset // applied resets the history file did not take yet
@@ -117,7 +118,7 @@ func (e *Enforcer) loadConfig() (*config.Config, fileStamp, error) {
 	if e.opts.ConfigPath != "" {
 		stamp = stampOf(e.opts.ConfigPath)
 		var err error
-		if cfg, err = config.Load(e.opts.ConfigPath); err != nil {
+		if cfg, err = e.configText.Load(e.opts.ConfigPath); err != nil {
 			return nil, stamp, err
 		}
 	}
@@ -165,7 +166,7 @@ func (e *Enforcer) Start() error {
 	e.stats = st.Stats
 	e.shape.s.Restore(st.Shaper)
 	now := e.opts.Now()
-	e.items, e.host = e.merge(e.cfg, st.Items, st.Host, now)
+	e.items, e.host = e.merge(e.cfg, statesByID(st.Items), st.Host, now)
 
 	objs, err := e.nft.ReadObjects()
 	switch {
@@ -193,18 +194,15 @@ func (e *Enforcer) Start() error {
 // a billing period for new ones, and carries config changes into the state:
 // a new billing mode gets fresh quota objects, a new reset day reschedules,
 // a quota raised above the use unblocks.
-func (e *Enforcer) merge(cfg *config.Config, saved []state.Item, savedHost *state.Item, now time.Time) ([]*item, *item) {
-	byID := make(map[string]state.Item, len(saved))
-	for _, s := range saved {
-		byID[s.ID] = s
-	}
+func (e *Enforcer) merge(cfg *config.Config, saved map[string]*state.Item, savedHost *state.Item, now time.Time) ([]*item, *item) {
 	items := make([]*item, 0, len(cfg.Items))
 	for i := range cfg.Items {
 		c := &cfg.Items[i]
 		it := &item{cfg: c}
-		s, ok := byID[c.ID()]
-		if !ok {
-			s = state.Item{ID: c.ID(), PeriodStart: now}
+		s := state.Item{ID: c.ID(), PeriodStart: now}
+		old, ok := saved[s.ID]
+		if ok {
+			s = *old
 		}
 		it.st = e.carry(s, ok, itemSettings{quota: c.Quota, billing: c.Billing, resetDay: c.ResetDay}, now)
 		it.st.Ports, it.st.Remark, it.st.Protocols = c.Ports, c.Remark, c.Protocols.String()
@@ -227,6 +225,15 @@ func (e *Enforcer) merge(cfg *config.Config, saved []state.Item, savedHost *stat
 	host.st = e.carry(hs, ok, hset, now)
 	host.st.Ports, host.st.Protocols = config.HostPort, "tcp+udp"
 	return items, host
+}
+
+// statesByID indexes saved item states for merge.
+func statesByID(items []state.Item) map[string]*state.Item {
+	m := make(map[string]*state.Item, len(items))
+	for i := range items {
+		m[items[i].ID] = &items[i]
+	}
+	return m
 }
 
 type itemSettings struct {
@@ -338,19 +345,28 @@ func (e *Enforcer) apply(full bool) error {
 	return nil
 }
 
-// saveLocked writes the state file now.
+// saveLocked writes the state file now, and the meta file when it changed.
 func (e *Enforcer) saveLocked() error {
 	e.flushHistory()
 	st := e.snapshot()
-	if err := state.Save(e.cfg.StateDir, st); err != nil {
+	// Both files at once: at 10,000 items each is ~4 ms of encoding and an
+	// fsync, and the two fsyncs can share a journal commit.
+	var metaErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { metaErr = e.saveMeta(st) })
+	err := state.Save(e.cfg.StateDir, st)
+	wg.Wait()
+	if err != nil || metaErr != nil {
 		e.stats.CheckpointErrors++
+	}
+	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	e.lastCheckpoint = st.SavedAt
 	e.lastHost = [2]state.Counter{e.host.st.In, e.host.st.Out}
 	e.dirty = false
-	if err := e.saveMeta(st); err != nil {
-		return err
+	if metaErr != nil {
+		return fmt.Errorf("checkpoint: %w", metaErr)
 	}
 	e.fitMemoryLimit(false)
 	return nil
@@ -374,8 +390,7 @@ func (e *Enforcer) saveMeta(st *state.State) error {
 		m.Host = &h
 	}
 	if err := state.SaveMeta(e.cfg.StateDir, m); err != nil {
-		e.stats.CheckpointErrors++
-		return fmt.Errorf("checkpoint: %w", err)
+		return err
 	}
 	e.metaSum = sum
 	return nil

@@ -118,7 +118,7 @@ func (e *Enforcer) Import(data []byte, dryRun bool) (*adminapi.ImportResponse, e
 	}
 
 	e.cfg = cfg
-	e.items, e.host = e.merge(cfg, c.State.Items, c.State.Host, now)
+	e.items, e.host = e.merge(cfg, statesByID(c.State.Items), c.State.Host, now)
 	resets := e.runDueResets(now) // periods that ended between export and import
 	e.checkQuotas(nil)
 

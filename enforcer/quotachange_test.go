@@ -213,3 +213,46 @@ ports:
 		t.Error("a config change wrote reset history")
 	}
 }
+
+// TestReloadStartsNewQuotasFromCurrentCounters: a reload reads the counters
+// of the items it changes (one by one, or in one dump when there are many),
+// not a dump of all of them. An item given a new billing mode gets quota
+// objects that start from its counters as the kernel holds them now, with
+// the traffic no checkpoint or status read has seen.
+func TestReloadStartsNewQuotasFromCurrentCounters(t *testing.T) {
+	for _, others := range []int{0, maxCounterLookups} {
+		t.Run(fmt.Sprintf("changed=%d", others+1), func(t *testing.T) {
+			cfg := func(billing string) string {
+				var b strings.Builder
+				b.WriteString(quotaConfig("    quota: 10MB\n    billing: " + billing))
+				for i := range others {
+					fmt.Fprintf(&b, "  - ports: \"%d\"\n    quota: 1GB\n    billing: %s\n", 20000+i, billing)
+				}
+				return b.String()
+			}
+			r := newRig(t, cfg("sum"))
+			e := r.enforcer()
+			r.run(e)
+			r.tcp(443, 40_000, 80_000)
+			r.tcp(8080, 20_000, 20_000)
+			r.quiesce("p443")
+			r.quiesce("p8080")
+			in, out := r.counters("p443")
+			if in < 40_000 || out < 80_000 {
+				t.Fatalf("counted in %d out %d", in, out)
+			}
+			r.reload(e, cfg("max"))
+			got := map[string]uint64{}
+			for name, q := range r.quotas("p443") {
+				got[name] = q.Consumed
+			}
+			if want := map[string]uint64{"p443_q1_max_in": in, "p443_q1_max_out": out}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("new quota objects consumed %v, want the counters now: %v", got, want)
+			}
+			// The unchanged item kept its kernel counters.
+			if in8, out8 := r.counters("p8080"); in8 < 20_000 || out8 < 20_000 {
+				t.Errorf("the unchanged item's counters went to in %d out %d", in8, out8)
+			}
+		})
+	}
+}

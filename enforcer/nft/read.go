@@ -27,22 +27,38 @@ func (c *Conn) ReadObjects() (*nftread.Objects, error) {
 // cheaper than a dump: the enforcer uses it to skip checkpoints of an idle
 // host and to notice a deleted table.
 func (c *Conn) ReadHostCounters() ([2]state.Counter, error) {
-	var out [2]state.Counter
-	r, err := c.reader()
+	objs, err := c.ReadCounters([]string{layout.HostID})
 	if err != nil {
-		return out, err
+		return [2]state.Counter{}, err
 	}
-	for _, d := range layout.Directions {
-		o, err := r.GetObject(&nftables.CounterObj{Table: c.table, Name: layout.Counter(layout.HostID, d)})
-		if err != nil {
-			if errors.Is(err, unix.ENOENT) || strings.Contains(err.Error(), "no such file") {
-				return out, ErrNoTable
+	return [2]state.Counter{objs.Counters[layout.Counter(layout.HostID, layout.In)],
+		objs.Counters[layout.Counter(layout.HostID, layout.Out)]}, nil
+}
+
+// ReadCounters reads the in and out counters of the given items, two
+// lookups each: for a few items far cheaper than a dump of all of them. A
+// missing counter is ErrNoTable: the table is gone or was tampered with.
+func (c *Conn) ReadCounters(ids []string) (*nftread.Objects, error) {
+	objs := &nftread.Objects{Counters: make(map[string]state.Counter, 2*len(ids))}
+	r, err := nftables.New(nftables.WithNetNSFd(c.netns), nftables.AsLasting()) // one socket for all lookups
+	if err != nil {
+		return nil, err
+	}
+	defer r.CloseLasting()
+	for _, id := range ids {
+		for _, d := range layout.Directions {
+			name := layout.Counter(id, d)
+			o, err := r.GetObject(&nftables.CounterObj{Table: c.table, Name: name})
+			if err != nil {
+				if errors.Is(err, unix.ENOENT) || strings.Contains(err.Error(), "no such file") {
+					return nil, ErrNoTable
+				}
+				return nil, fmt.Errorf("read counter %s: %w", name, err)
 			}
-			return out, fmt.Errorf("read host counter: %w", err)
-		}
-		if co, ok := o.(*nftables.CounterObj); ok {
-			out[d] = state.Counter{Bytes: co.Bytes, Packets: co.Packets}
+			if co, ok := o.(*nftables.CounterObj); ok {
+				objs.Counters[name] = state.Counter{Bytes: co.Bytes, Packets: co.Packets}
+			}
 		}
 	}
-	return out, nil
+	return objs, nil
 }

@@ -126,12 +126,19 @@ type Item struct {
 	// Source says where the item was defined, for messages: "config.yaml:12"
 	// or "--port #2".
 	Source string
+
+	id string // ID(), kept: a reload looks up every item by it
 }
 
 // ID is the item's stable identity in the kernel (object and chain names) and
 // in the state: derived from the canonical ports, so re-ordering a group or
 // editing the remark keeps the counters.
-func (it *Item) ID() string { return ItemID(it.Spec) }
+func (it *Item) ID() string {
+	if it.id != "" {
+		return it.id
+	}
+	return ItemID(it.Spec)
+}
 
 // ItemID derives the kernel identity of a ports spec.
 func ItemID(s portspec.Spec) string {

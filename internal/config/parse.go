@@ -26,6 +26,14 @@ const MaxFileSize = 32 << 20
 
 // Load reads and validates a config file.
 func Load(path string) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, path)
+}
+
+func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -45,22 +53,29 @@ func Load(path string) (*Config, error) {
 	if _, err := f.ReadAt(data, 0); err != nil && st.Size() > 0 {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
 	}
-	return Parse(data, path)
+	return data, nil
 }
 
 // Parse validates YAML config text; source names it in error messages.
 func Parse(data []byte, source string) (*Config, error) {
+	cfg, _, err := parse(data, source)
+	return cfg, err
+}
+
+// parse is Parse that also returns the document's root node (nil for an
+// empty file), for the item cache to learn the items' text from.
+func parse(data []byte, source string) (*Config, *yaml.Node, error) {
 	if len(data) > MaxFileSize {
-		return nil, &Error{Source: source, Msg: fmt.Sprintf("%d bytes is larger than the %d MiB limit", len(data), MaxFileSize>>20)}
+		return nil, nil, &Error{Source: source, Msg: fmt.Sprintf("%d bytes is larger than the %d MiB limit", len(data), MaxFileSize>>20)}
 	}
 	if !utf8.Valid(data) {
-		return nil, &Error{Source: source + lineOfInvalidUTF8(data), Msg: "file is not valid UTF-8"}
+		return nil, nil, &Error{Source: source + lineOfInvalidUTF8(data), Msg: "file is not valid UTF-8"}
 	}
 	cfg := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Error{Source: source, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, nil, &Error{Source: source, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	// A second document (two files concatenated, a stray "---") would be
 	// ignored silently with all its items: refuse it instead.
@@ -68,22 +83,22 @@ func Parse(data []byte, source string) (*Config, error) {
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, &Error{Source: source, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, nil, &Error{Source: source, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	case len(extra.Content) > 0 && !isNull(extra.Content[0]):
-		return nil, &Error{Source: lineOf(source, extra.Content[0]), Msg: "a second YAML document starts here; the file must hold one"}
+		return nil, nil, &Error{Source: lineOf(source, extra.Content[0]), Msg: "a second YAML document starts here; the file must hold one"}
 	}
 	if len(doc.Content) == 0 { // empty file: all defaults, no items
-		return cfg, nil
+		return cfg, nil, nil
 	}
 	d := &decoder{source: source}
 	d.top(doc.Content[0], cfg)
 	if err := errors.Join(d.errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := cfg.checkItems(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cfg, nil
+	return cfg, doc.Content[0], nil
 }
 
 // WithPortFlags returns a copy of c with the items of repeated --port flags
@@ -524,6 +539,7 @@ func buildItem(raw map[string]string, source string, where func(string) string) 
 	if it.Spec, err = portspec.Parse(it.Ports); err != nil {
 		return fail("ports", err)
 	}
+	it.id = ItemID(it.Spec)
 	for _, k := range itemKeys[1:] {
 		v, set := raw[k]
 		if !set {
