@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // IANA zones must resolve on minimal hosts without /usr/share/zoneinfo
@@ -123,11 +124,19 @@ type Item struct {
 	RateOut   uint64 // bits/s from the port (client downloads); 0 = unlimited
 	Burst     uint64 // bytes; 0 = derived from the rate
 
-	// Source says where the item was defined, for messages: "config.yaml:12"
-	// or "--port #2".
-	Source string
+	// Where the item is defined, for messages (Source): a file and a line,
+	// or a --port flag and line 0. The file name is shared by all items.
+	source string
+	line   int
+	id     string // ID(), kept: a reload looks up every item by it
+}
 
-	id string // ID(), kept: a reload looks up every item by it
+// Source is where the item is defined: "file.yaml:12" or "--port #2".
+func (it *Item) Source() string {
+	if it.line == 0 {
+		return it.source
+	}
+	return it.source + ":" + strconv.Itoa(it.line)
 }
 
 // ID is the item's stable identity in the kernel (object and chain names) and
@@ -215,7 +224,7 @@ func (c *Config) checkItems() error {
 		if r, ok := it.Spec.Overlap(c.Exempt); ok {
 			for field, set := range map[string]bool{"quota": it.Quota > 0, "expires": !it.Expires.IsZero()} {
 				if set {
-					return &Error{Source: it.Source, Item: it.Ports, Field: field,
+					return &Error{Source: it.Source(), Item: it.Ports, Field: field,
 						Msg: fmt.Sprintf("port %s is exempt (never blocked), so it cannot have %s; remove it from `exempt` or drop %s", r, article(field), field)}
 				}
 			}
@@ -232,12 +241,12 @@ func (c *Config) checkItems() error {
 		}
 		first, later := &c.Items[a.idx], &c.Items[b.idx]
 		if first.Spec.String() == later.Spec.String() {
-			return &Error{Source: later.Source, Item: later.Ports, Field: "ports",
-				Msg: fmt.Sprintf("duplicate item: %q is already defined at %s", first.Ports, first.Source)}
+			return &Error{Source: later.Source(), Item: later.Ports, Field: "ports",
+				Msg: fmt.Sprintf("duplicate item: %q is already defined at %s", first.Ports, first.Source())}
 		}
 		shared := portspec.Range{Lo: max(a.r.Lo, b.r.Lo), Hi: min(a.r.Hi, b.r.Hi)}
-		return &Error{Source: later.Source, Item: later.Ports, Field: "ports",
-			Msg: fmt.Sprintf("overlaps item %q (%s) on port %s: a port can belong to one item only", first.Ports, first.Source, shared)}
+		return &Error{Source: later.Source(), Item: later.Ports, Field: "ports",
+			Msg: fmt.Sprintf("overlaps item %q (%s) on port %s: a port can belong to one item only", first.Ports, first.Source(), shared)}
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func TestParseFull(t *testing.T) {
 	a := cfg.Items[0]
 	if a.Remark != "alice <vip> & co 阿里" || a.Quota != 500<<30 || a.ResetDay != 31 ||
 		a.Expires != (Date{2026, 12, 31}) || a.RateIn != 20e6 || a.RateOut != 100e6 || a.Burst != 256000 ||
-		a.Protocols != TCP|UDP || a.ID() != "p443" || a.Source != "full.yaml:14" {
+		a.Protocols != TCP|UDP || a.ID() != "p443" || a.Source() != "full.yaml:14" {
 		t.Errorf("item 0 wrong: %+v", a)
 	}
 	b := cfg.Items[1]
@@ -156,7 +156,7 @@ func TestPortFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back.Source, it.Source = "", ""
+	back.source, it.source, back.line, it.line = "", "", 0, 0
 	if back.Ports != it.Ports || back.Remark != it.Remark || back.Quota != it.Quota || back.RateOut != it.RateOut ||
 		back.Expires != it.Expires || back.ResetDay != it.ResetDay || back.Protocols != it.Protocols {
 		t.Errorf("round trip: %+v != %+v", back, it)

@@ -42,7 +42,7 @@ func ParsePortFlag(s, source string) (Item, error) {
 		}
 		raw[k] = val
 	}
-	return buildItem(raw, source, func(string) string { return source })
+	return buildItem(raw, source, 0, func(string) string { return source })
 }
 
 // FormatPortFlag renders an item as a --port value that ParsePortFlag reads

@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"strconv"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -26,16 +25,20 @@ import (
 // changed, the whole file is parsed as Parse does, so every error message
 // comes from the full parse.
 //
-// The zero value is ready to use. It is not safe for concurrent use.
+// The cache holds one copy of the last file's text (its keys are parts of
+// it) and shares the items with the Config it returned: at 10,000 items
+// about 1 MB besides the Config. Callers must not modify a returned
+// Config's Items. The zero value is ready to use. It is not safe for
+// concurrent use.
 type ItemCache struct {
-	items map[string]cachedItem
-	fast  int // parses served from the cache, for tests
+	items []Item              // the last file's items, as returned
+	index map[string]entryRef // an entry's text (a substring of one copy of the file) -> its item
+	fast  int                 // parses served from the cache, for tests
 }
 
-type cachedItem struct {
-	key  string // the entry's text: the map's key, kept to reuse without a copy
-	item Item   // without Source, which depends on where the entry is
-	line int    // the item's line within its entry's text, from 1
+type entryRef struct {
+	item int32 // in items
+	line int32 // the item's line within the entry's text, from 1
 }
 
 // Load reads and validates a config file like the package's Load.
@@ -53,7 +56,7 @@ func (c *ItemCache) Parse(data []byte, source string) (*Config, error) {
 	// What parse refuses before decoding, it also refuses here.
 	list, split := splitList(data)
 	split = split && len(data) <= MaxFileSize && utf8.Valid(data)
-	if split && c.items != nil {
+	if split && c.index != nil {
 		if cfg, ok := c.parseChanged(data, list, source); ok {
 			c.fast++
 			return cfg, nil
@@ -64,9 +67,9 @@ func (c *ItemCache) Parse(data []byte, source string) (*Config, error) {
 		// The cache stays: the corrected file most likely shares its items.
 		return nil, err
 	}
-	c.items = nil
+	c.items, c.index = nil, nil
 	if split {
-		c.items = learn(list, root, cfg)
+		c.learn(string(data), list, root, cfg)
 	}
 	return cfg, nil
 }
@@ -76,7 +79,7 @@ func (c *ItemCache) Parse(data []byte, source string) (*Config, error) {
 func (c *ItemCache) parseChanged(data []byte, list itemList, source string) (*Config, bool) {
 	misses := 0
 	for _, e := range list.entries {
-		if _, hit := c.items[string(e.text)]; !hit {
+		if _, hit := c.index[string(data[e.start:e.end])]; !hit {
 			misses++
 		}
 	}
@@ -87,66 +90,65 @@ func (c *ItemCache) parseChanged(data []byte, list itemList, source string) (*Co
 	if err != nil || !list.placed(root) {
 		return nil, false
 	}
-	next := make(map[string]cachedItem, len(list.entries))
-	cfg.Items = make([]Item, 0, len(list.entries))
+	text := string(data)
+	index := make(map[string]entryRef, len(list.entries))
+	items := make([]Item, 0, len(list.entries))
 	for _, e := range list.entries {
-		ci, hit := c.items[string(e.text)]
-		if !hit {
-			if ci, hit = decodeEntry(e.text, source); !hit {
-				return nil, false
-			}
+		key := text[e.start:e.end]
+		var it Item
+		ref, hit := c.index[key]
+		if hit {
+			it = c.items[ref.item]
+		} else if it, ref.line, hit = decodeEntry(data[e.start:e.end], source); !hit {
+			return nil, false
 		}
-		it := ci.item
-		it.Source = source + ":" + strconv.Itoa(e.line+ci.line-1)
-		cfg.Items = append(cfg.Items, it)
-		next[ci.key] = ci
+		it.source, it.line = source, e.line+int(ref.line)-1
+		index[key] = entryRef{int32(len(items)), ref.line}
+		items = append(items, it)
 	}
+	cfg.Items = items
 	if cfg.checkItems() != nil {
 		return nil, false
 	}
-	c.items = next
+	c.items, c.index = items, index
 	return cfg, true
 }
 
 // decodeEntry decodes one list entry's text alone.
-func decodeEntry(text []byte, source string) (cachedItem, bool) {
+func decodeEntry(text []byte, source string) (it Item, line int32, ok bool) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(text, &doc); err != nil || len(doc.Content) != 1 {
-		return cachedItem{}, false
+		return Item{}, 0, false
 	}
 	seq := doc.Content[0]
 	if seq.Kind != yaml.SequenceNode || len(seq.Content) != 1 || crossesEntries(seq) {
-		return cachedItem{}, false
+		return Item{}, 0, false
 	}
 	it, errs := decodeItem(seq.Content[0], source)
 	if len(errs) > 0 {
-		return cachedItem{}, false
+		return Item{}, 0, false
 	}
-	it.Source = ""
-	return cachedItem{string(text), it, seq.Content[0].Line}, true
+	return it, int32(seq.Content[0].Line), true
 }
 
-// learn fills a cache from a full parse whose list entries are where the
-// split put them.
-func learn(list itemList, root *yaml.Node, cfg *Config) map[string]cachedItem {
+// learn fills the cache from a full parse of text whose list entries are
+// where the split put them.
+func (c *ItemCache) learn(text string, list itemList, root *yaml.Node, cfg *Config) {
 	seq := listValue(root, list)
 	if seq == nil || seq.Kind != yaml.SequenceNode || len(seq.Content) != len(list.entries) || len(cfg.Items) != len(list.entries) {
-		return nil
+		return
 	}
-	items := make(map[string]cachedItem, len(list.entries))
+	index := make(map[string]entryRef, len(list.entries))
 	for i, n := range seq.Content {
 		e := list.entries[i]
 		if n.Line < e.line || (i+1 < len(list.entries) && n.Line >= list.entries[i+1].line) {
-			return nil // the split and the parser disagree
+			return // the split and the parser disagree
 		}
 		if !crossesEntries(n) {
-			key := string(e.text)
-			it := cfg.Items[i]
-			it.Source = ""
-			items[key] = cachedItem{key, it, n.Line - e.line + 1}
+			index[text[e.start:e.end]] = entryRef{int32(i), int32(n.Line - e.line + 1)}
 		}
 	}
-	return items
+	c.items, c.index = cfg.Items, index
 }
 
 // crossesEntries reports an anchor or alias under n: its meaning can depend
@@ -171,10 +173,11 @@ type itemList struct {
 	entries    []entry
 }
 
-// entry is the text of one list entry, from its "- " line to the next.
+// entry is one list entry: the offsets of its text, from its "- " line to
+// the next, and the line it starts on.
 type entry struct {
-	text []byte
-	line int
+	start, end int
+	line       int
 }
 
 // splitList finds the entries of the top-level `ports` list, when it is a
@@ -192,7 +195,7 @@ func splitList(data []byte) (itemList, bool) {
 	where, indent, entryStart, entryLine := before, -1, -1, 0
 	closeEntry := func(at int) {
 		if entryStart >= 0 {
-			l.entries = append(l.entries, entry{data[entryStart:at], entryLine})
+			l.entries = append(l.entries, entry{entryStart, at, entryLine})
 		}
 		entryStart = -1
 	}

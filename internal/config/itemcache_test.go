@@ -64,8 +64,8 @@ func TestItemCacheDecodesOnlyChanges(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var c ItemCache
 			sameAsParse(t, &c, base)
-			if len(c.items) != 40 {
-				t.Fatalf("the first parse cached %d items, want 40", len(c.items))
+			if len(c.index) != 40 {
+				t.Fatalf("the first parse cached %d items, want 40", len(c.index))
 			}
 			if name == "list at column 0" || name == "leading ---" {
 				sameAsParse(t, &c, text) // most entries changed: a full parse that learns them
@@ -85,8 +85,8 @@ func TestItemCacheDecodesOnlyChanges(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("cache: %+v\nParse: %+v", got, want)
 			}
-			if len(c.items) != len(want.Items) {
-				t.Errorf("the cache holds %d entries for %d items", len(c.items), len(want.Items))
+			if len(c.index) != len(want.Items) {
+				t.Errorf("the cache holds %d entries for %d items", len(c.index), len(want.Items))
 			}
 		})
 	}

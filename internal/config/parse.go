@@ -102,8 +102,12 @@ func parse(data []byte, source string) (*Config, *yaml.Node, error) {
 }
 
 // WithPortFlags returns a copy of c with the items of repeated --port flags
-// added, validated together with the file's items.
+// added, validated together with the file's items; without flags, c itself
+// (validated already: a copy of 10,000 items is ~2 MB).
 func (c *Config) WithPortFlags(flags []string) (*Config, error) {
+	if len(flags) == 0 {
+		return c, nil
+	}
 	out := *c
 	out.Items = slices.Clone(c.Items)
 	for i, f := range flags {
@@ -520,7 +524,7 @@ func decodeItem(n *yaml.Node, source string) (Item, []error) {
 		}
 		return Item{}, d.errs
 	}
-	it, err := buildItem(raw, d.at(n), func(key string) string { return d.at(nodes[key]) })
+	it, err := buildItem(raw, d.source, n.Line, func(key string) string { return d.at(nodes[key]) })
 	if err != nil {
 		return Item{}, []error{err}
 	}
@@ -528,10 +532,11 @@ func decodeItem(n *yaml.Node, source string) (Item, []error) {
 }
 
 // buildItem turns the raw option strings of one item (from YAML or a --port
-// flag) into an Item; where(key) locates an option for messages.
-func buildItem(raw map[string]string, source string, where func(string) string) (Item, error) {
+// flag) into an Item defined at source and line (0 for a flag); where(key)
+// locates an option for messages.
+func buildItem(raw map[string]string, source string, line int, where func(string) string) (Item, error) {
 	it := Item{Ports: strings.TrimSpace(raw["ports"]), Protocols: TCP | UDP, Billing: BillingSum,
-		ResetDay: DefaultResetDay, Source: source}
+		ResetDay: DefaultResetDay, source: source, line: line}
 	fail := func(k string, err error) (Item, error) {
 		return Item{}, &Error{Source: where(k), Item: it.Ports, Field: k, Msg: err.Error()}
 	}
