@@ -184,7 +184,9 @@ type entry struct {
 // block list the split is sure of.
 func splitList(data []byte) (itemList, bool) {
 	var l itemList
-	if bytes.ContainsAny(data, "\t\r") {
+	// The YAML scanner also breaks lines at CR, NEL, LS and PS (YAML 1.1):
+	// the split counts "\n" only.
+	if bytes.ContainsAny(data, "\t\r\u0085\u2028\u2029") {
 		return l, false
 	}
 	const (
