@@ -3,10 +3,11 @@
 # bench/RESULTS.md (machine description, summary against the targets, one
 # table per benchmark). Needs root, iperf3 and nftables, and a quiet machine:
 # figures are medians of alternating runs, but a busy machine still skews
-# them. Takes ~25 minutes with the defaults.
+# them. Takes ~20 minutes with the defaults.
 #
 # Tunables (environment):
 #   DOG_BENCH_SIZES        data plane table sizes (default 100,1000,10000,50000)
+#   DOG_BENCH_TOGGLED_SIZES, DOG_BENCH_CYCLES   the toggled data plane (default 10000,50000; 12)
 #   DOG_BENCH_REPS         repetitions per measurement (default 5)
 #   DOG_BENCH_SECONDS      seconds per iperf3 transfer (default 3)
 #   DOG_BENCH_LINEAR_MAX   largest size the linear design is measured at (default: all)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"strings"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -138,6 +139,14 @@ func (c *ItemCache) learn(text string, list itemList, root *yaml.Node, cfg *Conf
 	if seq == nil || seq.Kind != yaml.SequenceNode || len(seq.Content) != len(list.entries) || len(cfg.Items) != len(list.entries) {
 		return
 	}
+	// An entry's node starts within its lines (checked below), and one
+	// that ran on into the next entry would have taken that entry's node.
+	// The last one could run on past the list: the parser lets a quoted
+	// scalar continue at column 0. Then the line the split ends the list
+	// at is not the top-level key it must be.
+	if list.end < len(text) && !keyAt(root, 1+strings.Count(text[:list.end], "\n")) {
+		return
+	}
 	index := make(map[string]entryRef, len(list.entries))
 	for i, n := range seq.Content {
 		e := list.entries[i]
@@ -149,6 +158,16 @@ func (c *ItemCache) learn(text string, list itemList, root *yaml.Node, cfg *Conf
 		}
 	}
 	c.items, c.index = cfg.Items, index
+}
+
+// keyAt reports whether the root mapping has a key at column 1 of line.
+func keyAt(root *yaml.Node, line int) bool {
+	for i := 0; i < len(root.Content); i += 2 {
+		if k := root.Content[i]; k.Line == line && k.Column == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // crossesEntries reports an anchor or alias under n: its meaning can depend

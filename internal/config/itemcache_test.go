@@ -147,6 +147,44 @@ func TestItemCacheRefusesWhatItCannotSplit(t *testing.T) {
 	sameAsParse(t, &c, strings.Replace(base, "customer 3", "customer \xff", 1))
 }
 
+// TestItemCacheSequences: files in turn through one cache, each result
+// checked against Parse. The cases are what review found: a quoted value in
+// the last entry that the parser lets run on past the list at column 0, and
+// line breaks the YAML scanner knows and the split does not.
+func TestItemCacheSequences(t *testing.T) {
+	for name, files := range map[string][]string{
+		"quoted value runs past the list": {
+			"ports:\n  - ports: 1\n    remark: \"a\ncount_loopback: true # \"\n",
+			"ports:\n  - ports: 1\n    remark: \"a\ncount_loopback: false # \"\n",
+			"ports:\n  - ports: 1\n    remark: \"a\ncount_loopback: true # \u202e\"\n",
+		},
+		"single-quoted value runs past the list": {
+			"ports:\n  - ports: 1\n    remark: 'a\ntimezone: UTC # '\n",
+			"ports:\n  - ports: 1\n    remark: 'a\ntimezone: Asia/Shanghai # '\n",
+		},
+		"key after a line separator": {
+			"ports:\n  - ports: 1\u2028count_loopback: true\n",
+			"ports:\n  - ports: 1\u2028count_loopback: true\n",
+			"ports:\n  - ports: 1\u2028count_loopback: true\ncount_loopback: false\n",
+		},
+		"next line in a comment": {
+			"ports:\n  - ports: 1\n  - ports: 2\n    remark: x\n",
+			"ports:\n  - ports: 1\n    # a\u0085    # b\n  - ports: 2\n    remark: x\n",
+		},
+		"paragraph separator removed": {
+			"ports:\n  - ports: 1\n    # a\u2029    # b\n  - ports: 2\n    remark: x\n",
+			"ports:\n  - ports: 1\n  - ports: 2\n    remark: x\n",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var c ItemCache
+			for _, f := range files {
+				sameAsParse(t, &c, f)
+			}
+		})
+	}
+}
+
 // TestItemCacheRandomEdits applies random line edits, the kind an operator
 // or a broken tool makes, to a config and checks every result against Parse.
 func TestItemCacheRandomEdits(t *testing.T) {
