@@ -38,6 +38,18 @@ func newEnforcer(b testing.TB, ns *testnet.NS, body string) (*enforcer.Enforcer,
 	return e, cfg
 }
 
+// startedEnforcer makes an in-process enforcer of n items of the scale mix
+// in a new namespace and starts it; it returns the config file's path too.
+func startedEnforcer(b *testing.B, name string, n int) (*enforcer.Enforcer, *testnet.NS, string) {
+	b.Helper()
+	ns := testnet.NewNS(b, name)
+	e, cfg := newEnforcer(b, ns, scaleConfig(n, -1, ""))
+	if err := e.Start(); err != nil {
+		b.Fatal(err)
+	}
+	return e, ns, cfg
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // BenchmarkColdStart: dog-enforcer with n items starting on a host without
@@ -103,11 +115,7 @@ func BenchmarkReload(b *testing.B) {
 	testutil.RequireRoot(b)
 	n := applyItems()
 	b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
-		ns := testnet.NewNS(b, "reload")
-		e, cfg := newEnforcer(b, ns, scaleConfig(n, -1, ""))
-		if err := e.Start(); err != nil {
-			b.Fatal(err)
-		}
+		e, ns, cfg := startedEnforcer(b, "reload", n)
 		configs := []string{scaleConfig(n, 4, ""), scaleConfig(n, -1, "")} // item 4 has a quota
 		w := testnet.WatchKernel(b, ns.Fd())
 		var parser config.ItemCache

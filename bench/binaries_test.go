@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,39 +17,19 @@ import (
 	"port-traffic-dog/internal/testutil"
 )
 
-// The shipped binaries, built once per run of the package into binDir.
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
+// commands are the shipped binaries, built once per run of the package.
+var commands testutil.Commands
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	commands.Remove()
 	os.Exit(code)
 }
 
 // binary returns the path of a freshly built cmd/<name>.
 func binary(b testing.TB, name string) string {
 	b.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "dog-bench-bin")
-		if buildErr != nil {
-			return
-		}
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(goBin, "build", "-trimpath", "-o", binDir+"/", "port-traffic-dog/cmd/...").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, name)
+	return filepath.Join(commands.Dir(b), name)
 }
 
 // daemon is a shipped binary running inside a namespace. `ip netns exec`

@@ -11,7 +11,6 @@ import (
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
-	"port-traffic-dog/internal/testnet"
 	"port-traffic-dog/internal/testutil"
 )
 
@@ -26,11 +25,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 	testutil.RequireRoot(b)
 	n := applyItems()
 	b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
-		ns := testnet.NewNS(b, "cp")
-		e, _ := newEnforcer(b, ns, scaleConfig(n, -1, ""))
-		if err := e.Start(); err != nil {
-			b.Fatal(err)
-		}
+		e, ns, _ := startedEnforcer(b, "cp", n)
 		scratch := b.TempDir()
 		var total, dump, encode, write []float64
 		var size int

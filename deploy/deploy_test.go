@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,41 +28,18 @@ import (
 	tu "port-traffic-dog/internal/testutil"
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
+// commands are dog, dog-enforcer and dog-exporter, built once, into a
+// directory any user can read (the exporter test runs one as nobody).
+var commands tu.Commands
 
-// binaries builds dog, dog-enforcer and dog-exporter once, into a directory
-// any user can read (the exporter test runs one as nobody).
 func binaries(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = "/usr/local/go/bin/go"
-		}
-		if binDir, buildErr = os.MkdirTemp("", "dog-deploy-bin-"); buildErr != nil {
-			return
-		}
-		os.Chmod(binDir, 0o755)
-		cmd := exec.Command(goBin, "build", "-o", binDir+"/", "../cmd/dog", "../cmd/dog-enforcer", "../cmd/dog-exporter")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
+	return commands.Dir(t)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	commands.Remove()
 	os.Exit(code)
 }
 

@@ -21,16 +21,9 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dog-e2e-bin")
+	dir, err := testutil.BuildCommands()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cmd := exec.Command("go", "build", "-o", dir+"/", "port-traffic-dog/cmd/...")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the binaries:", err)
-		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	bin = dir
