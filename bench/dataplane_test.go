@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -239,8 +238,7 @@ func toggledRatio(b *testing.B, p *testnet.Pair, port uint16, cycles int) float6
 	done := make(chan result, 1)
 	t0 := time.Now()
 	go func() {
-		out, err := p.Client.Output("iperf3", "-c", testnet.ServerIP4.String(), "-p", strconv.Itoa(int(port)),
-			"-t", strconv.Itoa(int(total/time.Second)), "-i", "0.5", "-J", "-A", "0,1")
+		out, err := p.Client.Output(iperfClient(port, int(total/time.Second), "-i", "0.5")...)
 		done <- result{out, err}
 	}()
 	for j := 1; j < phases; j++ {

@@ -20,17 +20,23 @@ func iperfServers(b testing.TB, p *testnet.Pair, ports ...uint16) {
 	}
 }
 
-// iperf3 runs one TCP transfer from the client namespace to port and returns
-// the receiver's goodput in bit/s, the first second (slow start) omitted.
-// Sender and receiver are pinned to different CPUs when there are two: left
-// to the scheduler, runs of the same setup here spread over 14-20 Gbit/s;
-// pinned, mostly 19-21.
-func iperf3(b testing.TB, p *testnet.Pair, port uint16, seconds int) float64 {
-	b.Helper()
-	args := []string{"iperf3", "-c", testnet.ServerIP4.String(), "-p", strconv.Itoa(int(port)), "-t", strconv.Itoa(seconds), "-O", "1", "-J"}
+// iperfClient is the command line of a TCP transfer of seconds to port,
+// with JSON output. Sender and receiver are pinned to different CPUs when
+// there are two: left to the scheduler, runs of the same setup here spread
+// over 14-20 Gbit/s; pinned, mostly 19-21.
+func iperfClient(port uint16, seconds int, extra ...string) []string {
+	args := []string{"iperf3", "-c", testnet.ServerIP4.String(), "-p", strconv.Itoa(int(port)), "-t", strconv.Itoa(seconds), "-J"}
 	if runtime.NumCPU() >= 2 {
 		args = append(args, "-A", "0,1")
 	}
+	return append(args, extra...)
+}
+
+// iperf3 runs one TCP transfer from the client namespace to port and returns
+// the receiver's goodput in bit/s, the first second (slow start) omitted.
+func iperf3(b testing.TB, p *testnet.Pair, port uint16, seconds int) float64 {
+	b.Helper()
+	args := iperfClient(port, seconds, "-O", "1")
 	var last string
 	for try := 0; try < 20; try++ {
 		out, err := p.Client.Output(args...)
