@@ -66,6 +66,12 @@ func (x *txn) commit(what string) error {
 // ErrNoTable is returned by reads when the table does not exist.
 var ErrNoTable = errors.New("nftables table " + layout.Table + " does not exist")
 
+// notFound: the kernel has no such table or object. google/nftables reports
+// some lookups' ENOENT only as text.
+func notFound(err error) bool {
+	return errors.Is(err, unix.ENOENT) || strings.Contains(err.Error(), "no such file")
+}
+
 // kernelNames lists what the table holds now.
 type kernelNames struct {
 	chains  map[string]bool
@@ -79,7 +85,7 @@ func (c *Conn) names() (*kernelNames, error) {
 		return nil, err
 	}
 	if _, err := r.ListTableOfFamily(layout.Table, nftables.TableFamilyINet); err != nil {
-		if errors.Is(err, unix.ENOENT) || strings.Contains(err.Error(), "no such file") {
+		if notFound(err) {
 			return nil, ErrNoTable
 		}
 		return nil, fmt.Errorf("list table: %w", err)

@@ -3,10 +3,8 @@ package nft
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/nftables"
-	"golang.org/x/sys/unix"
 
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
@@ -50,7 +48,7 @@ func (c *Conn) ReadCounters(ids []string) (*nftread.Objects, error) {
 			name := layout.Counter(id, d)
 			o, err := r.GetObject(&nftables.CounterObj{Table: c.table, Name: name})
 			if err != nil {
-				if errors.Is(err, unix.ENOENT) || strings.Contains(err.Error(), "no such file") {
+				if notFound(err) {
 					return nil, ErrNoTable
 				}
 				return nil, fmt.Errorf("read counter %s: %w", name, err)
