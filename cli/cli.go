@@ -39,6 +39,8 @@ type CLI struct {
 	Import      ImportCmd        `cmd:"" help:"Continue from an export archive: replaces config, counters, periods and history (validated first)."`
 	CheckConfig CheckConfigCmd   `cmd:"" name:"check-config" help:"Validate a configuration file without applying it (no root needed)."`
 	Version     kong.VersionFlag `name:"version" help:"Print version information and exit."`
+
+	ImportLegacy ImportLegacyCmd `cmd:"" name:"import-legacy" help:"Carry over a port-traffic-dog.sh (端口流量狗) installation: every port, setting and this month's counters; then remove the script's table, qdiscs and cron lines."`
 }
 
 // Env is where a command writes, its clock (fixed in golden tests) and what

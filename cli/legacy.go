@@ -1,0 +1,464 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/archive"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/configedit"
+	"port-traffic-dog/internal/legacy"
+	"port-traffic-dog/internal/state"
+)
+
+// ImportLegacyCmd carries a port-traffic-dog.sh installation over.
+type ImportLegacyCmd struct {
+	From     string `name:"from" default:"/etc/port-traffic-dog" help:"The script's directory, or a copy of it (then only its settings and traffic_data.json counters are taken)." placeholder:"DIR"`
+	DryRun   bool   `name:"dry-run" help:"Print the report and stop."`
+	Yes      bool   `name:"yes" short:"y" help:"Do not ask for confirmation."`
+	Doubled  string `name:"doubled" enum:",yes,no" default:"" help:"When the script's table is not live here: yes if it was 1.2.5 (double mode counted every byte twice), no if older." placeholder:"yes|no"`
+	RelayAs  string `name:"relay-as" enum:",out,sum,max,relay" default:"" help:"Our billing for ports in the script's relay mode (in + 2 × out), which none of ours equals: out, sum, max or relay." placeholder:"MODE"`
+	Crontab  string `name:"crontab" help:"Edit this crontab file instead of root's (through the crontab command)." placeholder:"FILE"`
+	Shortcut string `name:"shortcut" default:"/usr/local/bin/dog" help:"The script's shortcut, removed if it is the script or a link to it." placeholder:"PATH"`
+}
+
+// legacyRun is one import-legacy run: what was read and planned.
+type legacyRun struct {
+	c       *ImportLegacyCmd
+	env     *Env
+	cfg     *legacy.Config
+	table   *legacy.Table // nil: not live here
+	items   []legacy.Item
+	history []legacy.HistoryEntry
+	shaping []legacy.Shaping
+	cron    string   // the crontab as read
+	keep    []string // its lines that stay
+	cronOld []string // the script's lines
+	script  bool     // Shortcut is the script's
+}
+
+func (c *ImportLegacyCmd) Run(g *Globals, env *Env) error {
+	cfg, err := legacy.LoadConfig(c.From)
+	if errors.Is(err, legacy.ErrNoConfig) {
+		if done := legacy.Retired(c.From); len(done) > 0 {
+			fmt.Fprintf(env.Out, "nothing to import: %s was already migrated (%s)\n", c.From, filepath.Base(done[len(done)-1]))
+			return nil
+		}
+		fmt.Fprintf(env.Out, "nothing to import: no port-traffic-dog.sh config in %s\n", c.From)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w (nothing changed)", err)
+	}
+	r := &legacyRun{c: c, env: env, cfg: cfg}
+	if err := r.read(); err != nil {
+		return fmt.Errorf("%w (nothing changed)", err)
+	}
+
+	client := adminapi.NewClient(g.Socket)
+	st, stErr := client.Status(env.Ctx)
+	var ourText []byte
+	var ours *config.Config
+	if stErr == nil {
+		if st.Config == "" {
+			return errors.New("the enforcer runs on --port flags only, without a config file to add the ports to; start it with --config.file (nothing changed)")
+		}
+		if ourText, err = os.ReadFile(st.Config); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("read the enforcer's config: %w (nothing changed)", err)
+		}
+		if ours, err = config.Parse(ourText, st.Config); err != nil {
+			return fmt.Errorf("the enforcer's config: %w (nothing changed)", err)
+		}
+	}
+	planErr := r.plan()
+	r.report(stErr == nil)
+	if planErr != nil {
+		return fmt.Errorf("not migrated, nothing changed:\n%w", planErr)
+	}
+	var withRates, withoutRates []byte
+	if stErr == nil {
+		if withRates, err = r.ourConfig(ourText, true); err == nil {
+			withoutRates, err = r.ourConfig(ourText, false)
+		}
+		if err == nil {
+			_, err = config.Parse(withRates, st.Config)
+		}
+		if err != nil {
+			return fmt.Errorf("the ports do not fit the enforcer's config %s, nothing changed:\n  %w", st.Config, err)
+		}
+	}
+	if c.DryRun {
+		fmt.Fprintln(env.Out, "dry run: nothing changed")
+		return nil
+	}
+	if errors.Is(stErr, adminapi.ErrNotRunning) {
+		return fmt.Errorf("%w: the import goes through it; start it (systemctl start dog-enforcer: it leaves the script's setup alone), then run this again; nothing changed", stErr)
+	}
+	if stErr != nil {
+		return stErr
+	}
+	if !c.Yes {
+		ok, err := confirm(env)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(env.Out, "not migrated: nothing changed")
+			return nil
+		}
+	}
+	return r.migrate(client, st.Config, ours, withRates, withoutRates)
+}
+
+// confirm asks on a terminal; elsewhere it refuses without --yes.
+func confirm(env *Env) (bool, error) {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return false, errors.New("not a terminal: review the report above and run again with --yes to migrate (nothing changed)")
+	}
+	fmt.Fprint(env.Out, "Migrate now? The script's table, qdiscs and cron lines will be removed. [y/N] ")
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
+}
+
+// read gathers the live setup: the table, if it is this config's, its tc
+// setup and cron lines.
+func (r *legacyRun) read() error {
+	t, err := legacy.ReadTable(r.env.NetNS, r.cfg.Table)
+	switch {
+	case errors.Is(err, legacy.ErrNoTable):
+	case err != nil:
+		return err
+	default:
+		r.table = t
+		for _, p := range r.cfg.Ports {
+			if _, ok := t.Counters[p.CounterBase()+"_out"]; !ok {
+				// Not this config's table (or half of it): touch nothing.
+				fmt.Fprintf(r.env.Err, "warning: table inet %s exists here but has no counter %s_out: it is not this config's, so it is left alone and the counters come from %s\n",
+					r.cfg.Table, p.CounterBase(), legacy.TrafficDataName)
+				r.table = nil
+				break
+			}
+		}
+	}
+	if r.table == nil {
+		return nil
+	}
+	if r.shaping, err = legacy.FindShaping(r.env.NetNS); err != nil {
+		return err
+	}
+	if r.cron, err = (legacy.Crontab{File: r.c.Crontab}).Read(); err != nil {
+		return err
+	}
+	r.keep, r.cronOld = legacy.SplitCron(r.cron)
+	r.script, err = legacy.IsScript(r.c.Shortcut)
+	return err
+}
+
+func (r *legacyRun) plan() error {
+	var opts legacy.Options
+	if r.c.Doubled != "" {
+		d := r.c.Doubled == "yes"
+		opts.Doubled = &d
+	}
+	opts.RelayAs = config.Billing(r.c.RelayAs)
+	var src legacy.Source
+	if r.table != nil {
+		src.Table = r.table
+	} else {
+		b, err := legacy.LoadBackup(r.c.From, r.cfg)
+		if err != nil {
+			return err
+		}
+		src.Backup = b
+	}
+	h, err := legacy.LoadHistory(r.c.From)
+	if err != nil {
+		return err
+	}
+	r.history = h
+	r.items, err = legacy.Plan(r.cfg, src, opts)
+	return err
+}
+
+// report prints what the migration will do, side by side with the script's
+// settings.
+func (r *legacyRun) report(enforcer bool) {
+	w := r.env.Out
+	where := "its table inet " + r.cfg.Table + " is live here: counters read from it"
+	if r.table == nil {
+		where = "its table is not live here: counters from " + legacy.TrafficDataName + "; no table, qdisc or cron line is touched"
+	}
+	fmt.Fprintf(w, "port-traffic-dog.sh in %s (%s)\n", r.c.From, where)
+	fmt.Fprintf(w, "%d ports:\n", len(r.cfg.Ports))
+	for i := range r.items {
+		it := &r.items[i]
+		fmt.Fprintf(w, "\n  %s\n", it.Ports)
+		for _, l := range it.Describe() {
+			fmt.Fprintln(w, "    "+l)
+		}
+	}
+	fmt.Fprintln(w)
+	if r.cfg.GlobalBilling != "" {
+		fmt.Fprintf(w, "global.billing_mode %q: not read by any version of the script (each port has its own); ignored\n", r.cfg.GlobalBilling)
+	}
+	if n := len(r.history); n > 0 {
+		fmt.Fprintf(w, "history: %d resets from %s carried into ours (reason %q)\n", n, legacy.HistoryLogName, legacy.ReasonLegacy)
+	}
+	if t := r.cfg.Telegram; t != nil {
+		fmt.Fprintf(w, "telegram: chat %s, server name %q, status report %s: carried with dog notify (printed after the migration)\n", t.ChatID, t.ServerName, orOff(t.Interval))
+	}
+	if r.cfg.WeCom {
+		fmt.Fprintln(w, "wecom: cannot be carried: Alertmanager has no WeCom group-robot receiver (its wechat_configs is the WeChat Work app API); set up alerts with dog notify")
+	}
+	if r.table != nil {
+		fmt.Fprintf(w, "to remove: %d cron lines of the script", len(r.cronOld))
+		for _, l := range r.cronOld {
+			fmt.Fprintf(w, "\n    %s", l)
+		}
+		fmt.Fprintf(w, "\n  then table inet %s", r.cfg.Table)
+		for _, s := range r.shaping {
+			fmt.Fprintf(w, ", the HTB root 1: on %s (%d classes, %d filters)", s.Link, s.Classes, s.Filters)
+		}
+		if r.script {
+			fmt.Fprintf(w, ", %s (the script's shortcut)", r.c.Shortcut)
+		}
+		fmt.Fprintln(w)
+	}
+	if !enforcer {
+		fmt.Fprintln(w, "the enforcer is not running: the ports could not be checked against its config")
+	}
+}
+
+func orOff(s string) string {
+	if s == "" {
+		return "off"
+	}
+	return "every " + s
+}
+
+// ourConfig is the enforcer's config with the script's ports appended.
+func (r *legacyRun) ourConfig(text []byte, withRates bool) ([]byte, error) {
+	var err error
+	for i := range r.items {
+		it := &r.items[i]
+		var fields []configedit.Field
+		for _, f := range it.Fields(withRates) {
+			fields = append(fields, configedit.Field{Key: f[0], Value: f[1]})
+		}
+		if text, err = configedit.AddItem(text, it.Ports, fields); err != nil {
+			return nil, fmt.Errorf("port %s: %w", it.Ports, err)
+		}
+	}
+	return text, nil
+}
+
+// migrate runs the steps in order. Until the script's setup is removed a
+// failure leaves everything as it was; the enforcer's import is undone by
+// importing what it had before.
+func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *config.Config, withRates, withoutRates []byte) error {
+	w, now := r.env.Out, r.env.Now()
+	backup, err := legacy.BackupDir(r.c.From, now)
+	if err != nil {
+		return fmt.Errorf("%w (nothing changed)", err)
+	}
+	fmt.Fprintf(w, "1. backed up %s to %s (0600)\n", r.c.From, backup)
+
+	cp, err := client.Checkpoint(r.env.Ctx)
+	if err != nil {
+		return fmt.Errorf("checkpoint the enforcer: %w (nothing changed)", err)
+	}
+	before, err := os.ReadFile(cfgPath)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	// The limits go in after the script's HTB root is gone: our shaper
+	// refuses an interface that carries another shaper's classes.
+	text := withRates
+	if len(r.shaping) > 0 {
+		text = withoutRates
+	}
+	last := legacy.LastReset(r.history)
+	next := *cp.State
+	next.Items = append([]state.Item(nil), cp.State.Items...)
+	for i := range r.items {
+		it := &r.items[i]
+		next.Items = append(next.Items, it.StateItem(now, ours.Location, last[it.Legacy.Key]))
+	}
+	undo, err := r.archive(before, cp.State, nil, now)
+	if err != nil {
+		return err
+	}
+	data, err := r.archive(text, &next, legacy.History(r.history, r.items), now)
+	if err != nil {
+		return err
+	}
+	if _, err := client.Import(r.env.Ctx, data, false); err != nil {
+		return fmt.Errorf("the enforcer refused the import, nothing changed: %w", err)
+	}
+	fmt.Fprintf(w, "2. wrote %d items into %s\n3. imported their counters and periods (blocked: %s)\n", len(r.items), cfgPath, r.blocked())
+	rollback := func(cause error) error {
+		if _, err := client.Import(r.env.Ctx, undo, false); err != nil {
+			return fmt.Errorf("%w; undoing the import failed too: %v (the backup %s holds the script's files)", cause, err, backup)
+		}
+		return fmt.Errorf("%w; the import was undone: the script's setup runs as before", cause)
+	}
+
+	if r.table != nil {
+		if err := r.removeLegacy(rollback); err != nil {
+			return err
+		}
+	}
+	retired, err := legacy.RetireConfig(r.c.From, now)
+	if err != nil {
+		return fmt.Errorf("%w: rename it yourself, or the next run imports it again", err)
+	}
+	fmt.Fprintf(w, "5. renamed the script's config to %s\n", retired)
+
+	if len(r.shaping) > 0 && !bytes.Equal(text, withRates) {
+		g := &Globals{Socket: client.Socket, Config: cfgPath}
+		err := editConfig(g, r.env, false, func([]byte) ([]byte, error) {
+			cur, err := os.ReadFile(cfgPath)
+			if err != nil {
+				return nil, err
+			}
+			return r.addRates(cur)
+		}, "6. added the bandwidth limits")
+		if err != nil {
+			return fmt.Errorf("the bandwidth limits could not be applied (%w); set them with dog set PORTS --rate-out RATE", err)
+		}
+	} else if err := client.Reload(r.env.Ctx); err != nil {
+		return fmt.Errorf("6. reload: %w", err)
+	} else {
+		fmt.Fprintln(w, "6. the enforcer reloaded its config")
+	}
+	r.notifications(cfgPath)
+	fmt.Fprintln(w, "done: dog status shows the ports; enable the daemons at boot with systemctl enable dog-enforcer dog-exporter")
+	return nil
+}
+
+func (r *legacyRun) blocked() string {
+	var b []string
+	for _, it := range r.items {
+		if it.Blocked {
+			b = append(b, it.Ports)
+		}
+	}
+	if len(b) == 0 {
+		return "none"
+	}
+	return strings.Join(b, ", ")
+}
+
+// removeLegacy removes the cron lines first (a cron run of the script
+// would re-create its table), then the table, the qdiscs and the shortcut.
+func (r *legacyRun) removeLegacy(rollback func(error) error) error {
+	w := r.env.Out
+	cron := legacy.Crontab{File: r.c.Crontab}
+	if len(r.cronOld) > 0 {
+		if err := cron.Write(strings.Join(r.keep, "")); err != nil {
+			return rollback(fmt.Errorf("remove the script's cron lines: %w", err))
+		}
+	}
+	if err := legacy.DeleteTable(r.env.NetNS, r.cfg.Table); err != nil {
+		err = fmt.Errorf("remove the script's table: %w", err)
+		if len(r.cronOld) > 0 {
+			if cerr := cron.Write(r.cron); cerr != nil {
+				return fmt.Errorf("%w; putting its cron lines back failed: %v", err, cerr)
+			}
+		}
+		return rollback(err)
+	}
+	fmt.Fprintf(w, "4. removed %d cron lines of the script and table inet %s\n", len(r.cronOld), r.cfg.Table)
+	var errs []error
+	for _, s := range r.shaping {
+		if err := legacy.RemoveShaping(r.env.NetNS, s); err != nil {
+			errs = append(errs, fmt.Errorf("%w: remove it with tc qdisc del dev %s root", err, s.Link))
+			continue
+		}
+		fmt.Fprintf(w, "   removed the script's HTB root on %s\n", s.Link)
+	}
+	if r.script {
+		if err := os.Remove(r.c.Shortcut); err != nil {
+			errs = append(errs, fmt.Errorf("remove the script's shortcut %s: %w", r.c.Shortcut, err))
+		} else {
+			fmt.Fprintf(w, "   removed %s (the script's shortcut)\n", r.c.Shortcut)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("the ports are ours now, but part of the script's setup is left:\n%w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// addRates sets the held-back limits in text.
+func (r *legacyRun) addRates(text []byte) ([]byte, error) {
+	var err error
+	for i := range r.items {
+		it := &r.items[i]
+		if it.RateOut == 0 {
+			continue
+		}
+		if text, err = configedit.SetFields(text, it.Ports, []configedit.Field{{Key: "rate_out", Value: it.RateText()}}); err != nil {
+			return nil, err
+		}
+	}
+	return text, nil
+}
+
+func (r *legacyRun) archive(cfg []byte, st *state.State, hist []state.Reset, now time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	err := archive.Write(&buf, archive.Input{ToolVersion: "port-traffic-dog.sh", Host: "port-traffic-dog.sh in " + r.c.From,
+		Created: now.UTC(), Config: cfg, State: st, History: hist})
+	return buf.Bytes(), err
+}
+
+// notifications carries what the script's Telegram settings can be.
+func (r *legacyRun) notifications(cfgPath string) {
+	w := r.env.Out
+	t := r.cfg.Telegram
+	if t != nil && t.Token != "" && t.ChatID != "" {
+		tokenFile := filepath.Join(filepath.Dir(cfgPath), "telegram-bot-token")
+		if err := state.WriteFileAtomic(tokenFile, []byte(t.Token+"\n"), 0o600); err != nil {
+			fmt.Fprintf(w, "telegram: could not write the bot token file: %v; carry it by hand with dog notify telegram\n", err)
+		} else {
+			cmd := fmt.Sprintf("dog notify telegram --chat-id %s --token-file %s", shellQuote(t.ChatID), shellQuote(tokenFile))
+			if t.ServerName != "" {
+				cmd += " --server-name " + shellQuote(t.ServerName)
+			}
+			cmd += " --report-every " + orDefault(t.Interval, "off")
+			fmt.Fprintf(w, "telegram: the bot token is in %s (0600); to get the script's alerts and reports from Alertmanager, run:\n  %s\n", tokenFile, cmd)
+		}
+	}
+	if r.cfg.WeCom {
+		fmt.Fprintln(w, "wecom: not carried (Alertmanager cannot send to WeCom group robots)")
+	}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./@:") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
