@@ -215,7 +215,7 @@ func (r *legacyRun) report(enforcer bool) {
 	if r.cfg.GlobalBilling != "" {
 		fmt.Fprintf(w, "global.billing_mode %q: not read by any version of the script (each port has its own); ignored\n", r.cfg.GlobalBilling)
 	}
-	if n := len(r.history); n > 0 {
+	if n := len(legacy.History(r.history, r.items)); n > 0 {
 		fmt.Fprintf(w, "history: %d resets from %s carried into ours (reason %q)\n", n, legacy.HistoryLogName, legacy.ReasonLegacy)
 	}
 	if t := r.cfg.Telegram; t != nil {

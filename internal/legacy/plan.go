@@ -227,7 +227,9 @@ func (s Source) quota(base string) (nftread.Quota, bool) {
 	return q, ok
 }
 
-func halve(c state.Counter) state.Counter { return state.Counter{Bytes: c.Bytes / 2, Packets: c.Packets / 2} }
+func halve(c state.Counter) state.Counter {
+	return state.Counter{Bytes: c.Bytes / 2, Packets: c.Packets / 2}
+}
 
 // legacyBillable is the script's calculate_total_traffic for the version
 // the doubling tells.

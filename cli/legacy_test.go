@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/legacy"
+	"port-traffic-dog/internal/legacy/legacytest"
+	"port-traffic-dog/internal/state"
+	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
+)
+
+const legacyToken = "987654:BBsecretTOKENsecretTOKENsecretTOK" // in testdata/v1.2.5-double.json
+
+const legacyCron = `PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+0 3 * * * /usr/bin/backup.sh
+5 0 1 * * /root/port-traffic-dog.sh --reset-port 443 >/dev/null 2>&1  # 端口流量狗自动重置端口443
+5 0 20 * * /root/port-traffic-dog.sh --reset-port 8080 >/dev/null 2>&1  # 端口流量狗自动重置端口8080
+5 0 5 * * /root/port-traffic-dog.sh --reset-port 9100 >/dev/null 2>&1  # 端口流量狗自动重置端口9100
+0 * * * * /root/port-traffic-dog.sh --send-telegram-status >/dev/null 2>&1  # 端口流量狗Telegram通知
+`
+
+// legacySetup is a host running port-traffic-dog.sh 1.2.5, upgraded from
+// 1.2.4 (port 9100 still has the old undoubled rules), next to our
+// enforcer, which already has an item of its own.
+type legacySetup struct {
+	*host
+	from, cron, shortcut string
+}
+
+func newLegacySetup(t *testing.T) *legacySetup {
+	testutil.RequireBinary(t, "nft", "tc")
+	h := newHost(t, "timezone: Asia/Shanghai\nports:\n  - ports: \"9000\"\n    remark: ours already\n")
+	s := &legacySetup{host: h, from: filepath.Join(h.dir, "port-traffic-dog"), cron: filepath.Join(h.dir, "crontab"), shortcut: filepath.Join(h.dir, "dog")}
+	if err := os.MkdirAll(s.from, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile("../internal/legacy/testdata/v1.2.5-double.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 443 was reset on 3 November (in this period), port 1234 was removed.
+	files := map[string]string{
+		legacy.ConfigName:      string(cfg),
+		legacy.HistoryLogName:  "1793635500|443|2147483648\n1700000000|1234|5\n",
+		legacy.TrafficDataName: `{"443":{"input":1,"output":1,"backup_time":"2026-11-01T00:00:00+08:00"}}`,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(s.from, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(s.cron, []byte(legacyCron), 0o600)
+	os.WriteFile(s.shortcut, []byte("#!/bin/bash\nexec bash \"/root/port-traffic-dog.sh\" \"$@\"\n"), 0o755)
+
+	ports := []legacytest.Port{
+		{Key: "443", Version: "1.2.5", Mode: "double", InBytes: 2_000_000, InPackets: 2000, OutBytes: 6_000_000, OutPackets: 4000, Quota: 1 << 30, QuotaUsed: 8_000_000},
+		{Key: "5000-5100", Version: "1.2.5", Mode: "single", OutBytes: 700_000, OutPackets: 700},
+		// billing_mode missing in 1.2.5: double; used up its 1M quota.
+		{Key: "8080", Version: "1.2.5", Mode: "double", InBytes: 600_000, InPackets: 600, OutBytes: 448_576, OutPackets: 400, Quota: 1 << 20, QuotaUsed: 1 << 20},
+		{Key: "9100", Version: "1.2.4", Mode: "double", InBytes: 1000, InPackets: 10, OutBytes: 3000, OutPackets: 20, Quota: 10 << 30, QuotaUsed: 4000},
+	}
+	nft := filepath.Join(h.dir, "legacy.nft")
+	os.WriteFile(nft, []byte(legacytest.Table(legacy.DefaultTable, ports)), 0o600)
+	h.pair.Server.Run(t, "nft", "-f", nft)
+	// The script shapes the default route's interface.
+	h.pair.Server.Run(t, "ip", "route", "add", "default", "via", testnet.ClientIP4.String(), "dev", testnet.Dev)
+	for _, cmd := range legacytest.TC(testnet.Dev, 443, "20mbit") {
+		h.pair.Server.Run(t, cmd...)
+	}
+	return s
+}
+
+func (s *legacySetup) importLegacy(args ...string) (string, string, int) {
+	return s.dog(Env{}, append([]string{"import-legacy", "--from", s.from, "--crontab", s.cron, "--shortcut", s.shortcut}, args...)...)
+}
+
+// TestImportLegacy migrates a live script installation end to end: every
+// setting and counter carried (halved where the script doubled them), the
+// script's table, qdisc, cron lines and shortcut gone, ours counting
+// byte-exact, the used-up port still blocked, and a second run has nothing
+// to do.
+func TestImportLegacy(t *testing.T) {
+	s := newLegacySetup(t)
+	s.start()
+	before := s.readConfig()
+
+	out, errOut, code := s.importLegacy("--dry-run")
+	if code != 0 {
+		t.Fatalf("dry run: %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"its table inet port_traffic_monitor is live here",
+		"billing:  double, every rule twice (1.2.5): (in + out) × 2 → relay",
+		"counters: in 2000000, out 6000000 bytes → in 1000000, out 3000000 (halved",
+		"quota:    1GB = 1073741824 bytes → quota: 1GiB",
+		"rate:     20Mbps → rate_out: 20Mbps",
+		"billing:  double, rules once (1.0–1.2.4): in + out → sum",
+		"billing:  missing, so double in 1.2.5, every rule twice: (in + out) × 2 → relay",
+		"blocked:  yes",
+		"billing:  single (out only) → out",
+		"the HTB root 1: on veth0 (1 classes, 4 filters)",
+		"5 0 20 * * /root/port-traffic-dog.sh --reset-port 8080",
+		"telegram: chat 123456789",
+		"dry run: nothing changed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report does not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+errOut, legacyToken) {
+		t.Error("the report shows the bot token")
+	}
+	if _, _, code := s.importLegacy(); code == 0 {
+		t.Error("without a terminal and without --yes it migrated")
+	}
+	if s.readConfig() != before {
+		t.Fatal("the dry run or the unconfirmed run changed the config")
+	}
+	if _, err := legacy.ReadTable(s.pair.Server.Fd(), legacy.DefaultTable); err != nil {
+		t.Fatalf("the legacy table is gone before the migration: %v", err)
+	}
+
+	out, errOut, code = s.importLegacy("--yes")
+	if code != 0 {
+		t.Fatalf("import-legacy: %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("%s", out)
+	if strings.Contains(out+errOut, legacyToken) {
+		t.Error("the output shows the bot token")
+	}
+
+	// Settings.
+	cfg, err := config.Load(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type setting struct {
+		remark   string
+		billing  config.Billing
+		quota    uint64
+		resetDay int
+		rateOut  uint64
+	}
+	wantCfg := map[string]setting{
+		"9000":      {remark: "ours already", billing: config.BillingSum, resetDay: 1},
+		"443":       {"alice", config.BillingRelay, 1 << 30, 1, 20_000_000},
+		"5000-5100": {"bob", config.BillingOut, 0, 0, 0},
+		"8080":      {"carol 用完了", config.BillingRelay, 1 << 20, 20, 0},
+		"9100":      {"added before the 1.2.5 upgrade", config.BillingSum, 10 << 30, 5, 0},
+	}
+	if len(cfg.Items) != len(wantCfg) {
+		t.Errorf("%d items:\n%s", len(cfg.Items), s.readConfig())
+	}
+	for _, it := range cfg.Items {
+		got := setting{it.Remark, it.Billing, it.Quota, it.ResetDay, it.RateOut}
+		if got != wantCfg[it.Ports] {
+			t.Errorf("%s: %+v, want %+v", it.Ports, got, wantCfg[it.Ports])
+		}
+	}
+
+	// Counters, exactly (halved where doubled).
+	counters := s.counters()
+	for name, want := range map[string]state.Counter{
+		"p443_in": {Bytes: 1_000_000, Packets: 1000}, "p443_out": {Bytes: 3_000_000, Packets: 2000},
+		"p5000-5100_in": {}, "p5000-5100_out": {Bytes: 700_000, Packets: 700},
+		"p8080_in": {Bytes: 300_000, Packets: 300}, "p8080_out": {Bytes: 224_288, Packets: 200},
+		"p9100_in": {Bytes: 1000, Packets: 10}, "p9100_out": {Bytes: 3000, Packets: 20},
+	} {
+		if got := counters[name]; got != want {
+			t.Errorf("counter %s: %+v, want %+v", name, got, want)
+		}
+	}
+	st, err := adminapi.NewClient(s.sock).Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPorts := map[string]adminapi.Item{}
+	for _, it := range st.Items {
+		byPorts[it.Ports] = it
+	}
+	if it := byPorts["443"]; it.Billable != 8_000_000 || !it.PeriodStart.Equal(time.Unix(1793635500, 0)) {
+		t.Errorf("443: billable %d (the script showed 8000000), period from %s (its last reset)", it.Billable, it.PeriodStart)
+	}
+	if it := byPorts["8080"]; it.Blocked != "quota" || it.Billable != 1_048_576 {
+		t.Errorf("8080 was blocked by the script's quota: %+v", it)
+	}
+	if it := byPorts["9100"]; it.Billable != 4000 {
+		t.Errorf("9100: billable %d, want 4000", it.Billable)
+	}
+
+	// The script's setup is gone, ours is in place.
+	if _, err := legacy.ReadTable(s.pair.Server.Fd(), legacy.DefaultTable); !errors.Is(err, legacy.ErrNoTable) {
+		t.Errorf("the legacy table is still there: %v", err)
+	}
+	if sh, err := legacy.FindShaping(s.pair.Server.Fd()); err != nil || len(sh) != 0 {
+		t.Errorf("the legacy qdisc is still there: %+v %v", sh, err)
+	}
+	if q := s.pair.Server.Run(t, "tc", "qdisc", "show", "dev", testnet.Dev); !strings.Contains(q, "htb 7d0:") {
+		t.Errorf("our shaper did not take over the 443 limit:\n%s", q)
+	}
+	if b, _ := os.ReadFile(s.cron); string(b) != "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n0 3 * * * /usr/bin/backup.sh\n" {
+		t.Errorf("crontab:\n%s", b)
+	}
+	if _, err := os.Lstat(s.shortcut); !os.IsNotExist(err) {
+		t.Errorf("the script's shortcut is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.from, legacy.ConfigName)); !os.IsNotExist(err) {
+		t.Errorf("config.json not renamed: %v", err)
+	}
+	backups, _ := filepath.Glob(s.from + ".legacy-backup-*.tar.gz")
+	if len(backups) != 1 {
+		t.Fatalf("backups: %v", backups)
+	}
+	if fi, err := os.Stat(backups[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup: %v %v", fi, err)
+	}
+	tokenFile := filepath.Join(s.dir, "telegram-bot-token")
+	if b, err := os.ReadFile(tokenFile); err != nil || strings.TrimSpace(string(b)) != legacyToken {
+		t.Errorf("token file: %q %v", b, err)
+	}
+	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode: %v %v", fi, err)
+	}
+	if want := "dog notify telegram --chat-id 123456789 --token-file " + tokenFile + " --server-name 'sg relay' --report-every 1h"; !strings.Contains(out, want) {
+		t.Errorf("the notify command is missing (%s):\n%s", want, out)
+	}
+	hist := s.history()
+	var legacyEntries int
+	for _, r := range hist {
+		if r.Reason == legacy.ReasonLegacy {
+			legacyEntries++
+			if r.Ports != "443" || r.Billable != 2147483648 {
+				t.Errorf("legacy history entry: %+v", r)
+			}
+		}
+	}
+	if legacyEntries != 1 {
+		t.Errorf("history: %+v", hist)
+	}
+
+	// New traffic, counted by ours, byte-exact; the used-up port stays
+	// blocked.
+	s.udp(5000, 10, 100, 50)
+	c := s.counters()
+	if in, out := c["p5000-5100_in"].Bytes, c["p5000-5100_out"].Bytes; in != 10*128 || out != 700_000+10*78 {
+		t.Errorf("5000: in %d, out %d after 10 datagrams of 100 answered with 50: want %d, %d", in, out, 10*128, 700_000+10*78)
+	}
+	if got, _, _ := s.pair.UDP(testnet.ServerIP4, 8080, 5, 100, 10, 2*time.Second); got != 0 {
+		t.Errorf("8080 received %d datagrams: not blocked", got)
+	}
+
+	out, errOut, code = s.importLegacy("--yes")
+	if code != 0 || !strings.Contains(out, "nothing to import") {
+		t.Errorf("second run: %d\n%s%s", code, out, errOut)
+	}
+}
