@@ -435,7 +435,8 @@ func (r *legacyRun) notifications(cfgPath string) {
 		if err := state.WriteFileAtomic(tokenFile, []byte(t.Token+"\n"), 0o600); err != nil {
 			fmt.Fprintf(w, "telegram: could not write the bot token file: %v; carry it by hand with dog notify telegram\n", err)
 		} else {
-			cmd := fmt.Sprintf("dog notify telegram --chat-id %s --token-file %s", shellQuote(t.ChatID), shellQuote(tokenFile))
+			// A group's id is negative: --chat-id=-100… keeps it a value.
+			cmd := fmt.Sprintf("dog notify telegram --chat-id=%s --token-file %s", shellQuote(t.ChatID), shellQuote(tokenFile))
 			if t.ServerName != "" {
 				cmd += " --server-name " + shellQuote(t.ServerName)
 			}

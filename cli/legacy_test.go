@@ -36,9 +36,11 @@ type legacySetup struct {
 	from, cron, shortcut string
 }
 
-func newLegacySetup(t *testing.T) *legacySetup {
+const oursAlready = "timezone: Asia/Shanghai\nports:\n  - ports: \"9000\"\n    remark: ours already\n"
+
+func newLegacySetup(t *testing.T, ours string) *legacySetup {
 	testutil.RequireBinary(t, "nft", "tc")
-	h := newHost(t, "timezone: Asia/Shanghai\nports:\n  - ports: \"9000\"\n    remark: ours already\n")
+	h := newHost(t, ours)
 	s := &legacySetup{host: h, from: filepath.Join(h.dir, "port-traffic-dog"), cron: filepath.Join(h.dir, "crontab"), shortcut: filepath.Join(h.dir, "dog")}
 	if err := os.MkdirAll(s.from, 0o755); err != nil {
 		t.Fatal(err)
@@ -89,7 +91,7 @@ func (s *legacySetup) importLegacy(args ...string) (string, string, int) {
 // byte-exact, the used-up port still blocked, and a second run has nothing
 // to do.
 func TestImportLegacy(t *testing.T) {
-	s := newLegacySetup(t)
+	s := newLegacySetup(t, oursAlready)
 	s.start()
 	before := s.readConfig()
 
@@ -230,7 +232,7 @@ func TestImportLegacy(t *testing.T) {
 	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("token file mode: %v %v", fi, err)
 	}
-	if want := "dog notify telegram --chat-id 123456789 --token-file " + tokenFile + " --server-name 'sg relay' --report-every 1h"; !strings.Contains(out, want) {
+	if want := "dog notify telegram --chat-id=123456789 --token-file " + tokenFile + " --server-name 'sg relay' --report-every 1h"; !strings.Contains(out, want) {
 		t.Errorf("the notify command is missing (%s):\n%s", want, out)
 	}
 	hist := s.history()
@@ -261,5 +263,135 @@ func TestImportLegacy(t *testing.T) {
 	out, errOut, code = s.importLegacy("--yes")
 	if code != 0 || !strings.Contains(out, "nothing to import") {
 		t.Errorf("second run: %d\n%s%s", code, out, errOut)
+	}
+}
+
+// legacyIntact checks that the script's setup is exactly as it was.
+func (s *legacySetup) legacyIntact(t *testing.T) {
+	t.Helper()
+	tab, err := legacy.ReadTable(s.pair.Server.Fd(), legacy.DefaultTable)
+	if err != nil {
+		t.Fatalf("the legacy table: %v", err)
+	}
+	if c := tab.Counters["port_443_in"]; c.Bytes != 2_000_000 {
+		t.Errorf("the legacy counters changed: %+v", c)
+	}
+	if sh, err := legacy.FindShaping(s.pair.Server.Fd()); err != nil || len(sh) != 1 {
+		t.Errorf("the legacy qdisc: %+v %v", sh, err)
+	}
+	if b, _ := os.ReadFile(s.cron); string(b) != legacyCron {
+		t.Errorf("crontab changed:\n%s", b)
+	}
+	for _, p := range []string{s.shortcut, filepath.Join(s.from, legacy.ConfigName)} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+// TestImportLegacyRefusals: a port that overlaps one of ours, a mode with
+// no equivalent and a stopped enforcer each stop the migration with the
+// reason, and leave both setups exactly as they were.
+func TestImportLegacyRefusals(t *testing.T) {
+	ours := "ports:\n  - ports: 400-500\n    remark: ours\n"
+	s := newLegacySetup(t, ours)
+
+	_, errOut, code := s.importLegacy("--yes")
+	if code == 0 || !strings.Contains(errOut, "the enforcer is not running") {
+		t.Errorf("without the enforcer: %d %s", code, errOut)
+	}
+	s.start()
+	_, errOut, code = s.importLegacy("--yes")
+	if code == 0 || !strings.Contains(errOut, "overlap") || !strings.Contains(errOut, "nothing changed") {
+		t.Errorf("overlapping our 400-500: %d %s", code, errOut)
+	}
+	if s.readConfig() != ours {
+		t.Errorf("config changed:\n%s", s.readConfig())
+	}
+	s.legacyIntact(t)
+
+	// The script's relay mode: the choices are named, nothing guessed.
+	cfgPath := filepath.Join(s.from, legacy.ConfigName)
+	b, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, []byte(strings.Replace(string(b), `"billing_mode": "single"`, `"billing_mode": "relay"`, 1)), 0o600)
+	out, errOut, code := s.importLegacy("--yes")
+	if code == 0 || !strings.Contains(errOut, "port 5000-5100: billing_mode relay") || !strings.Contains(errOut, "--relay-as") {
+		t.Errorf("relay: %d\n%s%s", code, out, errOut)
+	}
+	os.WriteFile(cfgPath, b, 0o600)
+	s.legacyIntact(t)
+	if n, _ := filepath.Glob(s.from + ".legacy-backup-*"); len(n) != 0 {
+		t.Errorf("a refused run wrote a backup: %v", n)
+	}
+}
+
+// TestImportLegacyFromCopy imports a copy of another host's directory
+// (1.2.3, no live table here): the doubling must be answered, counters come
+// from traffic_data.json, and nothing of a script running here is touched.
+func TestImportLegacyFromCopy(t *testing.T) {
+	testutil.RequireBinary(t, "nft")
+	h := newHost(t, "ports: []\n")
+	h.pair.Server.Run(t, "ip", "route", "add", "default", "via", testnet.ClientIP4.String(), "dev", testnet.Dev)
+	from := filepath.Join(h.dir, "copy")
+	os.MkdirAll(from, 0o700)
+	for src, dst := range map[string]string{"v1.2.3-no-billing-mode.json": legacy.ConfigName, "traffic_data.json": legacy.TrafficDataName} {
+		b, err := os.ReadFile("../internal/legacy/testdata/" + src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(from, dst), b, 0o600)
+	}
+	// A script of this host, with other ports, whose table has the same name.
+	nft := filepath.Join(h.dir, "other.nft")
+	os.WriteFile(nft, []byte(legacytest.Table(legacy.DefaultTable, []legacytest.Port{{Key: "7000", Version: "1.2.5", Mode: "single", OutBytes: 5}})), 0o600)
+	h.pair.Server.Run(t, "nft", "-f", nft)
+	cron := filepath.Join(h.dir, "crontab")
+	os.WriteFile(cron, []byte(legacyCron), 0o600)
+	run := func(args ...string) (string, string, int) {
+		return h.dog(Env{}, append([]string{"import-legacy", "--from", from, "--crontab", cron, "--shortcut", filepath.Join(h.dir, "none")}, args...)...)
+	}
+
+	out, errOut, code := run("--dry-run")
+	if code == 0 || !strings.Contains(errOut, "--doubled yes (1.2.5) or --doubled no (1.0–1.2.4)") {
+		t.Fatalf("the doubling must be asked: %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "is not this config's") {
+		t.Errorf("the unrelated table is not reported: %s", errOut)
+	}
+	out, errOut, code = run("--dry-run", "--doubled", "no")
+	if code != 0 || !strings.Contains(out, "wecom: cannot be carried") || !strings.Contains(out, "the enforcer is not running") {
+		t.Errorf("dry run without the enforcer: %d\n%s%s", code, out, errOut)
+	}
+	h.start()
+	out, errOut, code = run("--yes", "--doubled", "no")
+	if code != 0 {
+		t.Fatalf("%d\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out, "123456:AAExample") {
+		t.Error("the output shows the bot token")
+	}
+	c := h.counters()
+	for name, want := range map[string]uint64{"p10000-10100_in": 1_000_000, "p10000-10100_out": 3_000_000, "p8080_in": 70_000_000, "p8080_out": 40_000_000} {
+		if c[name].Bytes != want {
+			t.Errorf("%s: %d, want %d", name, c[name].Bytes, want)
+		}
+	}
+	st, err := adminapi.NewClient(h.sock).Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range st.Items {
+		if it.Ports == "8080" && (it.Blocked != "quota" || it.RateOut != 500_000 || it.Billing != "sum") {
+			t.Errorf("8080: %+v", it)
+		}
+	}
+	if _, err := legacy.ReadTable(h.pair.Server.Fd(), legacy.DefaultTable); err != nil {
+		t.Errorf("the table of this host's script was touched: %v", err)
+	}
+	if b, _ := os.ReadFile(cron); string(b) != legacyCron {
+		t.Errorf("crontab touched:\n%s", b)
+	}
+	if !strings.Contains(out, "--chat-id=-1001234567890") || !strings.Contains(out, "--report-every 6h") {
+		t.Errorf("notify command:\n%s", out)
 	}
 }
