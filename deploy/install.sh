@@ -21,6 +21,7 @@ UNITDIR=${UNITDIR:-/etc/systemd/system}
 PURGE=${PURGE:-0}
 
 BINDIR=$PREFIX/bin
+SBINDIR=$PREFIX/sbin
 DOCDIR=$PREFIX/share/doc/port-traffic-dog
 CONFDIR=/etc/port-traffic-dog
 STATEDIR=/var/lib/port-traffic-dog
@@ -28,6 +29,8 @@ GROUP=port-traffic-dog
 USER_NAME=port-traffic-dog
 BINARIES="dog dog-enforcer dog-exporter"
 UNITS="dog-enforcer.service dog-exporter.service"
+
+. deploy/legacy-detect.sh
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
@@ -53,15 +56,38 @@ create_user() {
 			--shell /usr/sbin/nologin --comment "Port Traffic Dog exporter" "$USER_NAME"
 }
 
+# is_ours PATH: PATH is a dog we installed (a Go binary of this project).
+is_ours() { [ -f "$1" ] && ! ptd_legacy_is_script "$1" && LC_ALL=C grep -q 'port-traffic-dog/cli' "$1"; }
+
 do_install() {
 	need_root
 	for b in $BINARIES; do
 		[ -x "$BINSRC/$b" ] || die "$BINSRC/$b is missing: run make build first"
 	done
-	install -d -m 0755 "$DESTDIR$BINDIR" "$DESTDIR$UNITDIR" "$DESTDIR$DOCDIR"
+	# port-traffic-dog.sh installed here: install beside it, touching none
+	# of its files, and let `dog import-legacy` move it over. Its shortcut
+	# holds $BINDIR/dog, so ours goes to $SBINDIR/dog until the import
+	# removes the shortcut (root's PATH has sbin first).
+	legacy=0
+	dogdir=$BINDIR
+	if ptd_legacy_detect "$DESTDIR"; then
+		legacy=1
+		if [ "$PTD_LEGACY_SHORTCUT" = "$DESTDIR$BINDIR/dog" ] || ptd_legacy_is_script "$DESTDIR$BINDIR/dog"; then
+			dogdir=$SBINDIR
+		fi
+	fi
+	install -d -m 0755 "$DESTDIR$BINDIR" "$DESTDIR$dogdir" "$DESTDIR$UNITDIR" "$DESTDIR$DOCDIR"
 	for b in $BINARIES; do
-		install -m 0755 "$BINSRC/$b" "$DESTDIR$BINDIR/$b"
+		if [ "$b" = dog ]; then
+			install -m 0755 "$BINSRC/$b" "$DESTDIR$dogdir/$b"
+		else
+			install -m 0755 "$BINSRC/$b" "$DESTDIR$BINDIR/$b"
+		fi
 	done
+	# A dog left in sbin by an install beside the script: one dog only.
+	if [ "$dogdir" = "$BINDIR" ] && [ "$SBINDIR" != "$BINDIR" ] && is_ours "$DESTDIR$SBINDIR/dog"; then
+		rm -f "$DESTDIR$SBINDIR/dog"
+	fi
 	for u in $UNITS; do
 		sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@DOCDIR@|$DOCDIR|g" "deploy/systemd/$u" >"$DESTDIR$UNITDIR/$u.tmp"
 		chmod 0644 "$DESTDIR$UNITDIR/$u.tmp"
@@ -77,6 +103,13 @@ do_install() {
 	install -d -m 0750 "$DESTDIR$CONFDIR"
 	if [ -e "$DESTDIR$CONFDIR/config.yaml" ]; then
 		say "kept the existing $CONFDIR/config.yaml"
+	elif [ "$legacy" = 1 ]; then
+		# No example items: the script's ports come with the import, and
+		# an example port could overlap one of them.
+		printf '%s\n' "# Port Traffic Dog. The ports of port-traffic-dog.sh arrive with: dog import-legacy" \
+			"# Reference: $DOCDIR/docs/CONFIG.md" "ports: []" >"$DESTDIR$CONFDIR/config.yaml.tmp"
+		chmod 0600 "$DESTDIR$CONFDIR/config.yaml.tmp"
+		mv "$DESTDIR$CONFDIR/config.yaml.tmp" "$DESTDIR$CONFDIR/config.yaml"
 	else
 		install -m 0600 deploy/config.example.yaml "$DESTDIR$CONFDIR/config.yaml"
 	fi
@@ -92,8 +125,16 @@ do_install() {
 	if systemd_running; then
 		systemctl daemon-reload
 	fi
-	say "installed into ${DESTDIR:-/}: $BINDIR/{dog,dog-enforcer,dog-exporter}, $UNITDIR/{$(echo "$UNITS" | tr ' ' ,)}, $CONFDIR/config.yaml, $STATEDIR"
-	if live; then
+	say "installed into ${DESTDIR:-/}: $dogdir/dog, $BINDIR/{dog-enforcer,dog-exporter}, $UNITDIR/{$(echo "$UNITS" | tr ' ' ,)}, $CONFDIR/config.yaml, $STATEDIR"
+	if [ "$legacy" = 1 ]; then
+		say "found port-traffic-dog.sh (端口流量狗) on this host:"
+		say "$PTD_LEGACY_FOUND"
+		say "none of its files was touched and no daemon was started; to move its ports, settings"
+		say "and this month's counters over, then remove its table, qdiscs and cron lines:"
+		say "      systemctl start dog-enforcer      # counts beside the script until the import"
+		say "      $dogdir/dog import-legacy   # prints what it will do and asks first"
+		say "      systemctl enable --now dog-enforcer dog-exporter"
+	elif live; then
 		say "next: edit $CONFDIR/config.yaml (dog check-config $CONFDIR/config.yaml), then"
 		say "      systemctl enable --now dog-enforcer dog-exporter && dog"
 	fi
@@ -114,13 +155,24 @@ do_uninstall() {
 		fi
 	fi
 	for u in $UNITS; do rm -f "$DESTDIR$UNITDIR/$u"; done
-	for b in $BINARIES; do rm -f "$DESTDIR$BINDIR/$b"; done
+	for b in $BINARIES; do
+		# Never the script's shortcut, which may hold $BINDIR/dog.
+		ptd_legacy_is_script "$DESTDIR$BINDIR/$b" || rm -f "$DESTDIR$BINDIR/$b"
+	done
+	if is_ours "$DESTDIR$SBINDIR/dog"; then rm -f "$DESTDIR$SBINDIR/dog"; fi
 	rm -rf "$DESTDIR$DOCDIR"
 	if systemd_running; then
 		systemctl daemon-reload
 	fi
 	if [ "$PURGE" = 1 ]; then
-		rm -rf "$DESTDIR$CONFDIR" "$DESTDIR$STATEDIR"
+		if ptd_legacy_detect "$DESTDIR"; then
+			# The directory is port-traffic-dog.sh's too: remove ours only.
+			rm -f "$DESTDIR$CONFDIR/config.yaml" "$DESTDIR$CONFDIR/config.yaml.prev" "$DESTDIR$CONFDIR/telegram-bot-token"
+			rm -rf "$DESTDIR$STATEDIR"
+			say "kept port-traffic-dog.sh's files in $CONFDIR"
+		else
+			rm -rf "$DESTDIR$CONFDIR" "$DESTDIR$STATEDIR"
+		fi
 		if live; then
 			getent passwd "$USER_NAME" >/dev/null && userdel "$USER_NAME" || true
 			getent group "$GROUP" >/dev/null && groupdel "$GROUP" 2>/dev/null || true
