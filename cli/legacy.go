@@ -321,6 +321,8 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 		if err := r.removeLegacy(rollback); err != nil {
 			return err
 		}
+	} else {
+		fmt.Fprintln(w, "4. the script's table is not live here: no table, qdisc or cron line touched")
 	}
 	retired, err := legacy.RetireConfig(r.c.From, now)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,7 +42,7 @@ const oursAlready = "timezone: Asia/Shanghai\nports:\n  - ports: \"9000\"\n    r
 func newLegacySetup(t *testing.T, ours string) *legacySetup {
 	testutil.RequireBinary(t, "nft", "tc")
 	h := newHost(t, ours)
-	s := &legacySetup{host: h, from: filepath.Join(h.dir, "port-traffic-dog"), cron: filepath.Join(h.dir, "crontab"), shortcut: filepath.Join(h.dir, "dog")}
+	s := &legacySetup{host: h, from: filepath.Join(h.dir, "port-traffic-dog"), cron: filepath.Join(h.dir, "spool", "root"), shortcut: filepath.Join(h.dir, "dog")}
 	if err := os.MkdirAll(s.from, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -56,10 +57,12 @@ func newLegacySetup(t *testing.T, ours string) *legacySetup {
 		legacy.TrafficDataName: `{"443":{"input":1,"output":1,"backup_time":"2026-11-01T00:00:00+08:00"}}`,
 	}
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(s.from, name), []byte(data), 0o600); err != nil {
+		// As the script writes them: 0644, the bot token included.
+		if err := os.WriteFile(filepath.Join(s.from, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+	os.MkdirAll(filepath.Dir(s.cron), 0o700)
 	os.WriteFile(s.cron, []byte(legacyCron), 0o600)
 	os.WriteFile(s.shortcut, []byte("#!/bin/bash\nexec bash \"/root/port-traffic-dog.sh\" \"$@\"\n"), 0o755)
 
@@ -218,6 +221,9 @@ func TestImportLegacy(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.from, legacy.ConfigName)); !os.IsNotExist(err) {
 		t.Errorf("config.json not renamed: %v", err)
 	}
+	if m, _ := filepath.Glob(filepath.Join(s.from, legacy.ConfigName+".migrated-*")); len(m) != 1 || fileMode(t, m[0]) != 0o600 {
+		t.Errorf("the renamed config (it holds the bot token) must be 0600: %v", m)
+	}
 	backups, _ := filepath.Glob(s.from + ".legacy-backup-*.tar.gz")
 	if len(backups) != 1 {
 		t.Fatalf("backups: %v", backups)
@@ -323,6 +329,34 @@ func TestImportLegacyRefusals(t *testing.T) {
 	if n, _ := filepath.Glob(s.from + ".legacy-backup-*"); len(n) != 0 {
 		t.Errorf("a refused run wrote a backup: %v", n)
 	}
+
+	// A failure after the enforcer took the ports (the crontab cannot be
+	// written) undoes the import: both setups run as before.
+	ours = "ports:\n  - ports: \"9000\"\n"
+	os.WriteFile(s.config, []byte(ours), 0o600)
+	if err := adminapi.NewClient(s.sock).Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.udp(9000, 10, 100, 0)
+	want := s.counters()["p9000_in"]
+	testutil.RequireBinary(t, "chattr")
+	spool := filepath.Dir(s.cron)
+	if out, err := exec.Command("chattr", "+i", spool).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i is not supported here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", spool).Run() })
+	out, errOut, code = s.importLegacy("--yes")
+	exec.Command("chattr", "-i", spool).Run()
+	if code == 0 || !strings.Contains(errOut, "the import was undone") {
+		t.Fatalf("a crontab that cannot be written: %d\n%s%s", code, out, errOut)
+	}
+	if s.readConfig() != ours {
+		t.Errorf("config not restored:\n%s", s.readConfig())
+	}
+	if got := s.counters(); got["p9000_in"] != want || got["p443_in"] != (state.Counter{}) {
+		t.Errorf("our counters after the undo: %+v, want p9000_in %+v", got, want)
+	}
+	s.legacyIntact(t)
 }
 
 // TestImportLegacyFromCopy imports a copy of another host's directory
@@ -394,4 +428,13 @@ func TestImportLegacyFromCopy(t *testing.T) {
 	if !strings.Contains(out, "--chat-id=-1001234567890") || !strings.Contains(out, "--report-every 6h") {
 		t.Errorf("notify command:\n%s", out)
 	}
+}
+
+func fileMode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
 }

@@ -116,11 +116,15 @@ func BackupDir(dir string, now time.Time) (string, error) {
 }
 
 // RetireConfig renames dir/config.json so that neither the script nor a
-// second import finds it.
+// second import finds it, and makes it private.
 func RetireConfig(dir string, now time.Time) (string, error) {
 	to := filepath.Join(dir, ConfigName+".migrated-"+now.UTC().Format("20060102T150405Z"))
 	if err := os.Rename(filepath.Join(dir, ConfigName), to); err != nil {
 		return "", fmt.Errorf("rename the legacy config: %w", err)
+	}
+	// The script wrote it 0644, with the bot token in it.
+	if err := os.Chmod(to, 0o600); err != nil {
+		return to, fmt.Errorf("make %s private: %w", to, err)
 	}
 	return to, nil
 }
