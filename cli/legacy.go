@@ -27,7 +27,7 @@ type ImportLegacyCmd struct {
 	DryRun   bool   `name:"dry-run" help:"Print the report and stop."`
 	Yes      bool   `name:"yes" short:"y" help:"Do not ask for confirmation."`
 	Doubled  string `name:"doubled" enum:",yes,no" default:"" help:"When the script's table is not live here: yes if it was 1.2.5 (double mode counted every byte twice), no if older." placeholder:"yes|no"`
-	RelayAs  string `name:"relay-as" enum:",out,sum,max,relay" default:"" help:"Our billing for ports in the script's relay mode (in + 2 × out), which none of ours equals: out, sum, max or relay." placeholder:"MODE"`
+	RelayAs  string `name:"relay-as" enum:",out,sum,max,relay" default:"" help:"Our billing for ports in the script's relay mode where it cannot be told or has no equivalent (1.2.4's in + 2 × out): relay ((in + out) × 2, as 1.2.4.3), sum, max or out." placeholder:"MODE"`
 	Crontab  string `name:"crontab" help:"Edit this crontab file instead of root's (through the crontab command)." placeholder:"FILE"`
 	Shortcut string `name:"shortcut" default:"/usr/local/bin/dog" help:"The script's shortcut, removed if it is the script or a link to it." placeholder:"PATH"`
 }

@@ -357,6 +357,7 @@ func TestLiveDoubling(t *testing.T) {
 		{Key: "8080", Version: "1.2.4", Mode: "double", InBytes: 100, OutBytes: 300, Quota: 1 << 20, QuotaUsed: 1 << 20},
 		{Key: "9000", Version: "1.0", Mode: "single", InBytes: 10, OutBytes: 30},
 		{Key: "2053", Version: "1.2.4", Mode: "relay", InBytes: 10, OutBytes: 30, Quota: 1 << 40},
+		{Key: "2096", Version: "1.2.4.3", Mode: "relay", InBytes: 10, OutBytes: 30, Quota: 1 << 40},
 		{Key: "7000", Version: "1.2.4"}, // billing_mode missing in a 1.2.4 config: single
 	}
 	file := filepath.Join(t.TempDir(), "legacy.nft")
@@ -379,9 +380,14 @@ func TestLiveDoubling(t *testing.T) {
 		"8080":{"billing_mode":"double","quota":{"enabled":true,"monthly_limit":"1M","reset_day":1}},
 		"9000":{"billing_mode":"single"},
 		"2053":{"billing_mode":"relay","quota":{"enabled":true,"monthly_limit":"1T","reset_day":1}},
+		"2096":{"billing_mode":"relay","quota":{"enabled":true,"monthly_limit":"1T","reset_day":1}},
 		"7000":{}}}`), "config.json")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// 1.2.4's relay (in + 2 × out) must be chosen; 1.2.4.3's is ours.
+	if _, err := Plan(cfg, Source{Table: tab}, Options{}); err == nil || !strings.Contains(err.Error(), "port 2053: billing_mode relay bills in + 2 × out (1.2.4)") || strings.Contains(err.Error(), "2096") {
+		t.Errorf("relay without --relay-as: %v", err)
 	}
 	items, err := Plan(cfg, Source{Table: tab}, Options{RelayAs: config.BillingRelay})
 	if err != nil {
@@ -393,6 +399,7 @@ func TestLiveDoubling(t *testing.T) {
 		"8080":      {billing: config.BillingSum, quota: "1MiB", resetDay: 1, in: 100, out: 300, billable: 400, blocked: true},
 		"9000":      {billing: config.BillingOut, in: 10, out: 30, billable: 30},
 		"2053":      {billing: config.BillingRelay, quota: "1TiB", resetDay: 1, in: 10, out: 30, billable: 70},
+		"2096":      {billing: config.BillingRelay, quota: "1TiB", resetDay: 1, in: 10, out: 30, billable: 80},
 		"7000":      {billing: config.BillingOut},
 	})
 	if items[0].In.Packets != 10 || items[0].Out.Packets != 20 {

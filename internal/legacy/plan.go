@@ -154,7 +154,7 @@ func planPort(pt Port, src Source, opts Options) (Item, error) {
 		}
 	}
 
-	mode := pt.Billing
+	mode, relayKind := pt.Billing, 0
 	switch mode {
 	case ModeSingle:
 		// Every version bills the out counter alone; those before 1.2.5
@@ -182,11 +182,28 @@ func planPort(pt Port, src Source, opts Options) (Item, error) {
 			return it, fmt.Errorf("billing_mode is missing, which means double in 1.2.5 but single before: %w; pass --doubled yes (1.2.5) or --doubled no (1.0–1.2.4)", ErrAskDoubled)
 		}
 	case ModeRelay:
-		if opts.RelayAs == "" {
-			return it, fmt.Errorf("billing_mode relay (1.2.4.x) bills in + 2 × out, which none of our modes equals; choose one with --relay-as: out (out only), sum (in + out), max (the larger direction) or relay ((in + out) × 2), or switch the port to single or double in the script first")
+		// 1.2.4 billed in + 2 × out (its quota rules charge in once, out
+		// twice); 1.2.4.3 billed (in + out) × 2, our relay (both twice).
+		// Its counters count once either way.
+		if t := src.Table; t != nil {
+			relayKind = t.InboundCharges(base + "_quota")
 		}
-		it.Mode, it.Billing = "relay (1.2.4.x): in + 2 × out", opts.RelayAs
-		it.Notes = append(it.Notes, fmt.Sprintf("relay has no equivalent: billed as %s from now on (--relay-as)", opts.RelayAs))
+		switch {
+		case relayKind == 2:
+			it.Mode, it.Billing = "relay (1.2.4.3): (in + out) × 2", config.BillingRelay
+		case opts.RelayAs == "":
+			what := "in + 2 × out (1.2.4) or (in + out) × 2 (1.2.4.3), which the files alone cannot tell"
+			if relayKind == 1 {
+				what = "in + 2 × out (1.2.4), which none of our modes equals"
+			}
+			return it, fmt.Errorf("billing_mode relay bills %s; choose with --relay-as: relay ((in + out) × 2, what 1.2.4.3 billed), sum (in + out), max (the larger direction) or out (out only); or switch the port to single or double in the script first", what)
+		default:
+			it.Mode, it.Billing = "relay (1.2.4.x)", opts.RelayAs
+			if relayKind == 1 {
+				it.Mode = "relay (1.2.4): in + 2 × out"
+			}
+			it.Notes = append(it.Notes, fmt.Sprintf("billed as %s from now on (--relay-as)", opts.RelayAs))
+		}
 	}
 
 	it.In, it.Out = it.LegacyIn, it.LegacyOut
@@ -196,7 +213,10 @@ func planPort(pt Port, src Source, opts Options) (Item, error) {
 			it.Notes = append(it.Notes, "an odd doubled counter: rounded down by one byte")
 		}
 	}
-	it.Billable = legacyBillable(mode, doubling, it.LegacyIn.Bytes, it.LegacyOut.Bytes)
+	it.Billable = legacyBillable(mode, doubling, relayKind, it.LegacyIn.Bytes, it.LegacyOut.Bytes)
+	if mode == ModeRelay && relayKind == 0 {
+		it.Billable = it.Billing.Billable(it.In.Bytes, it.Out.Bytes) // what the script showed is unknown
+	}
 	if it.Billing == config.BillingOut && mode != ModeRelay && it.LegacyIn.Bytes > 0 {
 		it.Notes = append(it.Notes, "the in counter is carried too: ours always counts both directions, billing decides what uses the quota")
 	}
@@ -232,9 +252,11 @@ func halve(c state.Counter) state.Counter {
 }
 
 // legacyBillable is the script's calculate_total_traffic for the version
-// the doubling tells.
-func legacyBillable(mode string, doubling int, in, out uint64) uint64 {
+// the rules tell.
+func legacyBillable(mode string, doubling, relayKind int, in, out uint64) uint64 {
 	switch {
+	case mode == ModeRelay && relayKind == 2:
+		return (in + out) * 2
 	case mode == ModeRelay:
 		return in + 2*out
 	case mode == ModeDouble, mode == "" && doubling == 2:

@@ -3,6 +3,7 @@ package legacy
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -21,6 +22,10 @@ type Table struct {
 	// protocol ("input/tcp"). 1.2.5 in double mode adds every counting rule
 	// twice, so each packet is counted twice; the older versions once.
 	Refs map[string]map[string]int
+	// QuotaRefs counts the rules referencing each quota the same way: the
+	// relay mode of 1.2.4 charged in once and out twice, that of 1.2.4.3
+	// both twice.
+	QuotaRefs map[string]map[string]int
 }
 
 // ErrNoTable: the table named in config.json does not exist here.
@@ -53,7 +58,7 @@ func ReadTable(netns int, name string) (*Table, error) {
 	if tab == nil {
 		return nil, fmt.Errorf("%w (inet %s)", ErrNoTable, name)
 	}
-	t := &Table{Name: name, Counters: map[string]state.Counter{}, Quotas: map[string]nftread.Quota{}, Refs: map[string]map[string]int{}}
+	t := &Table{Name: name, Counters: map[string]state.Counter{}, Quotas: map[string]nftread.Quota{}, Refs: map[string]map[string]int{}, QuotaRefs: map[string]map[string]int{}}
 	objs, err := nftread.Read(netns, name)
 	switch {
 	case errors.Is(err, nftread.ErrNoTable): // a table without objects
@@ -75,22 +80,24 @@ func ReadTable(netns int, name string) (*Table, error) {
 			return nil, fmt.Errorf("list the rules of inet %s %s: %w", name, ch.Name, err)
 		}
 		for _, r := range rules {
-			proto, counter := ruleShape(r.Exprs)
-			if counter == "" {
-				continue
+			proto, counter, quota := ruleShape(r.Exprs)
+			for name, refs := range map[string]map[string]map[string]int{counter: t.Refs, quota: t.QuotaRefs} {
+				if name == "" {
+					continue
+				}
+				if refs[name] == nil {
+					refs[name] = map[string]int{}
+				}
+				refs[name][ch.Name+"/"+proto]++
 			}
-			if t.Refs[counter] == nil {
-				t.Refs[counter] = map[string]int{}
-			}
-			t.Refs[counter][ch.Name+"/"+proto]++
 		}
 	}
 	return t, nil
 }
 
 // ruleShape finds the protocol a rule matches (tcp, udp) and the named
-// counter it feeds.
-func ruleShape(exprs []expr.Any) (proto, counter string) {
+// counter or quota it references.
+func ruleShape(exprs []expr.Any) (proto, counter, quota string) {
 	var l4reg uint32
 	haveL4 := false
 	for _, e := range exprs {
@@ -109,12 +116,27 @@ func ruleShape(exprs []expr.Any) (proto, counter string) {
 				}
 			}
 		case *expr.Objref:
-			if e.Type == unix.NFT_OBJECT_COUNTER {
+			switch e.Type {
+			case unix.NFT_OBJECT_COUNTER:
 				counter = e.Name
+			case unix.NFT_OBJECT_QUOTA:
+				quota = e.Name
 			}
 		}
 	}
-	return proto, counter
+	return proto, counter, quota
+}
+
+// InboundCharges says how many times the rules of the input chain charge
+// each packet to quota (0: none reference it).
+func (t *Table) InboundCharges(quota string) int {
+	n := 0
+	for key, c := range t.QuotaRefs[quota] {
+		if strings.HasPrefix(key, "input/") && c > n {
+			n = c
+		}
+	}
+	return n
 }
 
 // Doubling says how many times the rules feeding counter count each

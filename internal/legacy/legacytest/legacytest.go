@@ -13,8 +13,9 @@ import (
 type Port struct {
 	Key string // "443" or "5000-5100"
 	// Version picks the rule shapes: "1.0" (counting rules end in accept),
-	// "1.2.4" (in and out counted once, any mode) or "1.2.5" (double mode
-	// adds every rule twice; single mode has no in counter).
+	// "1.2.4" (in and out counted once, any mode; relay charges the quota
+	// in once, out twice), "1.2.4.3" (relay charges both twice) or "1.2.5"
+	// (double mode adds every rule twice; single mode has no in counter).
 	Version string
 	Mode    string // single, double, relay (1.2.4.x)
 	// In and Out are the counters' values as the script's rules made them.
@@ -133,9 +134,12 @@ func quotaRules(p Port, ch string) []string {
 		if out {
 			add("sport", p.times(), "drop")
 		}
-	case "relay": // in once, out twice (once without a verdict)
+	case "relay": // 1.2.4: in once, out twice (once without a verdict); 1.2.4.3: both twice
 		if in {
 			add("dport", 1, "drop")
+			if p.Version == "1.2.4.3" {
+				add("dport", 1, "")
+			}
 		}
 		if out {
 			add("sport", 1, "drop")
