@@ -163,24 +163,13 @@ func planPort(pt Port, src Source, opts Options) (Item, error) {
 		if live == 2 {
 			return it, fmt.Errorf("billing_mode single with doubled counting rules: no version of the script builds that")
 		}
-	case ModeDouble:
-		switch doubling {
-		case 2:
-			it.Mode, it.Billing, it.Halved = "double, every rule twice (1.2.5): (in + out) × 2", config.BillingRelay, true
-		case 1:
-			it.Mode, it.Billing = "double, rules once (1.0–1.2.4): in + out", config.BillingSum
-		default:
-			return it, fmt.Errorf("billing_mode double means (in + out) × 2 in 1.2.5 but in + out before: %w; pass --doubled yes (1.2.5) or --doubled no (1.0–1.2.4)", ErrAskDoubled)
+	case ModeDouble, "":
+		v := byDoubling[mode]
+		if doubling != 1 && doubling != 2 {
+			return it, fmt.Errorf("%s: %w; pass --doubled yes (1.2.5) or --doubled no (1.0–1.2.4)", v.ask, ErrAskDoubled)
 		}
-	case "":
-		switch doubling {
-		case 2:
-			it.Mode, it.Billing, it.Halved = "missing, so double in 1.2.5, every rule twice: (in + out) × 2", config.BillingRelay, true
-		case 1:
-			it.Mode, it.Billing = "missing, so single before 1.2.5: out only", config.BillingOut
-		default:
-			return it, fmt.Errorf("billing_mode is missing, which means double in 1.2.5 but single before: %w; pass --doubled yes (1.2.5) or --doubled no (1.0–1.2.4)", ErrAskDoubled)
-		}
+		o := v.by[doubling-1]
+		it.Mode, it.Billing, it.Halved = o.mode, o.billing, o.halved
 	case ModeRelay:
 		// 1.2.4 billed in + 2 × out (its quota rules charge in once, out
 		// twice); 1.2.4.3 billed (in + out) × 2, our relay (both twice).
@@ -245,6 +234,26 @@ func (s Source) quota(base string) (nftread.Quota, bool) {
 	}
 	q, ok := s.Table.Quotas[base+"_quota"]
 	return q, ok
+}
+
+type outcome struct {
+	mode    string
+	billing config.Billing
+	halved  bool
+}
+
+// byDoubling maps the modes whose meaning changed in 1.2.5, by how many
+// times the rules count each packet (once, twice).
+var byDoubling = map[string]struct {
+	ask string
+	by  [2]outcome
+}{
+	ModeDouble: {"billing_mode double means (in + out) × 2 in 1.2.5 but in + out before", [2]outcome{
+		{"double, rules once (1.0–1.2.4): in + out", config.BillingSum, false},
+		{"double, every rule twice (1.2.5): (in + out) × 2", config.BillingRelay, true}}},
+	"": {"billing_mode is missing, which means double in 1.2.5 but single before", [2]outcome{
+		{"missing, so single before 1.2.5: out only", config.BillingOut, false},
+		{"missing, so double in 1.2.5, every rule twice: (in + out) × 2", config.BillingRelay, true}}},
 }
 
 func halve(c state.Counter) state.Counter {
