@@ -277,6 +277,18 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 	}
 	fmt.Fprintf(w, "1. backed up %s to %s (0600)\n", r.c.From, backup)
 
+	// The script's counters went on counting while the operator read the
+	// report: take them again, a moment before ours take over.
+	if r.table != nil {
+		t, err := legacy.ReadTable(r.env.NetNS, r.cfg.Table)
+		if err != nil {
+			return fmt.Errorf("read the script's table again: %w (nothing changed)", err)
+		}
+		r.table = t
+		if err := r.plan(); err != nil {
+			return fmt.Errorf("the script's table changed since the report: %w (nothing changed)", err)
+		}
+	}
 	cp, err := client.Checkpoint(r.env.Ctx)
 	if err != nil {
 		return fmt.Errorf("checkpoint the enforcer: %w (nothing changed)", err)

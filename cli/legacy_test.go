@@ -134,6 +134,9 @@ func TestImportLegacy(t *testing.T) {
 		t.Fatalf("the legacy table is gone before the migration: %v", err)
 	}
 
+	// The script's rules count real traffic until the migration: 9100's
+	// (1.2.4, once) take 10 datagrams of 100 bytes answered with 50.
+	s.udp(9100, 10, 100, 50)
 	out, errOut, code = s.importLegacy("--yes")
 	if code != 0 {
 		t.Fatalf("import-legacy: %d\n%s%s", code, out, errOut)
@@ -178,7 +181,7 @@ func TestImportLegacy(t *testing.T) {
 		"p443_in": {Bytes: 1_000_000, Packets: 1000}, "p443_out": {Bytes: 3_000_000, Packets: 2000},
 		"p5000-5100_in": {}, "p5000-5100_out": {Bytes: 700_000, Packets: 700},
 		"p8080_in": {Bytes: 300_000, Packets: 300}, "p8080_out": {Bytes: 224_288, Packets: 200},
-		"p9100_in": {Bytes: 1000, Packets: 10}, "p9100_out": {Bytes: 3000, Packets: 20},
+		"p9100_in": {Bytes: 1000 + 10*128, Packets: 10 + 10}, "p9100_out": {Bytes: 3000 + 10*78, Packets: 20 + 10},
 	} {
 		if got := counters[name]; got != want {
 			t.Errorf("counter %s: %+v, want %+v", name, got, want)
@@ -198,8 +201,8 @@ func TestImportLegacy(t *testing.T) {
 	if it := byPorts["8080"]; it.Blocked != "quota" || it.Billable != 1_048_576 {
 		t.Errorf("8080 was blocked by the script's quota: %+v", it)
 	}
-	if it := byPorts["9100"]; it.Billable != 4000 {
-		t.Errorf("9100: billable %d, want 4000", it.Billable)
+	if it := byPorts["9100"]; it.Billable != 4000+10*128+10*78 {
+		t.Errorf("9100: billable %d, want %d", it.Billable, 4000+10*128+10*78)
 	}
 
 	// The script's setup is gone, ours is in place.
