@@ -52,9 +52,13 @@ func (c *ImportLegacyCmd) Run(g *Globals, env *Env) error {
 	if errors.Is(err, legacy.ErrNoConfig) {
 		if done := legacy.Retired(c.From); len(done) > 0 {
 			fmt.Fprintf(env.Out, "nothing to import: %s was already migrated (%s)\n", c.From, filepath.Base(done[len(done)-1]))
-			return nil
+		} else {
+			fmt.Fprintf(env.Out, "nothing to import: no port-traffic-dog.sh config in %s\n", c.From)
 		}
-		fmt.Fprintf(env.Out, "nothing to import: no port-traffic-dog.sh config in %s\n", c.From)
+		if _, err := legacy.ReadTable(env.NetNS, legacy.DefaultTable); err == nil {
+			// Its quota rules would go on dropping traffic.
+			fmt.Fprintf(env.Out, "but its table inet %s is still loaded, without a config to import from: look at it with nft list table inet %[1]s, remove it with nft delete table inet %[1]s\n", legacy.DefaultTable)
+		}
 		return nil
 	}
 	if err != nil {

@@ -270,8 +270,14 @@ func TestImportLegacy(t *testing.T) {
 	}
 
 	out, errOut, code = s.importLegacy("--yes")
-	if code != 0 || !strings.Contains(out, "nothing to import") {
+	if code != 0 || !strings.Contains(out, "nothing to import") || strings.Contains(out, "still loaded") {
 		t.Errorf("second run: %d\n%s%s", code, out, errOut)
+	}
+	// A table left behind without its config is pointed out.
+	nft := filepath.Join(s.dir, "legacy.nft")
+	s.pair.Server.Run(t, "nft", "-f", nft)
+	if out, _, _ := s.importLegacy(); !strings.Contains(out, "its table inet port_traffic_monitor is still loaded") {
+		t.Errorf("an orphaned legacy table is not reported:\n%s", out)
 	}
 }
 
