@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -61,9 +62,12 @@ func IsScript(path string) (bool, error) {
 // script's uninstaller deletes dir): it holds the bot token and customers'
 // remarks.
 func BackupDir(dir string, now time.Time) (string, error) {
-	dir = filepath.Clean(dir)
+	dir, err := filepath.Abs(dir) // "." would name the backup "..legacy-backup-…"
+	if err != nil {
+		return "", err
+	}
 	path := fmt.Sprintf("%s.legacy-backup-%s.tar.gz", dir, now.UTC().Format("20060102T150405Z"))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("back up %s: %w", dir, err)
 	}

@@ -3,6 +3,7 @@ package legacy
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -411,5 +412,47 @@ func TestLiveDoubling(t *testing.T) {
 	}
 	if _, err := ReadTable(ns.Fd(), DefaultTable); !errors.Is(err, ErrNoTable) {
 		t.Errorf("after delete: %v", err)
+	}
+}
+
+// TestBackupAndRetire: the backup is a private tar.gz of the directory's
+// plain files, outside it; the retired config is private too.
+func TestBackupAndRetire(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "port-traffic-dog")
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	os.WriteFile(filepath.Join(dir, ConfigName), []byte(`{"ports":{}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "logs", "traffic.log"), []byte("x\n"), 0o644)
+	os.Symlink("/etc/shadow", filepath.Join(dir, "evil"))
+	now := time.Date(2026, 11, 15, 2, 0, 0, 0, time.UTC)
+	path, err := BackupDir(dir, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(path) != parent || !strings.HasSuffix(path, ".legacy-backup-20261115T020000Z.tar.gz") {
+		t.Errorf("backup at %s", path)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("backup mode: %v %v", fi, err)
+	}
+	out, err := exec.Command("tar", "-tzf", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	if got := strings.Fields(string(out)); len(got) != 2 || !strings.Contains(string(out), "port-traffic-dog/config.json") || strings.Contains(string(out), "evil") {
+		t.Errorf("backup holds %q", got)
+	}
+	if _, err := BackupDir(dir, now); err == nil {
+		t.Error("a second backup overwrote the first")
+	}
+	retired, err := RetireConfig(dir, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(retired); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("retired config: %v %v", fi, err)
+	}
+	if got := Retired(dir); len(got) != 1 || got[0] != retired {
+		t.Errorf("Retired: %v", got)
 	}
 }
