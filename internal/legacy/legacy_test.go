@@ -407,6 +407,18 @@ func TestLiveDoubling(t *testing.T) {
 		t.Errorf("packets not halved: %+v %+v", items[0].In, items[0].Out)
 	}
 
+	// Rules of a shape no version builds: asked, and --doubled answers.
+	ns.Run(t, "nft", "add", "rule", "inet", DefaultTable, "input", "tcp", "dport", "9000", "counter", "name", "port_9000_in")
+	if tab, err = ReadTable(ns.Fd(), DefaultTable); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(cfg, Source{Table: tab}, Options{RelayAs: config.BillingRelay}); err == nil || !strings.Contains(err.Error(), "port 9000: ") || !strings.Contains(err.Error(), "pass --doubled") {
+		t.Errorf("an odd rule shape: %v", err)
+	}
+	if _, err := Plan(cfg, Source{Table: tab}, Options{RelayAs: config.BillingRelay, Doubled: no()}); err != nil {
+		t.Errorf("--doubled no does not answer an odd shape: %v", err)
+	}
+
 	if err := DeleteTable(ns.Fd(), DefaultTable); err != nil {
 		t.Fatal(err)
 	}

@@ -130,16 +130,19 @@ func planPort(pt Port, src Source, opts Options) (Item, error) {
 		it.Notes = append(it.Notes, "no live table and no traffic_data.json entry: counters start at 0")
 	}
 
-	// How many times the script's rules count each packet of this port.
-	doubling := 0
+	// How many times the script's rules count each packet of this port;
+	// --doubled answers where the rules cannot tell (no live table, or a
+	// shape no version builds).
+	doubling, shapeErr := 0, error(nil)
 	if t := src.Table; t != nil {
 		for _, dir := range []string{"_in", "_out"} {
 			d, err := t.Doubling(base + dir)
-			if err != nil {
-				return it, err
+			if err == nil && d != 0 && doubling != 0 && d != doubling {
+				err = fmt.Errorf("its in and out counters are fed by differently doubled rules (see nft -a list table inet %s); pass --doubled yes or no", t.Name)
 			}
-			if d != 0 && doubling != 0 && d != doubling {
-				return it, fmt.Errorf("its in and out counters are fed by differently doubled rules; count them with `nft -a list table inet %s` and pass --doubled yes or no", t.Name)
+			if err != nil {
+				shapeErr, doubling = err, 0
+				break
 			}
 			if d != 0 {
 				doubling = d
@@ -148,10 +151,13 @@ func planPort(pt Port, src Source, opts Options) (Item, error) {
 	}
 	live := doubling
 	if doubling == 0 && opts.Doubled != nil {
-		doubling = 1
+		doubling, shapeErr = 1, nil
 		if *opts.Doubled {
 			doubling = 2
 		}
+	}
+	if shapeErr != nil {
+		return it, shapeErr
 	}
 
 	mode, relayKind := pt.Billing, 0

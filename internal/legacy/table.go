@@ -153,7 +153,7 @@ func (t *Table) Doubling(counter string) (int, error) {
 			n = c
 		}
 		if c != n || c > 2 {
-			return 0, fmt.Errorf("the rules feeding counter %s have a shape no version of the script builds (%s: %d rules, others %d): count them with `nft -a list table inet %s` and pass --doubled yes or no", counter, key, c, n, t.Name)
+			return 0, fmt.Errorf("the rules feeding counter %s have a shape no version of the script builds (%s: %d rules, others %d; see nft -a list table inet %s): pass --doubled yes if each packet is counted twice, no if once", counter, key, c, n, t.Name)
 		}
 	}
 	return n, nil
