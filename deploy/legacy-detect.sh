@@ -28,7 +28,11 @@ ptd_legacy_is_script() {
 	fi
 	[ -f "$1" ] || return 1
 	[ "$(head -c 2 "$1")" = "#!" ] || return 1
-	head -c 65536 "$1" | LC_ALL=C grep -q -e 'port-traffic-dog' -e '端口流量狗' -e '端口流量犬'
+	head -c 65536 "$1" | LC_ALL=C grep -q -e 'port-traffic-dog' -e '端口流量狗' -e '端口流量犬' && return 0
+	# The shortcut of a script saved under another name runs it.
+	[ -z "${2:-}" ] || return 1
+	_ptd_target=$(head -c 65536 "$1" | sed -n 's/^exec bash "\([^"]*\)" "\$@"$/\1/p' | head -n 1)
+	[ -n "$_ptd_target" ] && ptd_legacy_is_script "$_ptd_target" once
 }
 
 ptd_legacy_detect() {

@@ -78,7 +78,7 @@ func TestInstallBesideLegacyScript(t *testing.T) {
 // shortcut: it must agree with what dog import-legacy removes.
 func TestLegacyDetectRule(t *testing.T) {
 	dir := t.TempDir()
-	for name, c := range map[string]struct {
+	cases := map[string]struct {
 		link, content string
 		want          bool
 	}{
@@ -88,13 +88,20 @@ func TestLegacyDetectRule(t *testing.T) {
 		"ours":       {content: "\x7fELF...port-traffic-dog/cli...", want: false},
 		"another":    {content: "#!/bin/sh\necho woof\n", want: false},
 		"our link":   {link: "/opt/dog/bin/dog", want: false},
-	} {
-		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		// The shortcut of the script saved as traffic.sh, and of something else.
+		"wraps renamed": {content: "#!/bin/bash\nexec bash \"" + filepath.Join(dir, "the-script") + "\" \"$@\"\n", want: true},
+		"wraps another": {content: "#!/bin/bash\nexec bash \"" + filepath.Join(dir, "another") + "\" \"$@\"\n", want: false},
+	}
+	path := func(name string) string { return filepath.Join(dir, strings.ReplaceAll(name, " ", "-")) }
+	for name, c := range cases { // all first: the wrappers run other cases' files
 		if c.link != "" {
-			os.Symlink(c.link, p)
+			os.Symlink(c.link, path(name))
 		} else {
-			os.WriteFile(p, []byte(c.content), 0o755)
+			os.WriteFile(path(name), []byte(c.content), 0o755)
 		}
+	}
+	for name, c := range cases {
+		p := path(name)
 		err := exec.Command("sh", "-c", `. ./legacy-detect.sh && ptd_legacy_is_script "$1"`, "sh", p).Run()
 		if got := err == nil; got != c.want {
 			t.Errorf("%s: detected %v, want %v (%v)", name, got, c.want, err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -20,7 +21,12 @@ const DefaultShortcut = "/usr/local/bin/dog"
 // file named like the script, or a shell script that is the script or runs
 // it (`exec bash "/root/port-traffic-dog.sh" "$@"`). Our own dog, a Go
 // binary, never is. deploy/legacy-detect.sh applies the same rule.
-func IsScript(path string) (bool, error) {
+func IsScript(path string) (bool, error) { return isScript(path, true) }
+
+// wrapperExec is the line of the shortcut the script writes.
+var wrapperExec = regexp.MustCompile(`(?m)^exec bash "([^"]+)" "\$@"$`)
+
+func isScript(path string, follow bool) (bool, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -53,6 +59,10 @@ func IsScript(path string) (bool, error) {
 		if bytes.Contains(head, []byte(m)) {
 			return true, nil
 		}
+	}
+	// The shortcut of a script saved under another name runs it.
+	if m := wrapperExec.FindSubmatch(head); m != nil && follow {
+		return isScript(string(m[1]), false)
 	}
 	return false, nil
 }

@@ -340,7 +340,14 @@ func TestIsScript(t *testing.T) {
 	os.WriteFile(ours, []byte("\x7fELF port-traffic-dog/cli"), 0o755)
 	other := filepath.Join(dir, "other")
 	os.WriteFile(other, []byte("#!/bin/sh\necho woof\n"), 0o755)
-	for path, want := range map[string]bool{wrapper: true, link: true, ours: false, other: false, filepath.Join(dir, "none"): false} {
+	renamed := filepath.Join(dir, "traffic.sh")
+	os.WriteFile(renamed, []byte("#!/bin/bash\nreadonly SCRIPT_NAME=\"端口流量狗\"\n"), 0o755)
+	wrapsRenamed := filepath.Join(dir, "dog2")
+	os.WriteFile(wrapsRenamed, []byte("#!/bin/bash\nexec bash \""+renamed+"\" \"$@\"\n"), 0o755)
+	wrapsOther := filepath.Join(dir, "dog3")
+	os.WriteFile(wrapsOther, []byte("#!/bin/bash\nexec bash \""+other+"\" \"$@\"\n"), 0o755)
+	for path, want := range map[string]bool{wrapper: true, link: true, ours: false, other: false, filepath.Join(dir, "none"): false,
+		wrapsRenamed: true, wrapsOther: false} {
 		if got, err := IsScript(path); err != nil || got != want {
 			t.Errorf("%s: %v %v, want %v", filepath.Base(path), got, err, want)
 		}
