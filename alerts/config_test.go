@@ -69,6 +69,12 @@ func TestBundledAlertmanagerConfig(t *testing.T) {
 	}
 	sendResolved := map[string]bool{"telegram": true, "telegram-quiet": false}
 	for _, r := range c.Receivers {
+		if r.Name == "silent" {
+			if len(r.TelegramConfigs)+len(r.EmailConfigs)+len(r.WebhookConfigs) != 0 {
+				t.Errorf("receiver silent notifies: %+v", r)
+			}
+			continue
+		}
 		want, ok := sendResolved[r.Name]
 		if !ok || len(r.TelegramConfigs) != 1 {
 			t.Errorf("unexpected receiver %q", r.Name)
@@ -96,6 +102,15 @@ func TestBundledAlertmanagerConfig(t *testing.T) {
 	}
 	if r := route(t, c, "DogPortBlocked"); r != c.Route {
 		t.Errorf("DogPortBlocked is caught by a sub-route %+v", r)
+	}
+	// A one-off request (dog notify test/report) is a group of its own, sent
+	// at once, even when it is a status report.
+	oneOff := c.Route.Routes[0]
+	if !labels.Matchers(oneOff.Matchers).Matches(model.LabelSet{"alertname": "DogStatusReport", "dog_request": "x1"}) ||
+		labels.Matchers(oneOff.Matchers).Matches(model.LabelSet{"alertname": "DogStatusReport"}) ||
+		oneOff.Receiver != "telegram-quiet" || !reflect.DeepEqual(oneOff.GroupByStr, []string{"instance", "page", "dog_request"}) ||
+		time.Duration(*oneOff.GroupWait) > time.Second {
+		t.Errorf("one-off route %+v", oneOff)
 	}
 }
 
@@ -165,6 +180,9 @@ func TestAlertmanagerConfigRender(t *testing.T) {
 	}
 	c := load(t, "rendered config", string(b))
 	for _, r := range c.Receivers {
+		if r.Name == "silent" {
+			continue
+		}
 		tc := r.TelegramConfigs[0]
 		if string(tc.BotToken) != "123456:ABC-def_ghi" || tc.ChatID != -100987 || tc.Message != `{{ template "dog.telegram.zh" . }}` {
 			t.Errorf("receiver %s not rendered: %+v", r.Name, tc)
@@ -190,12 +208,40 @@ func TestAlertmanagerConfigRender(t *testing.T) {
 	}
 	c = load(t, "config with bot_token_file", string(b))
 	for _, r := range c.Receivers {
+		if r.Name == "silent" {
+			continue
+		}
 		if tc := r.TelegramConfigs[0]; tc.BotTokenFile != "/etc/prometheus/telegram_bot_token" || tc.BotToken != "" {
 			t.Errorf("receiver %s: token %q file %q", r.Name, tc.BotToken, tc.BotTokenFile)
 		}
 	}
 
+	// Report off, e-mail beside Telegram in both receivers.
+	b, err = alerts.AlertmanagerConfig(alerts.Config{StatusOff: true, Email: &alerts.Email{
+		Smarthost: "smtp.example.com:587", From: "dog@example.com", To: "o'neil@example.com",
+		AuthUsername: "dog", AuthPasswordFile: "/etc/prometheus/smtp_password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = load(t, "config with e-mail", string(b))
+	if r := route(t, c, "DogStatusReport"); r.Receiver != "silent" {
+		t.Errorf("report off: status route goes to %s", r.Receiver)
+	}
+	if g := c.Global; g.SMTPSmarthost.String() != "smtp.example.com:587" || g.SMTPFrom != "dog@example.com" || g.SMTPAuthUsername != "dog" || g.SMTPAuthPasswordFile != "/etc/prometheus/smtp_password" {
+		t.Errorf("smtp globals %+v", g)
+	}
+	for _, r := range c.Receivers {
+		if r.Name == "silent" {
+			continue
+		}
+		if len(r.EmailConfigs) != 1 || r.EmailConfigs[0].To != "o'neil@example.com" || r.EmailConfigs[0].SendResolved() != r.TelegramConfigs[0].SendResolved() {
+			t.Errorf("receiver %s e-mail %+v", r.Name, r.EmailConfigs)
+		}
+	}
+
 	for _, bad := range []alerts.Config{
+		{Email: &alerts.Email{Smarthost: "h:25", To: "a@b"}}, // no from
+		{Email: &alerts.Email{Smarthost: "h:25", From: "a@b", To: "a@b\nx"}},
 		{BotToken: "not a token'"},
 		{BotToken: "1:a", BotTokenFile: "/x"},
 		{BotTokenFile: "relative/path"},

@@ -62,10 +62,36 @@ type Config struct {
 	// TemplatesDir).
 	TemplatesDir string
 
+	// StatusOff routes the status report to the receiver without
+	// notifiers; StatusInterval is then still written, for when it is
+	// turned on again.
+	StatusOff bool
+	// Email, when set, sends every Telegram message to an address too.
+	Email *Email
+
 	// Grouping delays; tests shorten them to see messages within seconds.
 	EventGroupWait     time.Duration
 	EventGroupInterval time.Duration
 	StatusGroupWait    time.Duration
+}
+
+// Email is an SMTP receiver beside Telegram. Alertmanager 0.25 requires a
+// sender address; the password, if any, is read from a file
+// (smtp_auth_password_file, in 0.25 and later).
+type Email struct {
+	Smarthost        string // host:port
+	From, To         string
+	AuthUsername     string
+	AuthPasswordFile string
+}
+
+// CheckBotToken says whether s looks like a token as BotFather prints it,
+// without repeating s (the error may be logged).
+func CheckBotToken(s string) error {
+	if !botTokenRe.MatchString(s) {
+		return errors.New("bot token does not look like 123456789:ABC-def_… (as BotFather prints it)")
+	}
+	return nil
 }
 
 var (
@@ -74,6 +100,9 @@ var (
 	reChatID    = regexp.MustCompile(`(?m)^([ \t]*chat_id: )-?[0-9]+$`)
 	reMessage   = regexp.MustCompile(`(?m)^([ \t]*message: '\{\{ template "dog\.telegram\.)en(" \. \}\}')$`)
 	reAPIURL    = regexp.MustCompile(`(?m)^([ \t]*telegram_api_url: )'[^']*'$`)
+	reStatusRcv = regexp.MustCompile(`(?m)^([ \t]*- receiver: )telegram-quiet([ \t]+# status_receiver)$`)
+	reGlobalEnd = regexp.MustCompile(`(?m)^([ \t]*)telegram_api_url: .*$`)
+	reEmailRcv  = regexp.MustCompile(`(?m)^([ \t]*)send_resolved: (true|false)\n[ \t]*message: .*$`)
 	reTemplates = regexp.MustCompile(`(?m)^([ \t]*- )'/etc/prometheus/alertmanager_templates/port-traffic-dog/\*\.tmpl'$`)
 )
 
@@ -117,8 +146,8 @@ func AlertmanagerConfig(c Config) ([]byte, error) {
 	case c.BotToken != "" && c.BotTokenFile != "":
 		return nil, errors.New("set BotToken or BotTokenFile, not both")
 	case c.BotToken != "":
-		if !botTokenRe.MatchString(c.BotToken) {
-			return nil, errors.New("bot token does not look like 123456789:ABC-def_… (as BotFather prints it)")
+		if err := CheckBotToken(c.BotToken); err != nil {
+			return nil, err
 		}
 		edits = append(edits, edit{reTokenLine, 2, func(m []string) string { return m[1] + "bot_token: '" + c.BotToken + "'" }})
 	case c.BotTokenFile != "":
@@ -164,6 +193,22 @@ func AlertmanagerConfig(c Config) ([]byte, error) {
 		}
 		dur("group_interval", "status_interval", c.StatusInterval)
 		dur("repeat_interval", "status_repeat_interval", StatusRepeatInterval(c.StatusInterval))
+	}
+	if c.StatusOff {
+		edits = append(edits, edit{reStatusRcv, 1, func(m []string) string { return m[1] + "silent" + m[2] }})
+	}
+	if e := c.Email; e != nil {
+		g, r, err := emailLines(*e)
+		if err != nil {
+			return nil, err
+		}
+		edits = append(edits,
+			edit{reGlobalEnd, 1, func(m []string) string { return m[0] + "\n" + indent(g, m[1]) }},
+			edit{reEmailRcv, 2, func(m []string) string {
+				// m[1] is the telegram item's key indent; the receiver's
+				// keys sit four columns left of it.
+				return m[0] + "\n" + indent(fmt.Sprintf(r, m[2]), m[1][:len(m[1])-4])
+			}})
 	}
 	dur("group_wait", "event_group_wait", c.EventGroupWait)
 	dur("group_interval", "event_group_interval", c.EventGroupInterval)
@@ -226,4 +271,40 @@ func Rules(speedup int, statusEval time.Duration) ([]byte, error) {
 		}
 	}
 	return []byte(s), nil
+}
+
+// quote writes s as a YAML single-quoted scalar.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func indent(lines, prefix string) string {
+	ls := strings.Split(strings.TrimSuffix(lines, "\n"), "\n")
+	for i := range ls {
+		ls[i] = prefix + ls[i]
+	}
+	return strings.Join(ls, "\n")
+}
+
+// emailLines returns the global SMTP settings and the receivers'
+// email_configs (with a %s for send_resolved), unindented.
+func emailLines(e Email) (global, receiver string, err error) {
+	for _, f := range []struct{ name, v string }{{"smarthost", e.Smarthost}, {"from", e.From}, {"to", e.To}, {"auth username", e.AuthUsername}, {"auth password file", e.AuthPasswordFile}} {
+		if strings.ContainsFunc(f.v, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return "", "", fmt.Errorf("email %s %q: control characters", f.name, f.v)
+		}
+	}
+	if e.Smarthost == "" || e.From == "" || e.To == "" {
+		return "", "", errors.New("email: smarthost, from and to are required")
+	}
+	if e.AuthPasswordFile != "" && !path.IsAbs(e.AuthPasswordFile) {
+		return "", "", fmt.Errorf("email auth password file %q: want an absolute path", e.AuthPasswordFile)
+	}
+	global = "smtp_smarthost: " + quote(e.Smarthost) + "\nsmtp_from: " + quote(e.From) + "\n"
+	if e.AuthUsername != "" {
+		global += "smtp_auth_username: " + quote(e.AuthUsername) + "\n"
+	}
+	if e.AuthPasswordFile != "" {
+		global += "smtp_auth_password_file: " + quote(e.AuthPasswordFile) + "\n"
+	}
+	receiver = "email_configs:\n  - to: " + strings.ReplaceAll(quote(e.To), "%", "%%") + "\n    send_resolved: %s\n"
+	return global, receiver, nil
 }

@@ -44,6 +44,47 @@ type FakeTelegram struct {
 	msgs    []TelegramMessage
 	changed chan struct{}
 	nextID  int
+	token   string         // the only token accepted; "" accepts any
+	chats   map[int64]bool // the chats that exist; nil: every numeric id
+}
+
+// SetToken makes the fake answer 401 Unauthorized, as Telegram does, to
+// every call with another token; "" accepts any token again.
+func (f *FakeTelegram) SetToken(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.token = token
+}
+
+// SetChats makes only these chat ids exist: getChat and sendMessage for
+// another one answer 400 "chat not found". No ids: every numeric id exists.
+func (f *FakeTelegram) SetChats(ids ...int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.chats = nil
+	if len(ids) > 0 {
+		f.chats = map[int64]bool{}
+		for _, id := range ids {
+			f.chats[id] = true
+		}
+	}
+}
+
+// Stop closes the listener: from then on the Bot API is unreachable.
+func (f *FakeTelegram) Stop() { f.srv.Close() }
+
+// access says how Telegram would answer a call with token for chat (nil
+// when there is no chat parameter): 0 when allowed, else the error.
+func (f *FakeTelegram) access(token string, chat *int64) (int, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.token != "" && token != f.token {
+		return http.StatusUnauthorized, "Unauthorized"
+	}
+	if chat != nil && f.chats != nil && !f.chats[*chat] {
+		return http.StatusBadRequest, "Bad Request: chat not found"
+	}
+	return 0, ""
 }
 
 // NewFakeTelegram starts the fake on a loopback port; it stops in t.Cleanup.
@@ -58,12 +99,8 @@ func NewFakeTelegram(t testing.TB) *FakeTelegram {
 
 func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 	token, method, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/bot"), "/")
-	if !ok || !strings.HasPrefix(r.URL.Path, "/bot") || r.Method != http.MethodPost {
+	if !ok || !strings.HasPrefix(r.URL.Path, "/bot") || (r.Method != http.MethodPost && r.Method != http.MethodGet) {
 		writeTelegramError(w, http.StatusNotFound, "Not Found")
-		return
-	}
-	if method != "sendMessage" {
-		writeTelegramError(w, http.StatusBadRequest, "Bad Request: method "+method+" is not faked")
 		return
 	}
 	params, err := readParams(r)
@@ -71,11 +108,25 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 		writeTelegramError(w, http.StatusBadRequest, "Bad Request: "+err.Error())
 		return
 	}
+	switch method {
+	case "getMe", "getChat":
+		f.serveGet(w, token, method, params)
+		return
+	case "sendMessage":
+	default:
+		writeTelegramError(w, http.StatusBadRequest, "Bad Request: method "+method+" is not faked")
+		return
+	}
 	m := TelegramMessage{Token: token, ChatID: params["chat_id"], Text: params["text"], ParseMode: params["parse_mode"]}
 	chatID, err := strconv.ParseInt(m.ChatID, 10, 64)
+	code, denied := f.access(token, &chatID)
 	switch {
 	case err != nil:
 		m.Rejected = "Bad Request: chat not found"
+	case code == http.StatusUnauthorized:
+		m.Rejected = denied
+	case code != 0:
+		m.Rejected = denied
 	case m.Text == "":
 		m.Rejected = "Bad Request: message text is empty"
 	case m.ParseMode == "HTML":
@@ -95,7 +146,10 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 
 	if m.Rejected != "" {
-		writeTelegramError(w, http.StatusBadRequest, m.Rejected)
+		if code == 0 {
+			code = http.StatusBadRequest
+		}
+		writeTelegramError(w, code, m.Rejected)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -108,6 +162,29 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 			"text":       m.Text,
 		},
 	})
+}
+
+// serveGet answers getMe and getChat, which `dog notify test` uses.
+func (f *FakeTelegram) serveGet(w http.ResponseWriter, token, method string, params map[string]string) {
+	var chat *int64
+	if method == "getChat" {
+		id, err := strconv.ParseInt(params["chat_id"], 10, 64)
+		if err != nil {
+			writeTelegramError(w, http.StatusBadRequest, "Bad Request: chat not found")
+			return
+		}
+		chat = &id
+	}
+	if code, desc := f.access(token, chat); code != 0 {
+		writeTelegramError(w, code, desc)
+		return
+	}
+	result := map[string]any{"id": 1, "is_bot": true, "first_name": "Fake", "username": "fake_dog_bot"}
+	if chat != nil {
+		result = map[string]any{"id": *chat, "type": "group", "title": "fake group"}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "result": result})
 }
 
 func readParams(r *http.Request) (map[string]string, error) {

@@ -84,9 +84,19 @@ func writeFiles(t testing.TB, dir string, files []File) {
 // killed in t.Cleanup; its log is printed there if the test failed.
 func start(t testing.TB, name, bin string, args func(addr string) []string) (*process, string) {
 	t.Helper()
+	return startAt(t, name, bin, "", args)
+}
+
+// startAt is start on a fixed address (fixed != ""), which it cannot retry:
+// for a server whose address is already written in another's config.
+func startAt(t testing.TB, name, bin, fixed string, args func(addr string) []string) (*process, string) {
+	t.Helper()
 	deadline := time.Now().Add(StartTimeout)
 	for attempt := 1; ; attempt++ {
-		addr := freeLoopbackAddr(t)
+		addr := fixed
+		if addr == "" {
+			addr = freeLoopbackAddr(t)
+		}
 		p := &process{name: name, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 		p.cmd = exec.Command(bin, args(addr)...)
 		p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
@@ -103,7 +113,7 @@ func start(t testing.TB, name, bin string, args func(addr string) []string) (*pr
 		if err == nil {
 			return p, addr
 		}
-		if strings.Contains(p.log.String(), "address already in use") && attempt < 5 && time.Now().Before(deadline) {
+		if fixed == "" && strings.Contains(p.log.String(), "address already in use") && attempt < 5 && time.Now().Before(deadline) {
 			continue
 		}
 		t.Fatalf("%s did not become ready on %s: %v", name, addr, err)
@@ -177,7 +187,7 @@ type Prometheus struct {
 // quickly.
 func StartPrometheus(t testing.TB, cfgYAML string, ruleFiles ...string) *Prometheus {
 	t.Helper()
-	bin := testutil.RequireBinary(t, "prometheus")
+	testutil.RequireBinary(t, "prometheus")
 	dir := t.TempDir()
 	var files []File
 	if len(ruleFiles) > 0 {
@@ -190,9 +200,22 @@ func StartPrometheus(t testing.TB, cfgYAML string, ruleFiles ...string) *Prometh
 	}
 	files = append(files, File{"prometheus.yml", cfgYAML})
 	writeFiles(t, dir, files)
+	return StartPrometheusFile(t, filepath.Join(dir, "prometheus.yml"))
+}
+
+// FreeAddr returns a loopback address free at the time of the call, for a
+// server whose address must be written into a config before it starts.
+func FreeAddr(t testing.TB) string { return freeLoopbackAddr(t) }
+
+// StartPrometheusFile starts Prometheus on the configuration file cfgPath
+// as it is (rule files and all); its TSDB goes into a temporary directory.
+func StartPrometheusFile(t testing.TB, cfgPath string) *Prometheus {
+	t.Helper()
+	bin := testutil.RequireBinary(t, "prometheus")
+	dir := t.TempDir()
 	p, addr := start(t, "prometheus", bin, func(addr string) []string {
 		return []string{
-			"--config.file=" + filepath.Join(dir, "prometheus.yml"),
+			"--config.file=" + cfgPath,
 			"--storage.tsdb.path=" + filepath.Join(dir, "data"),
 			"--web.listen-address=" + addr,
 			"--web.console.templates=" + dir,
@@ -433,12 +456,21 @@ type Alertmanager struct {
 // config file's directory.
 func StartAlertmanager(t testing.TB, cfg string, files ...File) *Alertmanager {
 	t.Helper()
-	bin := testutil.RequireBinary(t, "prometheus-alertmanager", "alertmanager")
+	testutil.RequireBinary(t, "prometheus-alertmanager", "alertmanager")
 	dir := t.TempDir()
 	writeFiles(t, dir, append(files, File{"alertmanager.yml", cfg}))
-	p, addr := start(t, "alertmanager", bin, func(addr string) []string {
+	return StartAlertmanagerFile(t, filepath.Join(dir, "alertmanager.yml"), "")
+}
+
+// StartAlertmanagerFile starts Alertmanager on the configuration file
+// cfgPath as it is, listening on addr (a free port when "").
+func StartAlertmanagerFile(t testing.TB, cfgPath, addr string) *Alertmanager {
+	t.Helper()
+	bin := testutil.RequireBinary(t, "prometheus-alertmanager", "alertmanager")
+	dir := t.TempDir()
+	p, addr := startAt(t, "alertmanager", bin, addr, func(addr string) []string {
 		return []string{
-			"--config.file=" + filepath.Join(dir, "alertmanager.yml"),
+			"--config.file=" + cfgPath,
 			"--storage.path=" + filepath.Join(dir, "data"),
 			"--web.listen-address=" + addr,
 			"--cluster.listen-address=", // no gossip port, no peers
