@@ -38,6 +38,7 @@ type CLI struct {
 	Export      ExportCmd        `cmd:"" help:"Write config, a fresh checkpoint of every counter and the history to one archive, to move to another host."`
 	Import      ImportCmd        `cmd:"" help:"Continue from an export archive: replaces config, counters, periods and history (validated first)."`
 	CheckConfig CheckConfigCmd   `cmd:"" name:"check-config" help:"Validate a configuration file without applying it (no root needed)."`
+	Notify      NotifyCmd        `cmd:"" help:"Telegram and e-mail notifications: set up, test, send the report, show."`
 	Version     kong.VersionFlag `name:"version" help:"Print version information and exit."`
 
 	ImportLegacy ImportLegacyCmd `cmd:"" name:"import-legacy" help:"Carry over a port-traffic-dog.sh (端口流量狗) installation: every port, setting and this month's counters; then remove the script's table, qdiscs and cron lines."`
@@ -68,6 +69,7 @@ func Main(args []string, env Env) int {
 		kong.Name("dog"),
 		kong.Description("Port Traffic Dog: per-port traffic, quotas and limits."),
 		kong.Vars{"socket": config.DefaultAdminSocket, "config_path": config.DefaultPath, "version": version.Print("dog")},
+		kong.Vars(notifyVars),
 		kong.Writers(env.Out, env.Err),
 		kong.Exit(func(code int) { panic(exitCode(code)) }),
 		kong.UsageOnError())

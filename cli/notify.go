@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"port-traffic-dog/internal/notify"
+)
+
+// NotifyCmd sets up and checks Telegram (and e-mail) notifications through
+// the Debian packages' Prometheus and Alertmanager.
+type NotifyCmd struct {
+	Telegram NotifyTelegramCmd `cmd:"" help:"Set up Telegram notifications: rules, templates, scrape job and Alertmanager config, validated, then reload."`
+	Test     NotifyTestCmd     `cmd:"" help:"Check the Bot API (token, chat) and send a test message through Alertmanager."`
+	Report   NotifyReportCmd   `cmd:"" help:"Send the status report now."`
+	Status   NotifyStatusCmd   `cmd:"" help:"Show what is configured (never the token)."`
+	Email    NotifyEmailCmd    `cmd:"" help:"Send the same alerts by e-mail too (beside Telegram)."`
+}
+
+type notifyPaths struct {
+	PrometheusConfig   string `name:"prometheus-config" default:"${prometheus_config}" type:"path" help:"Prometheus' config file; the rules go into rules/ beside it." placeholder:"PATH"`
+	AlertmanagerConfig string `name:"alertmanager-config" default:"${alertmanager_config}" type:"path" help:"Alertmanager's config file; the templates go into alertmanager_templates/ beside it." placeholder:"PATH"`
+}
+
+func (p notifyPaths) paths() notify.Paths {
+	return notify.Paths{PrometheusConfig: p.PrometheusConfig, AlertmanagerConfig: p.AlertmanagerConfig}
+}
+
+// notifyVars are the defaults the notify flags show in --help.
+var notifyVars = map[string]string{
+	"prometheus_config":   notify.DefaultPrometheusConfig,
+	"alertmanager_config": notify.DefaultAlertmanagerConfig,
+}
+
+// notifyEnv picks the language of the guidance from the locale.
+func notifyEnv(env *Env) *notify.Env {
+	lang := ""
+	for _, k := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if lang = os.Getenv(k); lang != "" {
+			break
+		}
+	}
+	return &notify.Env{Out: env.Out, Msg: notify.MessagesFor(lang), Now: env.Now}
+}
+
+// NotifyTelegramCmd is dog notify telegram.
+type NotifyTelegramCmd struct {
+	ChatID      string `name:"chat-id" help:"Numeric chat id of the group, channel or user (groups and channels: -100…)." placeholder:"ID"`
+	TokenFile   string `name:"token-file" type:"path" help:"File holding the bot token. Without it the token is read from a prompt or stdin, never from the command line." placeholder:"FILE"`
+	ServerName  string `name:"server-name" help:"Name of this server in every message (the instance label; default: the hostname)." placeholder:"NAME"`
+	MessageLang string `name:"message-lang" help:"Language of the messages: en or zh." placeholder:"en|zh"`
+	ReportEvery string `name:"report-every" help:"Status report interval, 1m to 24h, or off (default 6h)." placeholder:"DURATION|off"`
+	APIURL      string `name:"api-url" help:"Bot API endpoint (a proxy); default https://api.telegram.org." placeholder:"URL"`
+	Exporter    string `name:"exporter-address" help:"Where Prometheus scrapes dog-exporter (default 127.0.0.1:9730)." placeholder:"HOST:PORT"`
+	AMAddress   string `name:"alertmanager-address" help:"Where Prometheus sends alerts (default 127.0.0.1:9093)." placeholder:"HOST:PORT"`
+	Force       bool   `name:"force" help:"Replace an alertmanager.yml that dog did not write (a backup is kept)."`
+	notifyPaths `embed:""`
+}
+
+func (c *NotifyTelegramCmd) Run(g *Globals, env *Env) error {
+	e := notifyEnv(env)
+	token, err := readToken(c.TokenFile, e.Msg, env.Err, c.paths())
+	if err != nil {
+		return err
+	}
+	return notify.Telegram(env.Ctx, e, notify.TelegramOptions{Paths: c.paths(), ChatID: c.ChatID, Token: token,
+		ServerName: c.ServerName, Language: c.MessageLang, ReportEvery: c.ReportEvery, APIURL: c.APIURL,
+		ExporterAddr: c.Exporter, AlertmanagerAddr: c.AMAddress, Force: c.Force})
+}
+
+// readToken reads the token from a file, a prompt without echo or stdin.
+// An empty answer keeps the configured token ("" is returned).
+func readToken(path string, m *notify.Messages, prompt io.Writer, p notify.Paths) (string, error) {
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", fmt.Errorf("--token-file %s: empty", path)
+		}
+		return t, nil
+	}
+	fd := int(os.Stdin.Fd())
+	if term.IsTerminal(fd) {
+		msg := m.TokenPrompt
+		if _, err := os.Stat(p.AlertmanagerConfig); err == nil {
+			msg = m.TokenPromptKeep
+		}
+		fmt.Fprint(prompt, msg)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", fmt.Errorf("reading the token: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(os.Stdin, 4096))
+	if err != nil {
+		return "", fmt.Errorf("reading the token from stdin: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// NotifyTestCmd is dog notify test.
+type NotifyTestCmd struct {
+	AlertmanagerURL string `name:"alertmanager-url" help:"Alertmanager's URL (default: the target dog wrote into prometheus.yml)." placeholder:"URL"`
+	notifyPaths     `embed:""`
+}
+
+func (c *NotifyTestCmd) Run(g *Globals, env *Env) error {
+	return notify.Test(env.Ctx, notifyEnv(env), notify.ClientOptions{Paths: c.paths(), AlertmanagerURL: c.AlertmanagerURL})
+}
+
+// NotifyReportCmd is dog notify report.
+type NotifyReportCmd struct {
+	AlertmanagerURL string `name:"alertmanager-url" help:"Alertmanager's URL (default: the target dog wrote into prometheus.yml)." placeholder:"URL"`
+	PrometheusURL   string `name:"prometheus-url" default:"http://127.0.0.1:9090" help:"Prometheus' URL, where the report's alerts are read." placeholder:"URL"`
+	notifyPaths     `embed:""`
+}
+
+func (c *NotifyReportCmd) Run(g *Globals, env *Env) error {
+	return notify.Report(env.Ctx, notifyEnv(env), notify.ClientOptions{Paths: c.paths(), AlertmanagerURL: c.AlertmanagerURL, PrometheusURL: c.PrometheusURL})
+}
+
+// NotifyStatusCmd is dog notify status.
+type NotifyStatusCmd struct {
+	notifyPaths `embed:""`
+}
+
+func (c *NotifyStatusCmd) Run(g *Globals, env *Env) error {
+	return notify.Status(env.Ctx, notifyEnv(env), c.paths())
+}
+
+// NotifyEmailCmd is dog notify email.
+type NotifyEmailCmd struct {
+	Smarthost        string `name:"smarthost" help:"SMTP server." placeholder:"HOST:PORT"`
+	From             string `name:"from" help:"Sender address (Alertmanager requires one)." placeholder:"ADDR"`
+	To               string `name:"to" help:"Recipient address." placeholder:"ADDR"`
+	AuthUsername     string `name:"auth-username" help:"SMTP user name." placeholder:"USER"`
+	AuthPasswordFile string `name:"auth-password-file" type:"path" help:"File holding the SMTP password (copied to a 0640 root:prometheus file)." placeholder:"FILE"`
+	Off              bool   `name:"off" help:"Stop sending e-mail."`
+	notifyPaths      `embed:""`
+}
+
+func (c *NotifyEmailCmd) Run(g *Globals, env *Env) error {
+	password := ""
+	if c.AuthPasswordFile != "" {
+		b, err := os.ReadFile(c.AuthPasswordFile)
+		if err != nil {
+			return fmt.Errorf("--auth-password-file: %w", err)
+		}
+		if password = strings.TrimRight(string(b), "\r\n"); password == "" {
+			return errors.New("--auth-password-file: empty")
+		}
+	}
+	return notify.Email(env.Ctx, notifyEnv(env), notify.EmailOptions{Paths: c.paths(), Smarthost: c.Smarthost, From: c.From, To: c.To,
+		AuthUsername: c.AuthUsername, AuthPassword: password, Off: c.Off})
+}

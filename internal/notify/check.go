@@ -1,0 +1,459 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// DeliveryTimeout is how long the whole-path check waits for Alertmanager
+// to count a delivery.
+const DeliveryTimeout = 60 * time.Second
+
+var httpClient = &http.Client{Timeout: 15 * time.Second}
+
+// BotAPIError is a failed Bot API check; its text never holds the token.
+type BotAPIError struct{ msg string }
+
+func (e *BotAPIError) Error() string { return e.msg }
+
+// botCall calls a Bot API method with GET. The URL holds the token, so a
+// transport error is reported without it (url.Error would print it).
+func botCall(ctx context.Context, apiURL, token, method string, q url.Values) (int, string, json.RawMessage, error) {
+	u := strings.TrimRight(apiURL, "/") + "/bot" + token + "/" + method
+	if q != nil {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, "", nil, errors.New("bad Bot API URL")
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, "", nil, errors.New(strings.ReplaceAll(err.Error(), token, "<token>"))
+	}
+	defer resp.Body.Close()
+	var r struct {
+		OK          bool            `json:"ok"`
+		Description string          `json:"description"`
+		Result      json.RawMessage `json:"result"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err := json.Unmarshal(body, &r); err != nil {
+		return resp.StatusCode, "", nil, fmt.Errorf("%s: not a Bot API answer", resp.Status)
+	}
+	return resp.StatusCode, r.Description, r.Result, nil
+}
+
+// CheckBotAPI asks the Bot API who the bot is (getMe) and whether it sees
+// the chat (getChat), and says in words what is wrong.
+func CheckBotAPI(ctx context.Context, m *Messages, apiURL, token string, chatID int64) (string, error) {
+	code, desc, res, err := botCall(ctx, apiURL, token, "getMe", nil)
+	switch {
+	case err != nil:
+		return "", &BotAPIError{fmt.Sprintf(m.APIUnreachable, apiURL, err)}
+	case code == http.StatusUnauthorized || code == http.StatusNotFound:
+		return "", &BotAPIError{fmt.Sprintf(m.BadToken, code, desc)}
+	case code != http.StatusOK:
+		return "", &BotAPIError{fmt.Sprintf(m.APIError, "getMe", code, desc)}
+	}
+	var me struct {
+		Username string `json:"username"`
+	}
+	_ = json.Unmarshal(res, &me)
+	code, desc, res, err = botCall(ctx, apiURL, token, "getChat", url.Values{"chat_id": {strconv.FormatInt(chatID, 10)}})
+	switch {
+	case err != nil:
+		return "", &BotAPIError{fmt.Sprintf(m.APIUnreachable, apiURL, err)}
+	case code == http.StatusBadRequest || code == http.StatusForbidden:
+		return "", &BotAPIError{fmt.Sprintf(m.ChatNotFound, chatID, me.Username, code, desc)}
+	case code != http.StatusOK:
+		return "", &BotAPIError{fmt.Sprintf(m.APIError, "getChat", code, desc)}
+	}
+	var chat struct {
+		Title    string `json:"title"`
+		Username string `json:"username"`
+		Type     string `json:"type"`
+	}
+	_ = json.Unmarshal(res, &chat)
+	return fmt.Sprintf(m.BotAPIOK, me.Username, chatID, orDefault(chat.Title, chat.Username, chat.Type)), nil
+}
+
+// amAlert is an alert for Alertmanager's API v2.
+type amAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	StartsAt    time.Time         `json:"startsAt"`
+	EndsAt      time.Time         `json:"endsAt"`
+}
+
+func postAlerts(ctx context.Context, amURL string, as []amAlert) error {
+	b, err := json.Marshal(as)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(amURL, "/")+"/api/v2/alerts", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("POST /api/v2/alerts: %s: %s", resp.Status, bytes.TrimSpace(body))
+	}
+	return nil
+}
+
+// deliveries is Alertmanager's count of notification attempts and failures
+// per integration (telegram, email). 0.25 labels the two counters by
+// integration only; later versions add labels, which are summed.
+type deliveries map[string]struct{ total, failed float64 }
+
+func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(amURL, "/")+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET /metrics: %w", err)
+	}
+	d := deliveries{}
+	for name, failed := range map[string]bool{"alertmanager_notifications_total": false, "alertmanager_notifications_failed_total": true} {
+		mf := mfs[name]
+		if mf == nil {
+			return nil, fmt.Errorf("Alertmanager serves no %s", name)
+		}
+		for _, mt := range mf.GetMetric() {
+			integ := ""
+			for _, l := range mt.GetLabel() {
+				if l.GetName() == "integration" {
+					integ = l.GetValue()
+				}
+			}
+			c := d[integ]
+			if failed {
+				c.failed += mt.GetCounter().GetValue()
+			} else {
+				c.total += mt.GetCounter().GetValue()
+			}
+			d[integ] = c
+		}
+	}
+	return d, nil
+}
+
+// DeliveryResult is what Alertmanager's counters said after an alert was
+// posted, per integration.
+type DeliveryResult struct {
+	Integration       string
+	Delivered, Failed float64
+}
+
+// waitDelivery polls the counters until every integration delivered or
+// failed, or the timeout ends. A failed attempt of an integration is a
+// failure even if others' traffic is mixed in: something cannot be sent.
+func waitDelivery(ctx context.Context, amURL string, before deliveries, integrations []string, timeout time.Duration) ([]DeliveryResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		now, err := readDeliveries(ctx, amURL)
+		var out []DeliveryResult
+		settled := err == nil
+		if err == nil {
+			for _, in := range integrations {
+				b, a := before[in], now[in]
+				r := DeliveryResult{Integration: in, Failed: a.failed - b.failed}
+				r.Delivered = (a.total - b.total) - r.Failed
+				if r.Delivered < 1 && r.Failed < 1 {
+					settled = false
+				}
+				out = append(out, r)
+			}
+		}
+		if settled {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func requestID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ClientOptions say where Alertmanager and Prometheus answer; empty values
+// are read from prometheus.yml (the target dog wrote) or Debian's defaults.
+type ClientOptions struct {
+	Paths
+	AlertmanagerURL string
+	PrometheusURL   string
+	Timeout         time.Duration // DeliveryTimeout when 0
+}
+
+func (o ClientOptions) amURL(cur *current) string {
+	if o.AlertmanagerURL != "" {
+		return o.AlertmanagerURL
+	}
+	return "http://" + orDefault(cur.prom.AlertmanagerAddr, DefaultAlertmanagerAddr)
+}
+
+func (o ClientOptions) timeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DeliveryTimeout
+}
+
+func (c *current) integrations() []string {
+	in := []string{"telegram"}
+	if c.am.Email != nil {
+		in = append(in, "email")
+	}
+	return in
+}
+
+// Test is dog notify test: the Bot API directly, then the whole path
+// through Alertmanager. Both run; it fails when either does.
+func Test(ctx context.Context, e *Env, o ClientOptions) error {
+	m := e.Msg
+	cur, err := loadCurrent(o.Paths, m)
+	if err != nil {
+		return err
+	}
+	if cur.am == nil {
+		return fmt.Errorf(m.NotConfigured, o.AlertmanagerConfig)
+	}
+	var failed []string
+	token, err := cur.am.token()
+	if err != nil {
+		return fmt.Errorf(m.TokenUnreadable, err)
+	}
+	fmt.Fprintln(e.Out, m.CheckBotAPI)
+	if ok, err := CheckBotAPI(ctx, m, cur.am.APIURL, token, cur.am.ChatID); err != nil {
+		fmt.Fprintln(e.Out, "  ✗ "+err.Error())
+		failed = append(failed, m.CheckBotAPI)
+	} else {
+		fmt.Fprintln(e.Out, "  ✓ "+ok)
+	}
+
+	amURL := o.amURL(cur)
+	fmt.Fprintf(e.Out, m.CheckPath+"\n", amURL)
+	server := orDefault(cur.prom.ServerName, hostname())
+	// The message's language, not the terminal's.
+	summary := fmt.Sprintf(MessagesFor(cur.am.Language).TestSummary, server)
+	now := e.Now()
+	alert := amAlert{
+		Labels:      map[string]string{"alertname": "DogTestMessage", "instance": server, "severity": "info", "dog_request": requestID()},
+		Annotations: map[string]string{"summary": summary},
+		StartsAt:    now, EndsAt: now.Add(5 * time.Minute),
+	}
+	if err := sendAndWait(ctx, e, amURL, cur.integrations(), o.timeout(), []amAlert{alert}); err != nil {
+		fmt.Fprintln(e.Out, "  ✗ "+err.Error())
+		failed = append(failed, m.CheckPathShort)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf(m.TestFailed, strings.Join(failed, "; "))
+	}
+	fmt.Fprintln(e.Out, m.TestOK)
+	return nil
+}
+
+// sendAndWait posts alerts and reports delivery from Alertmanager's
+// counters.
+func sendAndWait(ctx context.Context, e *Env, amURL string, integrations []string, timeout time.Duration, as []amAlert) error {
+	m := e.Msg
+	before, err := readDeliveries(ctx, amURL)
+	if err != nil {
+		return fmt.Errorf(m.AMUnreachable, amURL, err)
+	}
+	if err := postAlerts(ctx, amURL, as); err != nil {
+		return fmt.Errorf(m.AMUnreachable, amURL, err)
+	}
+	res, werr := waitDelivery(ctx, amURL, before, integrations, timeout)
+	var bad []string
+	for _, r := range res {
+		switch {
+		case r.Failed >= 1:
+			bad = append(bad, fmt.Sprintf(m.DeliveryFailed, r.Integration, r.Failed))
+		case r.Delivered >= 1:
+			fmt.Fprintf(e.Out, "  ✓ "+m.Delivered+"\n", r.Integration)
+		default:
+			bad = append(bad, fmt.Sprintf(m.DeliveryTimeout, r.Integration, timeout))
+		}
+	}
+	if werr != nil && len(res) == 0 {
+		bad = append(bad, fmt.Sprintf(m.AMUnreachable, amURL, werr))
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, "\n    "))
+	}
+	return nil
+}
+
+// promAlert is an alert as Prometheus's /api/v1/alerts shows it.
+type promAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+}
+
+func firingReports(ctx context.Context, promURL string) ([]promAlert, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(promURL, "/")+"/api/v1/alerts", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			Alerts []promAlert `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Status != "success" {
+		return nil, fmt.Errorf("GET /api/v1/alerts: %s", resp.Status)
+	}
+	var out []promAlert
+	for _, a := range r.Data.Alerts {
+		if a.Labels["alertname"] == "DogStatusReport" && a.State == "firing" {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Report is dog notify report: the status report now. Alertmanager has no
+// "flush now", so the report's alerts, as Prometheus evaluated them, are
+// posted again with a unique dog_request label; that label's route sends
+// them at once, rendered by the report template.
+func Report(ctx context.Context, e *Env, o ClientOptions) error {
+	m := e.Msg
+	cur, err := loadCurrent(o.Paths, m)
+	if err != nil {
+		return err
+	}
+	if cur.am == nil {
+		return fmt.Errorf(m.NotConfigured, o.AlertmanagerConfig)
+	}
+	promURL := orDefault(o.PrometheusURL, "http://127.0.0.1:9090")
+	reports, err := firingReports(ctx, promURL)
+	if err != nil {
+		return fmt.Errorf(m.PromUnreachable, promURL, err)
+	}
+	if len(reports) == 0 {
+		return errors.New(m.NoReport)
+	}
+	id, now := requestID(), e.Now()
+	hosts := map[string]bool{}
+	var as []amAlert
+	for _, r := range reports {
+		l := map[string]string{"dog_request": id}
+		for k, v := range r.Labels {
+			l[k] = v
+		}
+		hosts[l["instance"]] = true
+		as = append(as, amAlert{Labels: l, Annotations: r.Annotations, StartsAt: now, EndsAt: now.Add(5 * time.Minute)})
+	}
+	names := make([]string, 0, len(hosts))
+	for h := range hosts {
+		names = append(names, h)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(e.Out, m.ReportSending+"\n", len(as), strings.Join(names, ", "))
+	if err := sendAndWait(ctx, e, o.amURL(cur), cur.integrations(), o.timeout(), as); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Status is dog notify status: what is configured, never the token.
+func Status(ctx context.Context, e *Env, p Paths) error {
+	m := e.Msg
+	cur, err := loadCurrent(p, m)
+	if err != nil {
+		return err
+	}
+	w := e.Out
+	switch cur.amOwner {
+	case amAbsent:
+		fmt.Fprintf(w, m.StatusNoAM+"\n", p.AlertmanagerConfig)
+	case amForeign, amDebianSample:
+		fmt.Fprintf(w, m.StatusForeignAM+"\n", p.AlertmanagerConfig)
+	}
+	if a := cur.am; a != nil {
+		fmt.Fprintf(w, "%-22s %s\n", m.LabelAMConfig, p.AlertmanagerConfig)
+		fmt.Fprintf(w, "%-22s %d\n", m.LabelChat, a.ChatID)
+		if a.TokenFile != "" {
+			fmt.Fprintf(w, "%-22s "+m.TokenSetFile+"\n", m.LabelToken, a.TokenFile)
+		} else {
+			fmt.Fprintf(w, "%-22s "+m.TokenSetInline+"\n", m.LabelToken, p.AlertmanagerConfig)
+		}
+		fmt.Fprintf(w, "%-22s %s\n", m.LabelLanguage, a.Language)
+		if a.ReportOff {
+			fmt.Fprintf(w, "%-22s %s\n", m.LabelReport, m.Off)
+		} else {
+			fmt.Fprintf(w, "%-22s %s\n", m.LabelReport, model.Duration(a.ReportEvery))
+		}
+		fmt.Fprintf(w, "%-22s %s\n", m.LabelAPI, a.APIURL)
+		if a.Email != nil {
+			fmt.Fprintf(w, "%-22s %s → %s (%s)\n", m.LabelEmail, a.Email.From, a.Email.To, a.Email.Smarthost)
+		} else {
+			fmt.Fprintf(w, "%-22s %s\n", m.LabelEmail, m.Off)
+		}
+	}
+	fmt.Fprintf(w, "%-22s %s\n", m.LabelPromConfig, p.PrometheusConfig)
+	if cur.prom.ServerName != "" {
+		fmt.Fprintf(w, "%-22s %s\n", m.LabelServer, cur.prom.ServerName)
+		fmt.Fprintf(w, "%-22s %s\n", m.LabelExporter, cur.prom.ExporterAddr)
+	} else {
+		fmt.Fprintf(w, "%-22s %s\n", m.LabelServer, m.NoScrapeJob)
+	}
+	fmt.Fprintf(w, "%-22s %s\n", m.LabelRules, p.RulesFile())
+	fmt.Fprintf(w, "%-22s %s\n", m.LabelAMTarget, orDefault(cur.prom.AlertmanagerAddr, m.ExistingTarget))
+	if cur.am == nil {
+		return fmt.Errorf(m.NotConfigured, p.AlertmanagerConfig)
+	}
+	return nil
+}
