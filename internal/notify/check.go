@@ -127,10 +127,20 @@ func postAlerts(ctx context.Context, amURL string, as []amAlert) error {
 	return nil
 }
 
-// deliveries is Alertmanager's count of notification attempts and failures
-// per integration (telegram, email). 0.25 labels the two counters by
-// integration only; later versions add labels, which are summed.
-type deliveries map[string]struct{ total, failed float64 }
+// deliveries are Alertmanager's notification counters per integration
+// (telegram, email). In 0.25 all four are labelled by integration only;
+// later versions add labels, which are summed. notifications_total counts
+// a notification when it starts and notifications_failed_total when its
+// retries give up (after the group interval), so the outcome of each try
+// comes from notification_requests_total and _failed_total.
+type deliveries map[string]counts
+
+type counts struct{ notifications, notificationsFailed, requests, requestsFailed float64 }
+
+var deliveryMetrics = []string{
+	"alertmanager_notifications_total", "alertmanager_notifications_failed_total",
+	"alertmanager_notification_requests_total", "alertmanager_notification_requests_failed_total",
+}
 
 func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(amURL, "/")+"/metrics", nil)
@@ -151,7 +161,7 @@ func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
 		return nil, fmt.Errorf("GET /metrics: %w", err)
 	}
 	d := deliveries{}
-	for name, failed := range map[string]bool{"alertmanager_notifications_total": false, "alertmanager_notifications_failed_total": true} {
+	for i, name := range deliveryMetrics {
 		mf := mfs[name]
 		if mf == nil {
 			return nil, fmt.Errorf("Alertmanager serves no %s", name)
@@ -164,10 +174,15 @@ func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
 				}
 			}
 			c := d[integ]
-			if failed {
-				c.failed += mt.GetCounter().GetValue()
-			} else {
-				c.total += mt.GetCounter().GetValue()
+			switch v := mt.GetCounter().GetValue(); i {
+			case 0:
+				c.notifications += v
+			case 1:
+				c.notificationsFailed += v
+			case 2:
+				c.requests += v
+			default:
+				c.requestsFailed += v
 			}
 			d[integ] = c
 		}
@@ -176,15 +191,17 @@ func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
 }
 
 // DeliveryResult is what Alertmanager's counters said after an alert was
-// posted, per integration.
+// posted, per integration: messages sent, failed tries, notifications
+// given up.
 type DeliveryResult struct {
-	Integration       string
-	Delivered, Failed float64
+	Integration               string
+	Delivered, Failed, GaveUp float64
 }
 
 // waitDelivery polls the counters until every integration delivered or
-// failed, or the timeout ends. A failed attempt of an integration is a
-// failure even if others' traffic is mixed in: something cannot be sent.
+// failed, or the timeout ends. A failed try counts as a failure even though
+// Alertmanager retries: a wrong token or chat does not heal, and an API it
+// cannot reach now is worth knowing.
 func waitDelivery(ctx context.Context, amURL string, before deliveries, integrations []string, timeout time.Duration) ([]DeliveryResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -195,9 +212,9 @@ func waitDelivery(ctx context.Context, amURL string, before deliveries, integrat
 		if err == nil {
 			for _, in := range integrations {
 				b, a := before[in], now[in]
-				r := DeliveryResult{Integration: in, Failed: a.failed - b.failed}
-				r.Delivered = (a.total - b.total) - r.Failed
-				if r.Delivered < 1 && r.Failed < 1 {
+				r := DeliveryResult{Integration: in, Failed: a.requestsFailed - b.requestsFailed, GaveUp: a.notificationsFailed - b.notificationsFailed}
+				r.Delivered = (a.requests - b.requests) - r.Failed
+				if r.Delivered < 1 && r.Failed < 1 && r.GaveUp < 1 {
 					settled = false
 				}
 				out = append(out, r)
@@ -312,8 +329,8 @@ func sendAndWait(ctx context.Context, e *Env, amURL string, integrations []strin
 	var bad []string
 	for _, r := range res {
 		switch {
-		case r.Failed >= 1:
-			bad = append(bad, fmt.Sprintf(m.DeliveryFailed, r.Integration, r.Failed))
+		case r.Failed >= 1 || r.GaveUp >= 1:
+			bad = append(bad, fmt.Sprintf(m.DeliveryFailed, r.Integration, r.Failed+r.GaveUp))
 		case r.Delivered >= 1:
 			fmt.Fprintf(e.Out, "  ✓ "+m.Delivered+"\n", r.Integration)
 		default:

@@ -1,0 +1,100 @@
+package notify
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"port-traffic-dog/internal/testprom"
+)
+
+// TestCheckBotAPI: getMe and getChat against the fake Bot API say in words
+// what is wrong, and never repeat the token.
+func TestCheckBotAPI(t *testing.T) {
+	ctx := context.Background()
+	m := MessagesFor("en")
+	tg := testprom.NewFakeTelegram(t)
+	ok, err := CheckBotAPI(ctx, m, tg.URL, testToken, 42)
+	if err != nil || !strings.Contains(ok, "@fake_dog_bot can reach chat 42") {
+		t.Errorf("good token: %q %v", ok, err)
+	}
+	check := func(what, want string) {
+		t.Helper()
+		_, err := CheckBotAPI(ctx, m, tg.URL, testToken, 42)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", what, err, want)
+		} else if strings.Contains(err.Error(), "secret_Token") {
+			t.Errorf("%s: the error holds the token: %v", what, err)
+		}
+	}
+	tg.SetToken("1:other")
+	check("bad token", "the bot token is wrong: Telegram answered 401")
+	tg.SetToken("")
+	tg.SetChats(7)
+	check("unknown chat", "chat 42 not found for bot @fake_dog_bot")
+	tg.Stop()
+	check("no API", "cannot reach the Telegram Bot API at "+tg.URL)
+}
+
+// TestNotifyTest runs dog notify test's two checks against Debian's real
+// Alertmanager, set up by dog notify telegram, and the fake Bot API: it
+// succeeds and the message arrives in the chosen language; with a bad
+// token, an unknown chat or no API both checks fail and say why.
+func TestNotifyTest(t *testing.T) {
+	h := newHost(t)
+	tg := testprom.NewFakeTelegram(t)
+	tg.SetToken(testToken)
+	addr := testprom.FreeAddr(t)
+	if err := h.telegram(TelegramOptions{ChatID: "42", Token: testToken, ServerName: "edge-1", Language: "zh", APIURL: tg.URL, AlertmanagerAddr: addr}); err != nil {
+		t.Fatal(err)
+	}
+	testprom.StartAlertmanagerFile(t, h.paths.AlertmanagerConfig, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run := func() (string, error) {
+		h.out.Reset()
+		err := Test(ctx, h.env(), ClientOptions{Paths: h.paths, Timeout: 20 * time.Second})
+		return h.out.String(), err
+	}
+	out, err := run()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"✓ bot @fake_dog_bot can reach chat 42", "✓ Alertmanager delivered to telegram", "OK"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	msg, err := tg.WaitFor(ctx, func(m testprom.TelegramMessage) bool { return m.Rejected == "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := testprom.TelegramText(msg.Text); !strings.Contains(text, "测试消息 · edge-1") || !strings.Contains(text, "来自 edge-1 的测试消息") {
+		t.Errorf("test message:\n%s", text)
+	}
+
+	for _, c := range []struct {
+		name  string
+		setup func()
+		want  []string
+	}{
+		{"bad token", func() { tg.SetToken("1:other") }, []string{"the bot token is wrong", "Alertmanager failed", "to send to telegram"}},
+		{"unknown chat", func() { tg.SetToken(testToken); tg.SetChats(7) }, []string{"chat 42 not found", "Alertmanager failed"}},
+		{"no API", func() { tg.Stop() }, []string{"cannot reach the Telegram Bot API", "Alertmanager failed"}},
+	} {
+		c.setup()
+		out, err := run()
+		if err == nil || !strings.Contains(err.Error(), "test failed") {
+			t.Errorf("%s: error %v\n%s", c.name, err, out)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %q:\n%s", c.name, w, out)
+			}
+		}
+		if strings.Contains(out, "secret_Token") {
+			t.Errorf("%s: the token is in the output", c.name)
+		}
+	}
+}
