@@ -192,10 +192,10 @@ func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
 
 // DeliveryResult is what Alertmanager's counters said after an alert was
 // posted, per integration: messages sent, failed tries, notifications
-// given up.
+// given up, and notifications started.
 type DeliveryResult struct {
-	Integration               string
-	Delivered, Failed, GaveUp float64
+	Integration                        string
+	Started, Delivered, Failed, GaveUp float64
 }
 
 // waitDelivery polls the counters until every integration delivered or
@@ -212,7 +212,8 @@ func waitDelivery(ctx context.Context, amURL string, before deliveries, integrat
 		if err == nil {
 			for _, in := range integrations {
 				b, a := before[in], now[in]
-				r := DeliveryResult{Integration: in, Failed: a.requestsFailed - b.requestsFailed, GaveUp: a.notificationsFailed - b.notificationsFailed}
+				r := DeliveryResult{Integration: in, Started: a.notifications - b.notifications,
+					Failed: a.requestsFailed - b.requestsFailed, GaveUp: a.notificationsFailed - b.notificationsFailed}
 				r.Delivered = (a.requests - b.requests) - r.Failed
 				if r.Delivered < 1 && r.Failed < 1 && r.GaveUp < 1 {
 					settled = false
@@ -334,7 +335,7 @@ func sendAndWait(ctx context.Context, e *Env, amURL string, integrations []strin
 		case r.Delivered >= 1:
 			fmt.Fprintf(e.Out, "  ✓ "+m.Delivered+"\n", r.Integration)
 		default:
-			bad = append(bad, fmt.Sprintf(m.DeliveryTimeout, r.Integration, timeout))
+			bad = append(bad, fmt.Sprintf(m.DeliveryTimeout, r.Integration, timeout, r.Started))
 		}
 	}
 	if werr != nil && len(res) == 0 {

@@ -49,7 +49,7 @@ type Messages struct {
 	AMUnreachable            string // url, error
 	DeliveryFailed           string // integration, count
 	Delivered                string // integration
-	DeliveryTimeout          string // integration, timeout
+	DeliveryTimeout          string // integration, timeout, notifications started
 	PromUnreachable          string // url, error
 	NoReport                 string
 	ReportSending            string // alerts, hosts
@@ -118,7 +118,7 @@ var english = Messages{
 	AMUnreachable:            "cannot reach Alertmanager at %s: %v (is prometheus-alertmanager running?)",
 	DeliveryFailed:           "Alertmanager failed %[2]g time(s) to send to %[1]s: see its log (journalctl -u prometheus-alertmanager)",
 	Delivered:                "Alertmanager delivered to %s",
-	DeliveryTimeout:          "Alertmanager counted no delivery to %s within %s",
+	DeliveryTimeout:          "Alertmanager counted no delivery to %s within %s (notifications started: %g; is the route sending elsewhere?)",
 	PromUnreachable:          "cannot reach Prometheus at %s: %v (is prometheus running? --prometheus-url names another)",
 	NoReport:                 "Prometheus has no DogStatusReport alert: is dog-exporter scraped (job port-traffic-dog) and the rule file loaded? The rule is evaluated once a minute",
 	ReportSending:            "sending the status report (%d items; %s)",
@@ -187,7 +187,7 @@ var chinese = Messages{
 	AMUnreachable:            "连不上 Alertmanager %s：%v（prometheus-alertmanager 在运行吗？）",
 	DeliveryFailed:           "Alertmanager 向 %[1]s 发送失败 %[2]g 次：请看它的日志（journalctl -u prometheus-alertmanager）",
 	Delivered:                "Alertmanager 已投递到 %s",
-	DeliveryTimeout:          "%[2]s 内 Alertmanager 没有记录到向 %[1]s 的投递",
+	DeliveryTimeout:          "%[2]s 内 Alertmanager 没有记录到向 %[1]s 的投递（已开始的通知：%[3]g；路由是否发往了别处？）",
 	PromUnreachable:          "连不上 Prometheus %s：%v（prometheus 在运行吗？可用 --prometheus-url 指定）",
 	NoReport:                 "Prometheus 里没有 DogStatusReport 告警：dog-exporter 被抓取了吗（job port-traffic-dog）？规则文件加载了吗？该规则每分钟计算一次",
 	ReportSending:            "正在发送状态报告（%d 项；%s）",
