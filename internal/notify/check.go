@@ -142,8 +142,9 @@ var deliveryMetrics = []string{
 	"alertmanager_notification_requests_total", "alertmanager_notification_requests_failed_total",
 }
 
-func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(amURL, "/")+"/metrics", nil)
+// get fetches base+path and insists on 200 OK.
+func get(ctx context.Context, base, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +152,19 @@ func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
 	}
+	return resp, nil
+}
+
+func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
+	resp, err := get(ctx, amURL, "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
@@ -273,12 +283,9 @@ func (c *current) integrations() []string {
 // through Alertmanager. Both run; it fails when either does.
 func Test(ctx context.Context, e *Env, o ClientOptions) error {
 	m := e.Msg
-	cur, err := loadCurrent(o.Paths, m)
+	cur, err := loadConfigured(o.Paths, m, m.NotConfigured)
 	if err != nil {
 		return err
-	}
-	if cur.am == nil {
-		return fmt.Errorf(m.NotConfigured, o.AlertmanagerConfig)
 	}
 	var failed []string
 	token, err := cur.am.token()
@@ -355,11 +362,7 @@ type promAlert struct {
 }
 
 func firingReports(ctx context.Context, promURL string) ([]promAlert, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(promURL, "/")+"/api/v1/alerts", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := httpClient.Do(req)
+	resp, err := get(ctx, promURL, "/api/v1/alerts")
 	if err != nil {
 		return nil, err
 	}
@@ -388,12 +391,9 @@ func firingReports(ctx context.Context, promURL string) ([]promAlert, error) {
 // them at once, rendered by the report template.
 func Report(ctx context.Context, e *Env, o ClientOptions) error {
 	m := e.Msg
-	cur, err := loadCurrent(o.Paths, m)
+	cur, err := loadConfigured(o.Paths, m, m.NotConfigured)
 	if err != nil {
 		return err
-	}
-	if cur.am == nil {
-		return fmt.Errorf(m.NotConfigured, o.AlertmanagerConfig)
 	}
 	promURL := orDefault(o.PrometheusURL, "http://127.0.0.1:9090")
 	reports, err := firingReports(ctx, promURL)

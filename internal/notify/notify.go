@@ -131,6 +131,20 @@ func loadCurrent(p Paths, m *Messages) (*current, error) {
 	return c, nil
 }
 
+// loadConfigured is loadCurrent for the commands that need an
+// alertmanager.yml dog wrote; notConfigured (a format with the path) says
+// what to do otherwise.
+func loadConfigured(p Paths, m *Messages, notConfigured string) (*current, error) {
+	cur, err := loadCurrent(p, m)
+	if err != nil {
+		return nil, err
+	}
+	if cur.am == nil {
+		return nil, fmt.Errorf(notConfigured, p.AlertmanagerConfig)
+	}
+	return cur, nil
+}
+
 // ParseChatID accepts the numeric ids Alertmanager's telegram_configs take
 // (chat_id is an integer there, in 0.25 and since).
 func ParseChatID(s string, m *Messages) (int64, error) {
@@ -272,12 +286,9 @@ type EmailOptions struct {
 // Email is dog notify email: the same alerts to an address beside Telegram.
 func Email(ctx context.Context, e *Env, o EmailOptions) error {
 	m := e.Msg
-	cur, err := loadCurrent(o.Paths, m)
+	cur, err := loadConfigured(o.Paths, m, m.EmailNeedsTelegram)
 	if err != nil {
 		return err
-	}
-	if cur.am == nil {
-		return fmt.Errorf(m.EmailNeedsTelegram, o.AlertmanagerConfig)
 	}
 	am := *cur.am
 	if am.Token, err = cur.am.token(); err != nil {
