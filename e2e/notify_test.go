@@ -147,6 +147,14 @@ interfaces: [veth0]
 	if err != nil || !strings.Contains(out, "nothing to change") {
 		t.Errorf("second run: %v\n%s", err, out)
 	}
+	// The token on stdin (no --token-file), as a script would pipe it.
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "dog"), append(append([]string{"notify", "telegram", "--chat-id", "4242"}, paths...), "--server-name", "edge-1")...)
+	cmd.Stdin = strings.NewReader(e2eToken + "\n")
+	out2, err := cmd.CombinedOutput()
+	outputs = append(outputs, string(out2))
+	if err != nil || !strings.Contains(string(out2), "nothing to change") {
+		t.Errorf("token on stdin: %v\n%s", err, out2)
+	}
 	if seen := watch.end(); len(seen) > 0 {
 		t.Errorf("the token is in a command line: %q", seen)
 	}
