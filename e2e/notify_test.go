@@ -40,7 +40,7 @@ scrape_configs:
 # end of my file
 `
 
-const e2eToken = "987654321:AAH-e2e_Secret0123456789abcdefXYZ"
+const e2eToken = "1234567:AAH-e2e_Secret0123456789abcdefXYZ"
 
 // tokenWatch records every process command line that holds the token, by
 // scanning /proc while `dog notify` runs its validators.

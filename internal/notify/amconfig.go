@@ -26,22 +26,20 @@ const debianSampleSHA256 = "639b2a09cb0f798953ceb7a8c02815221a5eb2cdd896784ccaf8
 
 // AMSettings is what dog's alertmanager.yml holds.
 type AMSettings struct {
-	ChatID       int64
-	Token        string // inline bot_token; never printed
-	TokenFile    string // bot_token_file
-	Language     string
-	ReportEvery  time.Duration
-	ReportOff    bool
-	APIURL       string
-	Email        *alerts.Email
-	TemplatesDir string
+	ChatID      int64
+	Token       string // inline bot_token; never printed
+	TokenFile   string // bot_token_file
+	Language    string
+	ReportEvery time.Duration
+	ReportOff   bool
+	APIURL      string
+	Email       *alerts.Email
 }
 
 // amFile is the part of alertmanager.yml that dog reads back.
 type amFile struct {
-	Global    map[string]any `yaml:"global"`
-	Templates []string       `yaml:"templates"`
-	Route     struct {
+	Global map[string]any `yaml:"global"`
+	Route  struct {
 		Routes []struct {
 			Receiver      string   `yaml:"receiver"`
 			Matchers      []string `yaml:"matchers"`
@@ -95,9 +93,6 @@ func parseAM(b []byte) (AMSettings, error) {
 	var s AMSettings
 	if u, ok := f.Global["telegram_api_url"].(string); ok {
 		s.APIURL = u
-	}
-	if len(f.Templates) == 1 {
-		s.TemplatesDir = strings.TrimSuffix(f.Templates[0], "/*.tmpl")
 	}
 	for _, r := range f.Receivers {
 		if r.Name != "telegram" || len(r.TelegramConfigs) == 0 {

@@ -112,11 +112,13 @@ func loadCurrent(p Paths, m *Messages) (*current, error) {
 		return nil, err
 	}
 	if c.amOwner == amOurs {
-		s, err := parseAM(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.AlertmanagerConfig, err)
+		// A file of ours that no longer reads back was edited by hand:
+		// from now on it is the operator's (--force replaces it).
+		if s, err := parseAM(b); err == nil {
+			c.am = &s
+		} else {
+			c.amOwner = amForeign
 		}
-		c.am = &s
 	}
 	pb, err := os.ReadFile(p.PrometheusConfig)
 	if errors.Is(err, os.ErrNotExist) {
@@ -255,9 +257,8 @@ func Telegram(ctx context.Context, e *Env, o TelegramOptions) error {
 		}
 		am.APIURL = o.APIURL
 	}
-	host, _ := os.Hostname()
 	prom := PromSettings{
-		ServerName:       orDefault(o.ServerName, cur.prom.ServerName, host),
+		ServerName:       orDefault(o.ServerName, cur.prom.ServerName, hostname()),
 		ExporterAddr:     orDefault(o.ExporterAddr, cur.prom.ExporterAddr, DefaultExporterAddr),
 		AlertmanagerAddr: orDefault(o.AlertmanagerAddr, cur.prom.AlertmanagerAddr, DefaultAlertmanagerAddr),
 		RulesFile:        o.RulesFile(),

@@ -16,7 +16,7 @@ import (
 	"port-traffic-dog/internal/testutil"
 )
 
-const testToken = "987654321:AAH-secret_Token0123456789abcdefXYZ"
+const testToken = "1234567:AAH-secret_Token0123456789abcdefXYZ"
 
 type host struct {
 	t     *testing.T
@@ -217,6 +217,18 @@ func TestTelegramRefuses(t *testing.T) {
 			sameSnapshot(t, name, before, h.snapshot())
 		})
 	}
+
+	// Without the packages' programs it names the packages and changes
+	// nothing (it installs none).
+	t.Run("no packages", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		before := h.snapshot()
+		err := h.telegram(TelegramOptions{ChatID: "42", Token: testToken, Force: true})
+		if err == nil || !strings.Contains(err.Error(), "apt install prometheus prometheus-alertmanager") {
+			t.Errorf("error %v", err)
+		}
+		sameSnapshot(t, "no packages", before, h.snapshot())
+	})
 
 	// promtool rejects the operator's file: nothing is written, not even
 	// the rules or templates.
