@@ -224,7 +224,9 @@ interfaces: [veth0]
 	}
 
 	// The status report every minute.
-	isReport := func(s string) bool { return strings.Contains(s, "edge-1 · 流量报告") && strings.Contains(s, "8080 other") }
+	isReport := func(s string) bool {
+		return strings.Contains(s, "edge-1 · 流量报告") && strings.Contains(s, "8080 other")
+	}
 	t1 := waitCount("status report", 1, isReport)
 	t2 := waitCount("status report", 2, isReport)
 	if gap := t2.Sub(t1); gap < 45*time.Second || gap > 80*time.Second {
