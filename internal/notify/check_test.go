@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,30 @@ func TestNotifyTest(t *testing.T) {
 	if text := testprom.TelegramText(msg.Text); !strings.Contains(text, "测试消息 · edge-1") || !strings.Contains(text, "来自 edge-1 的测试消息") {
 		t.Errorf("test message:\n%s", text)
 	}
+
+	// E-mail beside Telegram: with no SMTP server, Telegram still gets the
+	// message and the e-mail failure is reported from email's counters.
+	amURL := "http://" + addr
+	reloadAM := func() {
+		t.Helper()
+		resp, err := http.Post(amURL+"/-/reload", "", nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("reload: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+	if err := Email(ctx, h.env(), EmailOptions{Paths: h.paths, Smarthost: testprom.FreeAddr(t), From: "dog@example.com", To: "ops@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	reloadAM()
+	out, err = run()
+	if err == nil || !strings.Contains(out, "✓ Alertmanager delivered to telegram") || !strings.Contains(out, "to send to email") {
+		t.Errorf("e-mail without a server: %v\n%s", err, out)
+	}
+	if err := Email(ctx, h.env(), EmailOptions{Paths: h.paths, Off: true}); err != nil {
+		t.Fatal(err)
+	}
+	reloadAM()
 
 	for _, c := range []struct {
 		name  string
