@@ -14,7 +14,9 @@ package configedit
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -33,18 +35,39 @@ var ErrNotFound = errors.New("no such item")
 var ErrExists = errors.New("item exists")
 
 type doc struct {
-	lines []string // without their "\n"
-	root  *yaml.Node
+	lines []string // without their line break
+	// crlf marks the lines that ended in "\r\n" (a file edited on
+	// Windows); they keep it, and new lines take the first line's.
+	crlf []bool
+	root *yaml.Node
 }
+
+// yamlBreaks are the characters other than "\n" at which the YAML scanner
+// ends a line (CR alone, NEL, LS, PS; CRLF is one break). Node positions
+// count them, so a file holding one has lines the editor would miscount:
+// it would edit another line than the one it means (a remark spanning
+// "lines" could put a setting of its choice where state_dir was).
+var yamlBreaks = map[rune]string{'\r': "CR (carriage return)", '\u0085': "U+0085 (NEXT LINE)",
+	'\u2028': "U+2028 (LINE SEPARATOR)", '\u2029': "U+2029 (PARAGRAPH SEPARATOR)"}
 
 func load(src []byte) (*doc, error) {
 	d := &doc{}
 	if len(src) > 0 {
 		d.lines = strings.Split(strings.TrimSuffix(string(src), "\n"), "\n")
+		d.crlf = make([]bool, len(d.lines))
 	}
 	for i, l := range d.lines {
-		if strings.HasSuffix(l, "\r") {
-			return nil, fmt.Errorf("line %d: Windows line endings (CRLF); convert the file with dos2unix first", i+1)
+		if i < len(d.lines)-1 || strings.HasSuffix(string(src), "\n") {
+			if t, ok := strings.CutSuffix(l, "\r"); ok {
+				l, d.lines[i], d.crlf[i] = t, t, true
+			}
+		}
+		if j := strings.IndexFunc(l, func(r rune) bool { _, ok := yamlBreaks[r]; return ok }); j >= 0 {
+			r, _ := utf8.DecodeRuneInString(l[j:])
+			return nil, fmt.Errorf("line %d: contains %s, which YAML reads as a line break: dog edits only files whose lines end in \\n or \\r\\n (remove it, or edit the file by hand)", i+1, yamlBreaks[r])
+		}
+		if i == 0 && strings.HasPrefix(l, "\uFEFF") {
+			return nil, errors.New("line 1: the file starts with a byte order mark (U+FEFF); save it as UTF-8 without BOM")
 		}
 		if strings.Contains(l, "\t") && strings.TrimSpace(l) != "" && strings.HasPrefix(strings.TrimLeft(l, " "), "\t") {
 			return nil, fmt.Errorf("line %d: indented with a tab, which YAML forbids", i+1)
@@ -59,6 +82,9 @@ func load(src []byte) (*doc, error) {
 		if d.root.Kind != yaml.MappingNode {
 			return nil, errors.New("the file's top level is not a mapping of settings")
 		}
+		if d.root.Style&yaml.FlowStyle != 0 {
+			return nil, fmt.Errorf("line %d: the settings are written as one {flow, mapping}; dog edits only the usual one-setting-per-line layout (edit this file by hand)", d.root.Line)
+		}
 	}
 	return d, nil
 }
@@ -67,8 +93,34 @@ func (d *doc) bytes() []byte {
 	if len(d.lines) == 0 {
 		return nil
 	}
-	// An edited file always ends with a newline, whether or not it did.
-	return []byte(strings.Join(d.lines, "\n") + "\n")
+	// An edited file always ends with a line break, whether or not it did.
+	var b strings.Builder
+	for i, l := range d.lines {
+		b.WriteString(l)
+		if d.crlf[i] {
+			b.WriteByte('\r')
+		}
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
+}
+
+// newCRLF: lines the edit adds end as the file's first line does.
+func (d *doc) newCRLF() bool { return len(d.crlf) > 0 && d.crlf[0] }
+
+// at is the byte offset in line (0-based) of the YAML column col (1-based,
+// counted in characters).
+func (d *doc) at(line, col int) int {
+	l := d.lines[line]
+	off := 0
+	for range col - 1 {
+		if off >= len(l) {
+			break
+		}
+		_, n := utf8.DecodeRuneInString(l[off:])
+		off += n
+	}
+	return off
 }
 
 // splice replaces lines [from, to) (0-based) with repl.
@@ -78,6 +130,12 @@ func (d *doc) splice(from, to int, repl []string) {
 	out = append(out, repl...)
 	out = append(out, d.lines[to:]...)
 	d.lines = out
+	crlf := make([]bool, 0, len(out))
+	crlf = append(crlf, d.crlf[:from]...)
+	for range repl {
+		crlf = append(crlf, d.newCRLF())
+	}
+	d.crlf = append(crlf, d.crlf[to:]...)
 }
 
 // topKey returns the key and value nodes of a top-level setting.
@@ -151,7 +209,13 @@ func (d *doc) items() (seqKey, seq *yaml.Node, spans []itemSpan, err error) {
 		if i+1 < len(v.Content) {
 			end = v.Content[i+1].Line - 1
 		}
-		dash := strings.Index(d.lines[start], "-")
+		if start >= len(d.lines) {
+			return nil, nil, nil, fmt.Errorf("line %d: an empty item at the end of `ports`; edit this file by hand", it.Line)
+		}
+		dash := d.at(start, v.Column)
+		if !strings.HasPrefix(d.lines[start][dash:], "-") || strings.TrimLeft(d.lines[start][:dash], " ") != "" {
+			return nil, nil, nil, fmt.Errorf("line %d: an item of `ports` does not start on the line of its `-`; dog edits only the usual layout (edit this file by hand)", it.Line)
+		}
 		spans = append(spans, itemSpan{node: it, start: start, end: d.trimTail(start, end, dash)})
 	}
 	return k, v, spans, nil
@@ -272,14 +336,15 @@ func AddItem(src []byte, ports string, fields []Field) ([]byte, error) {
 	}
 	switch {
 	case k == nil: // no ports list yet: add one at the end
+		var add []string
 		if len(d.lines) > 0 && strings.TrimSpace(d.lines[len(d.lines)-1]) != "" {
-			d.lines = append(d.lines, "")
+			add = append(add, "")
 		}
-		d.lines = append(d.lines, "ports:")
-		d.lines = append(d.lines, lines(2)...)
+		add = append(add, "ports:")
+		d.splice(len(d.lines), len(d.lines), append(add, lines(2)...))
 	case len(spans) == 0: // `ports:` or `ports: []`
 		line := k.Line - 1
-		keyLine := d.lines[line][:k.Column-1] + "ports:"
+		keyLine := d.lines[line][:d.at(line, k.Column)] + "ports:"
 		if seq.LineComment != "" {
 			keyLine += " " + seq.LineComment
 		} else if k.LineComment != "" {
@@ -291,7 +356,23 @@ func AddItem(src []byte, ports string, fields []Field) ([]byte, error) {
 		dash := strings.Index(d.lines[last.start], "-")
 		d.splice(last.end, last.end, lines(dash))
 	}
-	return d.bytes(), nil
+	return itemsEdited(src, d.bytes(), 1)
+}
+
+// itemsEdited is the edited text, once checked: the other settings are as
+// they were and the ports list has delta more entries.
+func itemsEdited(src, out []byte, delta int) ([]byte, error) {
+	after, err := othersKept(src, out, "ports")
+	if err != nil {
+		return nil, err
+	}
+	var before map[string]any
+	yaml.Unmarshal(src, &before) // othersKept parsed it
+	n := func(m map[string]any) int { l, _ := m["ports"].([]any); return len(l) }
+	if n(after) != n(before)+delta {
+		return nil, fmt.Errorf("the edit would leave %d items instead of %d (an unusual layout); edit the file by hand", n(after), n(before)+delta)
+	}
+	return out, nil
 }
 
 // SetFields changes, adds or (with an empty value) removes keys of the item
@@ -325,7 +406,7 @@ func SetFields(src []byte, ports string, fields []Field) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return d.bytes(), nil
+	return itemsEdited(src, d.bytes(), 0)
 }
 
 func (d *doc) setField(sp *itemSpan, f Field) error {
@@ -369,7 +450,7 @@ func (d *doc) setField(sp *itemSpan, f Field) error {
 		d.splice(start, end, nil)
 		return nil
 	}
-	line := d.lines[start][:key.Column-1] + f.Key + ": " + render(f.Key, f.Value)
+	line := d.lines[start][:d.at(start, key.Column)] + f.Key + ": " + render(f.Key, f.Value)
 	if c := val.LineComment; c != "" && val.Line == key.Line {
 		line += "  " + c
 	} else if c := key.LineComment; c != "" {
@@ -412,14 +493,14 @@ func RemoveItem(src []byte, ports string) ([]byte, error) {
 	d.splice(start, end, nil)
 	if len(spans) == 1 {
 		line := k.Line - 1
-		rest := strings.TrimSpace(d.lines[line][k.Column-1+len("ports:"):])
-		repl := d.lines[line][:k.Column-1] + "ports: []"
+		rest := strings.TrimSpace(d.lines[line][d.at(line, k.Column)+len("ports:"):])
+		repl := d.lines[line][:d.at(line, k.Column)] + "ports: []"
 		if strings.HasPrefix(rest, "#") {
 			repl += " " + rest
 		}
 		d.lines[line] = repl
 	}
-	return d.bytes(), nil
+	return itemsEdited(src, d.bytes(), -1)
 }
 
 // SetTop sets a top-level setting whose value is one scalar on its key's
@@ -432,19 +513,73 @@ func SetTop(src []byte, key, value string) ([]byte, error) {
 	k, v := d.topKey(key)
 	line := key + ": " + Scalar(value)
 	if k == nil {
-		at := 0
+		at, pad := 0, ""
 		if d.root != nil && len(d.root.Content) > 0 {
-			at = d.root.Content[0].Line - 1 // after the file's header comment
+			first := d.root.Content[0] // after the file's header comment
+			at = first.Line - 1
+			pad = d.lines[at][:d.at(at, first.Column)]
 		}
-		d.splice(at, at, []string{line})
-		return d.bytes(), nil
+		if strings.TrimLeft(pad, " ") != "" {
+			return nil, fmt.Errorf("line %d: the first setting does not start its line; add %s by hand", at+1, key)
+		}
+		d.splice(at, at, []string{pad + line})
+	} else {
+		l := k.Line - 1
+		pad := d.lines[l][:d.at(l, k.Column)]
+		if v.Kind != yaml.ScalarNode || v.Line != k.Line || v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 ||
+			strings.TrimLeft(pad, " ") != "" || !wholeOnLine(d.lines[l], key, v.Value) {
+			return nil, fmt.Errorf("line %d: %s is not a one-line value; edit it by hand", k.Line, key)
+		}
+		if v.LineComment != "" {
+			line += "  " + v.LineComment
+		}
+		d.lines[l] = pad + line
 	}
-	if v.Kind != yaml.ScalarNode || v.Line != k.Line || v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		return nil, fmt.Errorf("line %d: %s is not a one-line value; edit it by hand", k.Line, key)
+	out := d.bytes()
+	after, err := othersKept(src, out, key)
+	if err != nil {
+		return nil, err
 	}
-	if v.LineComment != "" {
-		line += "  " + v.LineComment
+	if got, ok := after[key].(string); !ok || got != value {
+		return nil, fmt.Errorf("%s: its value spans more than its line (continued below?); edit it by hand", key)
 	}
-	d.lines[k.Line-1] = line
-	return d.bytes(), nil
+	return out, nil
+}
+
+// wholeOnLine reports whether line alone holds key and all its value: a
+// quoted or plain value continued on the next lines does not read back the
+// same from its first line.
+func wholeOnLine(line, key, value string) bool {
+	var m map[string]yaml.Node
+	if err := yaml.Unmarshal([]byte(strings.TrimLeft(line, " ")), &m); err != nil || len(m) != 1 {
+		return false
+	}
+	n, ok := m[key]
+	return ok && n.Kind == yaml.ScalarNode && n.Value == value
+}
+
+// othersKept checks the result of an edit: every top-level setting but
+// key reads back as it was, none is gone and none appeared. This is what
+// keeps an edit from changing more than it says whatever layout the file
+// has; the per-line work above is only how the edit keeps the comments.
+// It returns the settings after the edit.
+func othersKept(before, after []byte, key string) (map[string]any, error) {
+	var b, a map[string]any
+	if err := yaml.Unmarshal(before, &b); err != nil {
+		return nil, fmt.Errorf("the file is not valid YAML: %v", err)
+	}
+	if err := yaml.Unmarshal(after, &a); err != nil {
+		return nil, fmt.Errorf("the edit would make the file invalid YAML (%v); edit it by hand", err)
+	}
+	for k, v := range b {
+		if w, ok := a[k]; k != key && (!ok || !reflect.DeepEqual(v, w)) {
+			return nil, fmt.Errorf("editing %s would change %s too (an unusual layout); edit the file by hand", key, k)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok && k != key {
+			return nil, fmt.Errorf("editing %s would add %s (an unusual layout); edit the file by hand", key, k)
+		}
+	}
+	return a, nil
 }

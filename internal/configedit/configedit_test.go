@@ -184,7 +184,10 @@ func TestRefusesWhatItCannotEditSafely(t *testing.T) {
 	for name, src := range map[string]string{
 		"flow list":  "ports: [{ports: \"443\"}]\n",
 		"merge key":  "d: &d {quota: 1GB}\nports:\n  - <<: *d\n    ports: \"443\"\n",
-		"crlf":       "ports:\r\n  - ports: \"443\"\r\n",
+		"bare CR":    "#\r#\rports:\n  - ports: \"443\"\n",
+		"LS":         "ports:\n  - ports: \"443\"\n    remark: \"a\u2028b\"\n",
+		"flow top":   "{ports: [{ports: \"443\"}]}\n",
+		"BOM":        "\uFEFFports:\n  - ports: \"443\"\n",
 		"flow item":  "ports:\n  - {ports: \"443\", quota: 1GB}\n",
 		"not a list": "ports: 443\n",
 	} {
@@ -196,4 +199,70 @@ func TestRefusesWhatItCannotEditSafely(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHiddenLineBreaks: YAML also ends lines at CR, NEL, LS and PS. An
+// archive's config built on that once made Import's "keep this host's
+// state_dir" edit another line than state_dir's, so the archive chose
+// root's state dir (and SetTop panicked on some such files). Every edit
+// refuses them, saying where; none panics.
+func TestHiddenLineBreaks(t *testing.T) {
+	evil := "#\r#\r#\r#\r#\r#\r\nstate_dir: /tmp/x/evil\nadmin_socket: /run/port-traffic-dog/enforcer.sock\n" +
+		"ports:\n  - ports: \"443\"\n    remark: \"a\n      b\"\n"
+	ls := "ports:\n  - ports: \"443\"\n    remark: \"a\u2028b\"\n"
+	nel := "timezone: UTC\nports: [] # \u0085state_dir: /tmp/x\n"
+	for name, edit := range map[string]func(string) ([]byte, error){
+		"SetTop":     func(s string) ([]byte, error) { return SetTop([]byte(s), "state_dir", "/var/lib/port-traffic-dog") },
+		"SetFields":  func(s string) ([]byte, error) { return SetFields([]byte(s), "443", []Field{{"quota", "1GB"}}) },
+		"AddItem":    func(s string) ([]byte, error) { return AddItem([]byte(s), "80", nil) },
+		"RemoveItem": func(s string) ([]byte, error) { return RemoveItem([]byte(s), "443") },
+	} {
+		for src, want := range map[string]string{evil: "line 1: contains CR", ls: "line 3: contains U+2028", nel: "line 2: contains U+0085"} {
+			out, err := edit(src)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s on %q: %v, want an error with %q\n%s", name, src, err, want, out)
+			}
+		}
+	}
+}
+
+// TestWindowsLineEnds: a file edited on Windows keeps its CRLF line ends,
+// the added lines get them too, and nothing else changes.
+func TestWindowsLineEnds(t *testing.T) {
+	src := strings.ReplaceAll(commented, "\n", "\r\n")
+	got, err := SetFields([]byte(src), "8080", []Field{{"quota", "5GB"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(commented, "    remark: 'bob: test'\n", "    remark: 'bob: test'\n    quota: 5GB\n", 1)
+	check(t, got, strings.ReplaceAll(want, "\n", "\r\n"))
+	got, err = SetTop([]byte(src), "state_dir", "/srv/dog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, got, strings.ReplaceAll(strings.Replace(commented, "state_dir: /var/lib/port-traffic-dog   # checkpoints", "state_dir: /srv/dog  # checkpoints", 1), "\n", "\r\n"))
+}
+
+// TestEditsChangeOnlyWhatTheySay: layouts the line editor would get wrong
+// are refused, not mangled: a flow-style file (whose items an edit once
+// dropped silently), a value continued on the next line, an indented
+// document.
+func TestEditsChangeOnlyWhatTheySay(t *testing.T) {
+	for name, src := range map[string]string{
+		"flow mapping":     "{state_dir: /a, ports: [{ports: \"443\"}]}\n",
+		"continued plain":  "state_dir: /a\n  /b\nports: []\n",
+		"continued quoted": "state_dir: \"/a\n  #b\"\nports: []\n",
+	} {
+		if out, err := SetTop([]byte(src), "state_dir", "/srv/dog"); err == nil {
+			t.Errorf("%s: edited:\n%s", name, out)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	// An indented document keeps its indentation.
+	got, err := SetTop([]byte("  timezone: UTC\n  ports: []\n"), "state_dir", "/srv/dog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, got, "  state_dir: /srv/dog\n  timezone: UTC\n  ports: []\n")
 }
