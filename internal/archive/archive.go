@@ -230,7 +230,7 @@ func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
 	zr.Multistream(false) // one gzip member; anything after it is refused below
 	raw := &countingReader{r: zr, max: maxTotal}
 	tr := tar.NewReader(raw)
-	files := map[string][]byte{}
+	got := map[string]*entry{}
 	wrap := func(entry string, err error) error {
 		switch {
 		case errors.Is(err, errTooLarge) && compressed.n > compressed.max:
@@ -254,23 +254,21 @@ func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := files[name]; dup {
+		if _, dup := got[name]; dup {
 			return nil, invalid(name, "appears twice in the archive")
 		}
 		limit := maxEntrySize[name]
 		if hdr.Size > limit {
 			return nil, invalid(name, "%d bytes is larger than the %d MiB limit", hdr.Size, limit>>20)
 		}
-		data := make([]byte, 0, min(hdr.Size, 1<<20))
-		buf := bytes.NewBuffer(data)
-		n, err := io.Copy(buf, io.LimitReader(tr, hdr.Size))
+		e, err := readEntry(name, io.LimitReader(tr, hdr.Size))
 		if err != nil {
 			return nil, wrap(name, err)
 		}
-		if n != hdr.Size {
+		if e.size != hdr.Size {
 			return nil, invalid(name, "truncated (the file ends in the middle)")
 		}
-		files[name] = buf.Bytes()
+		got[name] = e
 	}
 	// Drain the gzip stream so a truncated trailer (a cut-off download) is
 	// noticed even though the tar end marker was read.
@@ -280,7 +278,94 @@ func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
 	if _, err := br.ReadByte(); err == nil {
 		return nil, invalid("", "unexpected data after the end of the archive")
 	}
-	return parse(files)
+	return parse(got)
+}
+
+// entry is what reading one archive entry keeps: its size and checksum,
+// and only the bytes worth keeping. Each entry is read as a stream (the
+// history a line at a time, the state without JSON's blank space), so a
+// padded archive within the size limits costs the memory of what it
+// holds, not of its size.
+type entry struct {
+	size    int64
+	sha256  string
+	data    []byte        // manifest, config, state (compacted)
+	history []state.Reset // history.jsonl, parsed
+	err     error         // the content was bad: reported once the checksums passed
+}
+
+func readEntry(name string, r io.Reader) (*entry, error) {
+	e := &entry{}
+	h := sha256.New()
+	counted := &countingReader{r: io.TeeReader(r, h), max: 1<<63 - 1}
+	var err error
+	switch name {
+	case HistoryName:
+		e.history, e.err, err = parseHistory(counted)
+	case StateName:
+		var c compactJSON
+		_, err = io.Copy(&c, counted)
+		e.data = c.out
+	default:
+		e.data, err = io.ReadAll(counted)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Whatever the parser left unread counts too.
+	if _, err := io.Copy(io.Discard, counted); err != nil {
+		return nil, err
+	}
+	e.size, e.sha256 = counted.n, hex.EncodeToString(h.Sum(nil))
+	return e, nil
+}
+
+// compactJSON keeps JSON text without the blank space between tokens
+// (which means nothing): the state file as the enforcer writes it has
+// none, so all it drops is padding.
+type compactJSON struct {
+	out        []byte
+	inStr, esc bool
+}
+
+func (c *compactJSON) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if !c.inStr {
+			i := 0
+			for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+				i++
+			}
+			if i == len(p) {
+				break
+			}
+			p = p[i:]
+		}
+		// Copy up to the next blank outside a string.
+		i := 0
+		for ; i < len(p); i++ {
+			b := p[i]
+			if c.inStr {
+				switch {
+				case c.esc:
+					c.esc = false
+				case b == '\\':
+					c.esc = true
+				case b == '"':
+					c.inStr = false
+				}
+				continue
+			}
+			if b == '"' {
+				c.inStr = true
+			} else if b == ' ' || b == '\t' || b == '\n' || b == '\r' {
+				break
+			}
+		}
+		c.out = append(c.out, p[:i]...)
+		p = p[i:]
+	}
+	return n, nil
 }
 
 // checkHeader allows exactly the four known regular files and explains
@@ -329,13 +414,13 @@ func hasDotDot(name string) bool {
 }
 
 // parse checks the manifest against the entries and decodes them.
-func parse(files map[string][]byte) (*Contents, error) {
-	mb, ok := files[ManifestName]
+func parse(files map[string]*entry) (*Contents, error) {
+	me, ok := files[ManifestName]
 	if !ok {
 		return nil, invalid(ManifestName, "missing: this is not a dog export archive")
 	}
 	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(mb))
+	dec := json.NewDecoder(bytes.NewReader(me.data))
 	if err := dec.Decode(&m); err != nil {
 		return nil, invalid(ManifestName, "not valid JSON: %v", err)
 	}
@@ -347,6 +432,9 @@ func parse(files map[string][]byte) (*Contents, error) {
 			return nil, invalid(ManifestName, "archive format %d is newer than this dog reads (format %d): upgrade dog on this host", m.Format, Format)
 		}
 		return nil, invalid(ManifestName, "unknown archive format %d (this dog reads format %d)", m.Format, Format)
+	}
+	if err := checkManifestText(m); err != nil {
+		return nil, err
 	}
 	listed := map[string]FileSum{}
 	for _, f := range m.Files {
@@ -360,32 +448,33 @@ func parse(files map[string][]byte) (*Contents, error) {
 	}
 	for _, name := range order[1:] {
 		f, inManifest := listed[name]
-		data, inArchive := files[name]
+		e, inArchive := files[name]
 		switch {
 		case !inManifest:
 			return nil, invalid(ManifestName, "does not list %s", name)
 		case !inArchive:
 			return nil, invalid(name, "missing from the archive (the manifest lists it)")
-		case f.Size != int64(len(data)):
-			return nil, invalid(name, "is %d bytes, the manifest says %d: the archive is damaged", len(data), f.Size)
-		case sum(name, data).SHA256 != strings.ToLower(f.SHA256):
+		case f.Size != e.size:
+			return nil, invalid(name, "is %d bytes, the manifest says %d: the archive is damaged", e.size, f.Size)
+		case e.sha256 != strings.ToLower(f.SHA256):
 			return nil, invalid(name, "checksum mismatch (sha256 differs from the manifest): the archive is damaged or was altered")
 		}
 	}
-	c := &Contents{Manifest: m, Config: files[ConfigName]}
+	c := &Contents{Manifest: m, Config: files[ConfigName].data}
 	var err error
 	if c.Parsed, err = config.Parse(c.Config, "archive "+ConfigName); err != nil {
 		return nil, invalid(ConfigName, "does not validate: %v", err)
 	}
-	if c.State, err = state.Decode(files[StateName], "archive "+StateName); err != nil {
+	if c.State, err = state.Decode(files[StateName].data, "archive "+StateName); err != nil {
 		return nil, invalid(StateName, "%v", err)
 	}
 	if err := checkState(c.State); err != nil {
 		return nil, err
 	}
-	if c.History, err = parseHistory(files[HistoryName]); err != nil {
+	if err := files[HistoryName].err; err != nil {
 		return nil, err
 	}
+	c.History = files[HistoryName].history
 	return c, nil
 }
 
@@ -407,29 +496,76 @@ func checkState(st *state.State) error {
 	return nil
 }
 
-func parseHistory(data []byte) ([]state.Reset, error) {
-	var out []state.Reset
-	sc := bufio.NewScanner(bytes.NewReader(data))
+// parseHistory reads history lines as they come: blank lines cost nothing.
+// A bad entry is returned as bad (and reading goes on, for the checksum);
+// err is a read error.
+func parseHistory(r io.Reader) (out []state.Reset, bad, err error) {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxHistoryLine)
 	line := 0
 	for sc.Scan() {
 		line++
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+		if bad != nil || len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
 		var r state.Reset
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
-			return nil, invalid(HistoryName, "line %d: %v", line, err)
+			bad = invalid(HistoryName, "line %d: %v", line, err)
+			continue
 		}
 		if r.ID == "" || r.Time.IsZero() {
-			return nil, invalid(HistoryName, "line %d: an entry needs id and time", line)
+			bad = invalid(HistoryName, "line %d: an entry needs id and time", line)
+			continue
+		}
+		if err := checkHistoryText(r); err != nil {
+			bad = invalid(HistoryName, "line %d: %v", line, err)
+			continue
 		}
 		out = append(out, r)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, invalid(HistoryName, "line %d: %v", line+1, err)
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, invalid(HistoryName, "line %d: %v", line+1, err), nil
+		}
+		return nil, nil, err
 	}
-	return out, nil
+	if bad != nil {
+		out = nil
+	}
+	return out, bad, nil
+}
+
+// checkManifestText: the manifest's host and version are shown by dog
+// import and written into this host's history, so they follow the rule of
+// remarks.
+func checkManifestText(m Manifest) error {
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"host", m.Host, 255}, {"tool_version", m.ToolVersion, 64}} {
+		if len(f.v) > f.max {
+			return invalid(ManifestName, "%s is longer than %d bytes", f.name, f.max)
+		}
+		if err := config.CheckText(f.v); err != nil {
+			return invalid(ManifestName, "%s %q: %v", f.name, f.v, err)
+		}
+	}
+	return nil
+}
+
+// checkHistoryText: history entries are shown by dog history, so their
+// text follows the rule of remarks.
+func checkHistoryText(r state.Reset) error {
+	for _, f := range []struct{ name, v string }{{"id", r.ID}, {"ports", r.Ports}, {"remark", r.Remark},
+		{"reason", r.Reason}, {"billing", r.Billing}} {
+		if len(f.v) > 4*config.MaxRemarkLen+256 {
+			return fmt.Errorf("%s is too long", f.name)
+		}
+		if err := config.CheckText(f.v); err != nil {
+			return fmt.Errorf("%s %q: %w", f.name, f.v, err)
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +162,40 @@ func FuzzReadArchive(f *testing.F) {
 			t.Fatalf("accepted an unchecked archive: %+v", c.Manifest)
 		}
 	})
+}
+
+// TestPaddingCostsNoMemory: an archive within the size limits whose state
+// is padded with blank space and whose history with empty lines (a 240 KB
+// file once made one dry-run import peak at 479 MB, six in parallel at
+// 2.18 GB) is read as a stream: what it allocates stays near what it holds.
+func TestPaddingCostsNoMemory(t *testing.T) {
+	const pad = 48 << 20
+	es := archivetest.Entries(valid(t))
+	for i, e := range es {
+		switch e.Hdr.Name {
+		case archive.StateName: // blank space between the envelope's tokens
+			padded := append([]byte{'{'}, bytes.Repeat([]byte{' '}, pad)...)
+			es[i] = archivetest.Reg(archive.StateName, append(padded, e.Data[1:]...))
+		case archive.HistoryName:
+			es[i] = archivetest.Reg(archive.HistoryName, append(bytes.Repeat([]byte{'\n'}, pad), e.Data...))
+		}
+	}
+	data := archivetest.Build(archivetest.WithManifest(es, nil))
+	t.Logf("archive: %d KB holding %d MiB of padding", len(data)>>10, 2*pad>>20)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c, err := archive.Read(bytes.NewReader(data))
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.History) != len(sampleInput().History) {
+		t.Errorf("history: %d entries, want %d", len(c.History), len(sampleInput().History))
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated %d KiB reading it", alloc>>10)
+	if alloc > 8<<20 {
+		t.Errorf("reading allocated %d MiB; the padding is %d MiB and the content a few KB", alloc>>20, 2*pad>>20)
+	}
 }

@@ -594,18 +594,74 @@ func parseRemark(s string) (string, error) {
 	if utf8.RuneCountInString(s) > MaxRemarkLen {
 		return "", fmt.Errorf("longer than %d characters", MaxRemarkLen)
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "", fmt.Errorf("contains a control character (%U); a remark is one line", r)
-		}
-		// Explicit embeddings, overrides and isolates reorder the text
-		// around them: a remark could make dog status, the history or an
-		// alert show other ports or numbers than the real ones.
-		if (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
-			return "", fmt.Errorf("contains a bidirectional control character (%U), which would reorder the text around it", r)
-		}
+	if err := CheckText(s); err != nil {
+		return "", fmt.Errorf("%w; a remark is one line", err)
 	}
 	return s, nil
+}
+
+// CheckText is the rule for text from a config or an archive that dog shows
+// to people (remarks, host names, history entries): no control characters
+// (a terminal takes ESC sequences as commands) and no explicit bidi
+// embeddings, overrides or isolates, which reorder the text around them:
+// a remark could make dog status, the history or an alert show other
+// ports or numbers than the real ones.
+func CheckText(s string) error {
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("contains a control character (%U)", r)
+		}
+		if (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+			return fmt.Errorf("contains a bidirectional control character (%U), which would reorder the text around it", r)
+		}
+	}
+	return nil
+}
+
+// Hidden returns the first character of s that can reorder or hide text
+// without being seen: bidi marks, line and paragraph separators, the soft
+// hyphen, zero-width spaces and joiners other than ZWJ/ZWNJ (which emoji
+// and some scripts need), the BOM and tag characters. New remarks may not
+// hold them (CheckNewRemark); a config that has them still loads, with a
+// warning (Config.Warnings), so an upgrade never stops an enforcer.
+func Hidden(s string) (rune, bool) {
+	for _, r := range s {
+		switch {
+		case r == 0x200E || r == 0x200F || r == 0x061C, // bidi marks
+			r == 0x2028 || r == 0x2029, // line and paragraph separators
+			r == 0x00AD,                // soft hyphen
+			r == 0x200B || (r >= 0x2060 && r <= 0x2064), r == 0xFEFF,
+			r >= 0xE0000 && r <= 0xE007F: // tags
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// CheckNewRemark is the rule for a remark an edit writes: the load rule and
+// no hidden characters.
+func CheckNewRemark(s string) error {
+	if _, err := parseRemark(s); err != nil {
+		return err
+	}
+	if r, ok := Hidden(s); ok {
+		return fmt.Errorf("contains %U, an invisible character that can reorder or hide text", r)
+	}
+	return nil
+}
+
+// Warnings name what the config holds that new edits refuse but loading
+// still takes (so an upgrade keeps every enforcer running).
+func (c *Config) Warnings() []string {
+	var out []string
+	for i := range c.Items {
+		it := &c.Items[i]
+		if r, ok := Hidden(it.Remark); ok {
+			out = append(out, fmt.Sprintf("%s: item %q: remark contains %U, an invisible character that can reorder or hide text; remove it (dog set %s --remark ...)",
+				it.Source(), it.Ports, r, it.Ports))
+		}
+	}
+	return out
 }
 
 func parseProtocols(s string) (Protocols, error) {

@@ -177,6 +177,17 @@ func Hostile(valid []byte) []Case {
 			replace(es, archive.StateName, Reg(archive.StateName, []byte(strings.Replace(string(file(archive.StateName)), `"bytes":`, `"bytes": 1`, 1)))), nil))},
 		{"bad history line", "line 1", Build(WithManifest(
 			replace(es, archive.HistoryName, Reg(archive.HistoryName, []byte("{\"id\": 5}\n"))), nil))},
+		{"terminal escape in the manifest's host", "control character", Build(WithManifest(es, func(m *archive.Manifest) {
+			m.Host = "relay\x1b]0;pwned\x07\x1b[2J"
+		}))},
+		{"terminal escape in the manifest's version", "control character", Build(WithManifest(es, func(m *archive.Manifest) {
+			m.ToolVersion = "1.0\u009b31m"
+		}))},
+		{"terminal escape in a history remark", "line 2: remark", Build(WithManifest(replace(es, archive.HistoryName,
+			Reg(archive.HistoryName, []byte(`{"time":"2026-01-01T00:00:00Z","id":"p443","ports":"443","reason":"auto","period_start":"2025-12-01T00:00:00Z","in_bytes":1,"out_bytes":1,"billable_bytes":2,"billing":"sum"}`+
+				"\n"+`{"time":"2026-01-01T00:00:00Z","id":"p443","ports":"443","remark":"\u001b[8mhidden","reason":"auto","period_start":"2025-12-01T00:00:00Z","in_bytes":1,"out_bytes":1,"billable_bytes":2,"billing":"sum"}`+"\n"))), nil))},
+		{"bidi override in history ports", "bidirectional", Build(WithManifest(replace(es, archive.HistoryName,
+			Reg(archive.HistoryName, []byte(`{"time":"2026-01-01T00:00:00Z","id":"p443","ports":"\u202e344","reason":"auto","period_start":"2025-12-01T00:00:00Z","in_bytes":1,"out_bytes":1,"billable_bytes":2,"billing":"sum"}`+"\n"))), nil))},
 	}
 }
 
