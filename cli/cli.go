@@ -60,10 +60,16 @@ type Env struct {
 	// NetNS is the network namespace whose kernel table dog reads when the
 	// enforcer is down (a namespace fd in tests; 0 is dog's own).
 	NetNS int
+
+	// raw is Out before Main made it terminal-safe: for an archive
+	// written to standard output.
+	raw io.Writer
 }
 
 // Main runs dog with args and returns the exit code.
 func Main(args []string, env Env) int {
+	env.raw = env.Out
+	env.Out, env.Err = termSafe{env.Out}, termSafe{env.Err}
 	var c CLI
 	parser, err := kong.New(&c,
 		kong.Name("dog"),
@@ -150,6 +156,9 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 		fmt.Fprintf(env.Out, ", whole-host quota %s (%s)", units.FormatBytes(cfg.Host.Quota), cfg.Host.Billing)
 	}
 	fmt.Fprintln(env.Out)
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(env.Err, "warning: "+w)
+	}
 	return nil
 }
 

@@ -52,6 +52,11 @@ func (f *ItemFlags) fields(allowNone bool) ([]configedit.Field, error) {
 		} else if v == "" {
 			return nil, fmt.Errorf("--%s needs a value (none removes the setting)", strings.ReplaceAll(kv.key, "_", "-"))
 		}
+		if kv.key == "remark" && v != "" {
+			if err := config.CheckNewRemark(v); err != nil {
+				return nil, fmt.Errorf("--remark: %w", err)
+			}
+		}
 		out = append(out, configedit.Field{Key: kv.key, Value: v})
 	}
 	return out, nil

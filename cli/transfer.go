@@ -59,7 +59,7 @@ func (c *ExportCmd) Run(g *Globals, env *Env) error {
 		return err
 	}
 	if c.File == "-" {
-		_, err := env.Out.Write(buf.Bytes())
+		_, err := env.raw.Write(buf.Bytes()) // the archive, not text
 		return err
 	}
 	if err := writeNew(c.File, buf.Bytes(), c.Force); err != nil {

@@ -68,25 +68,31 @@ func (e *Enforcer) History(ports []string) ([]state.Reset, error) {
 		}
 		ids = append(ids, config.ItemID(spec))
 	}
-	// Under the lock: resets a full disk did not take yet are history too,
-	// and a flush must not move them between the file and memory meanwhile.
+	// The files are opened under the lock, together with the resets a
+	// full disk did not take yet, so a flush cannot move an entry between
+	// the two meanwhile; they are read outside it: a long history does not
+	// hold up the loop, resets and status.
 	e.mu.Lock()
-	all, skipped, err := state.ReadHistory(e.StateDir())
-	all = append(all, e.unrecorded...)
+	files, err := state.OpenHistory(e.cfg.StateDir)
+	pending := slices.Clone(e.unrecorded)
 	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	var keep func(*state.Reset) bool
+	if len(ids) > 0 {
+		keep = func(r *state.Reset) bool { return slices.Contains(ids, r.ID) }
+	}
+	out, skipped, err := files.Read(keep)
 	if err != nil {
 		return nil, err
 	}
 	if skipped > 0 {
 		e.log.Warn("history has unreadable lines (torn by a crash?)", "skipped", skipped)
 	}
-	if len(ids) == 0 {
-		return all, nil
-	}
-	var out []state.Reset
-	for _, r := range all {
-		if slices.Contains(ids, r.ID) {
-			out = append(out, r)
+	for i := range pending {
+		if keep == nil || keep(&pending[i]) {
+			out = append(out, pending[i])
 		}
 	}
 	return out, nil
@@ -105,11 +111,11 @@ func (e *Enforcer) Checkpoint() (*state.State, error) {
 // ServeAdmin serves the admin API on the configured unix socket until ctx
 // ends. The socket is created 0600 (root only), or 0660 root:admin_group
 // when the config names an admin group; every connection's peer
-// credentials are checked as well (adminauth.go).
+// credentials are checked as well, against the route's privilege
+// (adminauth.go). A reload that changes admin_group changes both.
 func (e *Enforcer) ServeAdmin(ctx context.Context) error {
-	path := e.AdminSocket()
 	e.mu.Lock()
-	groupName := e.cfg.AdminGroup
+	path, groupName := e.cfg.AdminSocket, e.cfg.AdminGroup
 	e.mu.Unlock()
 	// A group that cannot be used leaves the API to root alone rather than
 	// without a socket: stricter, and sudo dog still works.
@@ -135,7 +141,10 @@ func (e *Enforcer) ServeAdmin(ctx context.Context) error {
 	if why := groupCanReach(path, access); why != "" {
 		e.log.Warn("members of admin_group cannot reach the admin socket", "group", access.group, "reason", why)
 	}
-	srv := &http.Server{Handler: access.guard(e.log, e.adminHandler()), ConnContext: withPeer,
+	e.mu.Lock()
+	e.admin = &adminServer{path: path, access: access}
+	e.mu.Unlock()
+	srv := &http.Server{Handler: e.adminHandler(), ConnContext: withPeer,
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() {
 		<-ctx.Done()
@@ -144,11 +153,55 @@ func (e *Enforcer) ServeAdmin(ctx context.Context) error {
 		srv.Shutdown(shut)
 	}()
 	err = srv.Serve(ln)
+	e.mu.Lock()
+	e.admin = nil
+	e.mu.Unlock()
 	os.Remove(path)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// adminServer is the admin socket being served and who may use it now.
+type adminServer struct {
+	path   string
+	access adminAccess
+}
+
+// adminAccess is the access rule in force (root only when not serving).
+func (e *Enforcer) adminAccess() adminAccess {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.admin == nil {
+		return adminAccess{}
+	}
+	return e.admin.access
+}
+
+// reloadAdminGroupLocked puts a reloaded admin_group in force: the socket's
+// group and mode and the peer check. A group that cannot be used leaves
+// the API to root, as at start.
+func (e *Enforcer) reloadAdminGroupLocked(name string) {
+	if e.admin == nil || name == e.admin.access.group {
+		return
+	}
+	access, err := resolveAdminGroup(name)
+	if err == nil {
+		err = setSocketAccess(e.admin.path, access)
+	}
+	if err != nil {
+		e.log.Error("admin_group not in effect: the admin API is for root only", "err", err)
+		access = adminAccess{}
+		if err := setSocketAccess(e.admin.path, access); err != nil {
+			e.log.Error("admin socket: restoring root-only access", "err", err)
+		}
+	}
+	e.admin.access = access
+	e.log.Info("admin API access changed by a reload", "allowed", access.describe())
+	if why := groupCanReach(e.admin.path, access); why != "" {
+		e.log.Warn("members of admin_group cannot reach the admin socket", "group", access.group, "reason", why)
+	}
 }
 
 // removeStaleSocket removes a socket left by a crashed enforcer, but refuses
@@ -164,52 +217,85 @@ func removeStaleSocket(path string) error {
 	return os.Remove(path)
 }
 
+// importReadTimeout bounds how long an import's request body may take to
+// arrive: dog sends a file it has read already, so a body that trickles is
+// a client holding the import slot.
+const importReadTimeout = time.Minute
+
 func (e *Enforcer) adminHandler() http.Handler {
+	handlers := map[string]http.HandlerFunc{
+		"GET " + adminapi.PathStatus: func(w http.ResponseWriter, r *http.Request) {
+			st, err := e.Status()
+			reply(w, st, err)
+		},
+		"POST " + adminapi.PathReset: func(w http.ResponseWriter, r *http.Request) {
+			req, err := adminapi.DecodeResetRequest(r.Body)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
+				return
+			}
+			resets, err := e.Reset(req.Ports, req.All, state.ReasonManual)
+			reply(w, &adminapi.ResetResponse{Resets: resets}, err)
+		},
+		"GET " + adminapi.PathHistory: func(w http.ResponseWriter, r *http.Request) {
+			ports, err := adminapi.ParseHistoryQuery(r.URL.RawQuery)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
+				return
+			}
+			resets, err := e.History(ports)
+			reply(w, &adminapi.HistoryResponse{Resets: resets}, err)
+		},
+		"POST " + adminapi.PathReload: func(w http.ResponseWriter, r *http.Request) {
+			reply(w, struct{}{}, e.Reload())
+		},
+		"POST " + adminapi.PathCheckpoint: func(w http.ResponseWriter, r *http.Request) {
+			st, err := e.Checkpoint()
+			reply(w, &adminapi.CheckpointResponse{State: st}, err)
+		},
+		"POST " + adminapi.PathImport: func(w http.ResponseWriter, r *http.Request) {
+			dryRun, err := adminapi.ParseImportQuery(r.URL.RawQuery)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
+				return
+			}
+			rc := http.NewResponseController(w)
+			rc.SetReadDeadline(time.Now().Add(importReadTimeout))
+			// The body (bounded by MaxBytesHandler below) is read as a
+			// stream by the archive reader.
+			resp, err := e.Import(&untilEOF{r: r.Body, done: func() { rc.SetReadDeadline(time.Time{}) }}, dryRun)
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				writeJSON(w, http.StatusRequestEntityTooLarge, adminapi.Error{Error: "import: reading the archive: " + err.Error()})
+			case errors.Is(err, ErrImportBusy):
+				writeJSON(w, http.StatusConflict, adminapi.Error{Error: err.Error()})
+			default:
+				reply(w, resp, err)
+			}
+		},
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+adminapi.PathStatus, func(w http.ResponseWriter, r *http.Request) {
-		st, err := e.Status()
-		reply(w, st, err)
-	})
-	mux.HandleFunc("POST "+adminapi.PathReset, func(w http.ResponseWriter, r *http.Request) {
-		req, err := adminapi.DecodeResetRequest(r.Body)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
-			return
-		}
-		resets, err := e.Reset(req.Ports, req.All, state.ReasonManual)
-		reply(w, &adminapi.ResetResponse{Resets: resets}, err)
-	})
-	mux.HandleFunc("GET "+adminapi.PathHistory, func(w http.ResponseWriter, r *http.Request) {
-		ports, err := adminapi.ParseHistoryQuery(r.URL.RawQuery)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
-			return
-		}
-		resets, err := e.History(ports)
-		reply(w, &adminapi.HistoryResponse{Resets: resets}, err)
-	})
-	mux.HandleFunc("POST "+adminapi.PathReload, func(w http.ResponseWriter, r *http.Request) {
-		reply(w, struct{}{}, e.Reload())
-	})
-	mux.HandleFunc("POST "+adminapi.PathCheckpoint, func(w http.ResponseWriter, r *http.Request) {
-		st, err := e.Checkpoint()
-		reply(w, &adminapi.CheckpointResponse{State: st}, err)
-	})
-	mux.HandleFunc("POST "+adminapi.PathImport, func(w http.ResponseWriter, r *http.Request) {
-		dryRun, err := adminapi.ParseImportQuery(r.URL.RawQuery)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
-			return
-		}
-		data, err := io.ReadAll(r.Body) // bounded by MaxBytesHandler below
-		if err != nil {
-			writeJSON(w, http.StatusRequestEntityTooLarge, adminapi.Error{Error: "import: reading the archive: " + err.Error()})
-			return
-		}
-		resp, err := e.Import(data, dryRun)
-		reply(w, resp, err)
-	})
-	return http.MaxBytesHandler(mux, adminapi.MaxRequestBody)
+	for _, rt := range routes {
+		mux.Handle(rt.pattern, guard(e.log, e.adminAccess, rt.need, handlers[rt.pattern]))
+	}
+	// Anything else is refused to strangers too, as the routes are.
+	return http.MaxBytesHandler(guard(e.log, e.adminAccess, member, mux), adminapi.MaxRequestBody)
+}
+
+// untilEOF calls done once r has been read to its end (or failed).
+type untilEOF struct {
+	r    io.Reader
+	done func()
+}
+
+func (u *untilEOF) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if err != nil && u.done != nil {
+		u.done()
+		u.done = nil
+	}
+	return n, err
 }
 
 func reply(w http.ResponseWriter, v any, err error) {

@@ -115,14 +115,41 @@ func resolveAdminGroup(name string) (adminAccess, error) {
 	return adminAccess{group: name, gid: uint32(gid)}, nil
 }
 
-func (a adminAccess) allows(p peer) bool {
+// privilege is what a route asks of its caller.
+type privilege int
+
+const (
+	// member: root or a member of admin_group (when one is configured).
+	member privilege = iota
+	// rootOnly: root alone. For what replaces the configuration root
+	// wrote (quotas, exempt, the host quota, interfaces, admin_group
+	// itself): admin_group members may not do by the API what the file's
+	// mode keeps them from doing by dog add.
+	rootOnly
+)
+
+// routes is who may call what on the admin API: the one place the rule
+// lives. A route not listed here is not served.
+var routes = []struct {
+	pattern string
+	need    privilege
+}{
+	{"GET " + adminapi.PathStatus, member},
+	{"GET " + adminapi.PathHistory, member},
+	{"POST " + adminapi.PathReset, member},
+	{"POST " + adminapi.PathReload, member},     // re-reads root's file, changes nothing in it
+	{"POST " + adminapi.PathCheckpoint, member}, // writes counters, as the loop does
+	{"POST " + adminapi.PathImport, rootOnly},   // replaces the config file (dry runs too: one rule per route)
+}
+
+func (a adminAccess) allows(p peer, need privilege) bool {
 	if p.err != nil {
 		return false
 	}
 	if p.uid == 0 {
 		return true
 	}
-	return a.group != "" && (p.gid == a.gid || slices.Contains(p.groups, a.gid))
+	return need == member && a.group != "" && (p.gid == a.gid || slices.Contains(p.groups, a.gid))
 }
 
 func (a adminAccess) describe() string {
@@ -132,23 +159,45 @@ func (a adminAccess) describe() string {
 	return fmt.Sprintf("root and members of group %s (gid %d)", a.group, a.gid)
 }
 
-// guard refuses every request from a peer the access rule does not allow,
-// before any handler (and before the request body is read).
-func (a adminAccess) guard(log *slog.Logger, next http.Handler) http.Handler {
+// guard refuses a request from a peer the access rule (as it is now: a
+// reload may change admin_group) does not allow for the route, before the
+// handler runs and before the request body is read.
+func guard(log *slog.Logger, access func() adminAccess, need privilege, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := access()
 		p, ok := r.Context().Value(peerKey{}).(peer)
 		if !ok {
 			p = peer{err: errors.New("no peer credentials")}
 		}
-		if !a.allows(p) {
-			log.Warn("admin API request refused", "method", r.Method, "path", r.URL.Path,
-				"peer_uid", p.uid, "peer_gid", p.gid, "peer_pid", p.pid, "cred_err", p.err, "allowed", a.describe())
-			writeJSON(w, http.StatusForbidden, adminapi.Error{Error: fmt.Sprintf(
-				"permission denied: the admin API is for %s; you are uid %d", a.describe(), p.uid)})
+		if a.allows(p, need) {
+			next.ServeHTTP(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		log.Warn("admin API request refused", "method", r.Method, "path", r.URL.Path,
+			"peer_uid", p.uid, "peer_gid", p.gid, "peer_pid", p.pid, "cred_err", p.err, "allowed", a.describe())
+		msg := fmt.Sprintf("permission denied: the admin API is for %s; you are uid %d", a.describe(), p.uid)
+		if need == rootOnly && a.allows(p, member) {
+			msg = fmt.Sprintf("permission denied: %s %s replaces the configuration, which only root may change; you are uid %d (run it as root)",
+				r.Method, r.URL.Path, p.uid)
+		}
+		writeJSON(w, http.StatusForbidden, adminapi.Error{Error: msg})
 	})
+}
+
+// setSocketAccess gives the listening socket at path the mode and group of
+// a (after a reload changed admin_group): loosened only once the group
+// owns it, tightened before the group is dropped.
+func setSocketAccess(path string, a adminAccess) error {
+	if a.group == "" {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return err
+		}
+		return os.Lchown(path, -1, 0)
+	}
+	if err := os.Lchown(path, -1, int(a.gid)); err != nil {
+		return fmt.Errorf("%w: admin socket %s: giving it to admin_group %s: %w", errGroupOwner, path, a.group, err)
+	}
+	return os.Chmod(path, 0o660)
 }
 
 // errGroupOwner: the socket could not be given to the admin group.

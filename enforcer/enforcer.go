@@ -85,6 +85,11 @@ type Enforcer struct {
 	bootID         string
 	shape          shaping       // the tc side: bandwidth limits (shape.go)
 	unrecorded     []state.Reset // applied resets the history file did not take yet
+	admin          *adminServer  // the admin socket while it is served (admin.go)
+
+	// importing lets one import run at a time (dry runs too): each holds
+	// an archive's contents in memory.
+	importing sync.Mutex
 }
 
 // New loads and validates the configuration and the state. Nothing touches
@@ -112,6 +117,25 @@ func New(opts Options) (*Enforcer, error) {
 	return e, nil
 }
 
+// checkConfigFile refuses a config file another user could write (see
+// state.CheckConfigFile) and logs what the config holds that new edits
+// refuse.
+func (e *Enforcer) checkConfigFile(cfg *config.Config) error {
+	if e.opts.ConfigPath != "" {
+		notes, err := state.CheckConfigFile(e.opts.ConfigPath)
+		if err != nil {
+			return err
+		}
+		for _, n := range notes {
+			e.log.Warn(n)
+		}
+	}
+	for _, w := range cfg.Warnings() {
+		e.log.Warn("config: " + w)
+	}
+	return nil
+}
+
 func (e *Enforcer) loadConfig() (*config.Config, fileStamp, error) {
 	cfg := config.Default()
 	var stamp fileStamp
@@ -132,14 +156,25 @@ func (e *Enforcer) loadConfig() (*config.Config, fileStamp, error) {
 	if e.opts.AdminSocket != "" {
 		cfg.AdminSocket = e.opts.AdminSocket
 	}
+	if err := e.checkConfigFile(cfg); err != nil {
+		return nil, stamp, err
+	}
 	return cfg, stamp, nil
 }
 
 // StateDir is where the enforcer keeps its state.
-func (e *Enforcer) StateDir() string { return e.cfg.StateDir }
+func (e *Enforcer) StateDir() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cfg.StateDir
+}
 
 // AdminSocket is the admin API's socket path.
-func (e *Enforcer) AdminSocket() string { return e.cfg.AdminSocket }
+func (e *Enforcer) AdminSocket() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cfg.AdminSocket
+}
 
 // Start restores and applies the table. Counters: if the kernel has the
 // table (the process restarted) its values win; if not (a reboot, or a
@@ -149,6 +184,13 @@ func (e *Enforcer) Start() error {
 	defer e.mu.Unlock()
 	if err := os.MkdirAll(e.cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
+	}
+	notes, err := state.CheckDir(e.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		e.log.Warn(n)
 	}
 	if n, err := state.RemoveStaleTemp(e.cfg.StateDir); err != nil || n > 0 {
 		e.log.Info("removed temporary files of interrupted checkpoints", "files", n, "err", err)

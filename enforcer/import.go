@@ -1,9 +1,9 @@
 package enforcer
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,22 +27,38 @@ import (
 // that follow (config file, history, kernel table, shaper, state file) are
 // undone in reverse if one fails, so a failed import leaves the host as it
 // was. Nothing in an archive is executed.
-func (e *Enforcer) Import(data []byte, dryRun bool) (*adminapi.ImportResponse, error) {
+func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, error) {
+	if !e.importing.TryLock() {
+		return nil, ErrImportBusy
+	}
+	defer e.importing.Unlock()
 	defer e.liftMemoryLimit()()
-	c, err := archive.Read(bytes.NewReader(data))
+	c, err := archive.Read(r)
 	if err != nil {
 		return nil, err
 	}
 	if e.opts.ConfigPath == "" {
 		return nil, errors.New("this enforcer runs without a config file (--port flags only), so it cannot take the archive's configuration: start it with --config.file")
 	}
-	text, notes, err := e.localPaths(c.Config)
+	e.mu.Lock()
+	ours := *e.cfg
+	e.mu.Unlock()
+	text, notes, err := e.localPaths(c.Config, &ours)
 	if err != nil {
 		return nil, err
 	}
 	cfg, err := e.parseConfig(text)
 	if err != nil {
 		return nil, fmt.Errorf("the archive's configuration does not fit this enforcer: %w", err)
+	}
+	// Whatever the edit did, the paths in force are this host's, as a
+	// reload keeps them: an archive never chooses where root writes.
+	if cfg.StateDir != ours.StateDir || cfg.AdminSocket != ours.AdminSocket {
+		return nil, fmt.Errorf("the archive's configuration would move state_dir to %q and admin_socket to %q (this host: %q, %q); refused, nothing changed",
+			cfg.StateDir, cfg.AdminSocket, ours.StateDir, ours.AdminSocket)
+	}
+	for _, w := range cfg.Warnings() {
+		notes = append(notes, "the archive's config: "+w)
 	}
 	resp := &adminapi.ImportResponse{DryRun: dryRun, SourceHost: c.Manifest.Host, Exported: c.Manifest.Created,
 		SourceVersion: c.Manifest.ToolVersion, Items: len(cfg.Items), HistoryEntries: len(c.History), Notes: notes}
@@ -158,10 +174,14 @@ func (e *Enforcer) Import(data []byte, dryRun bool) (*adminapi.ImportResponse, e
 	return resp, nil
 }
 
-// localPaths keeps this host's state_dir and admin_socket in the imported
-// configuration: they are where this enforcer keeps the state it is about
-// to write and where dog finds it, whatever the old host used.
-func (e *Enforcer) localPaths(text []byte) ([]byte, []string, error) {
+// ErrImportBusy: another import (or dry run) is at work.
+var ErrImportBusy = errors.New("another import is at work; try again when it is done")
+
+// localPaths keeps this host's state_dir and admin_socket (ours) in the
+// imported configuration: they are where this enforcer keeps the state it
+// is about to write and where dog finds it, whatever the old host used.
+// Import checks the result again.
+func (e *Enforcer) localPaths(text []byte, ours *config.Config) ([]byte, []string, error) {
 	imported, err := config.Parse(text, "archive "+archive.ConfigName)
 	if err != nil {
 		return nil, nil, err
@@ -171,14 +191,14 @@ func (e *Enforcer) localPaths(text []byte) ([]byte, []string, error) {
 		key, theirs, ours string
 		overridden        bool
 	}{
-		{"state_dir", imported.StateDir, e.cfg.StateDir, e.opts.StateDir != ""},
-		{"admin_socket", imported.AdminSocket, e.cfg.AdminSocket, e.opts.AdminSocket != ""},
+		{"state_dir", imported.StateDir, ours.StateDir, e.opts.StateDir != ""},
+		{"admin_socket", imported.AdminSocket, ours.AdminSocket, e.opts.AdminSocket != ""},
 	} {
 		if p.overridden || p.theirs == p.ours {
 			continue
 		}
 		if text, err = configedit.SetTop(text, p.key, p.ours); err != nil {
-			return nil, nil, fmt.Errorf("keeping this host's %s: %w", p.key, err)
+			return nil, nil, fmt.Errorf("keeping this host's %s in the archive's configuration: %w (nothing changed)", p.key, err)
 		}
 		notes = append(notes, fmt.Sprintf("kept this host's %s %s (the archive had %s)", p.key, p.ours, p.theirs))
 	}

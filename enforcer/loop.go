@@ -123,6 +123,15 @@ func (e *Enforcer) record(resets []state.Reset) {
 	e.flushHistory()
 }
 
+// rotateHistory bounds the history file's size (state.RotateHistory).
+func (e *Enforcer) rotateHistory() {
+	if rotated, err := state.RotateHistory(e.cfg.StateDir, state.MaxHistorySize); err != nil {
+		e.log.Error("rotating the reset history failed", "err", err)
+	} else if rotated {
+		e.log.Info("reset history rotated", "kept", state.RotatedName)
+	}
+}
+
 // flushHistory appends the resets not yet in the history file.
 func (e *Enforcer) flushHistory() {
 	if len(e.unrecorded) == 0 {
@@ -181,6 +190,7 @@ func isGen(name, id string, gen uint32) bool {
 // the host's counters did not move and nothing else changed, the (at 10,000
 // items ~100 ms) dump is skipped: an idle host costs nothing.
 func (e *Enforcer) checkpointLocked(force bool) error {
+	e.rotateHistory()
 	if !force && !e.dirty {
 		host, err := e.nft.ReadHostCounters()
 		if err == nil && host == e.lastHost {
@@ -286,6 +296,7 @@ func (e *Enforcer) Reload() error {
 		e.applyShaper() // back to the old limits
 		return fmt.Errorf("config is valid but applying it failed, nothing changed: %w", err)
 	}
+	e.reloadAdminGroupLocked(cfg.AdminGroup)
 	e.log.Info("configuration reloaded", "items", len(e.items))
 	return e.saveLocked()
 }
@@ -338,12 +349,18 @@ func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset
 	if all {
 		targets = e.all()
 	} else {
+		// Each item once, however often (and however spelt) it is named:
+		// a request naming one port 65,536 times is one reset.
+		seen := make(map[*item]bool, len(ports))
 		for _, p := range ports {
 			it, err := e.find(p)
 			if err != nil {
 				return nil, err
 			}
-			targets = append(targets, it)
+			if !seen[it] {
+				seen[it] = true
+				targets = append(targets, it)
+			}
 		}
 	}
 	if len(targets) == 0 {

@@ -172,7 +172,10 @@ func sum(name string, data []byte) FileSum {
 type Error struct {
 	Entry string // the entry concerned, when there is one
 	Msg   string
+	Err   error // a read error behind it (the request body's limit), if any
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	if e.Entry != "" {
@@ -240,7 +243,7 @@ func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
 		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 			return invalid(entry, "truncated (the file ends in the middle)")
 		}
-		return invalid(entry, "%v", err)
+		return &Error{Entry: entry, Msg: err.Error(), Err: err}
 	}
 	for {
 		hdr, err := tr.Next()

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -43,9 +45,11 @@ func AppendHistory(dir string, entries ...Reset) error {
 		return nil
 	}
 	path := filepath.Join(dir, HistoryName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	// O_NOFOLLOW: a link planted in a state dir others could write would
+	// have root append to the file it names.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return fmt.Errorf("append history: %w", err)
+		return fmt.Errorf("append history: %w", linkRefused(err))
 	}
 	defer f.Close()
 	fi, err := f.Stat()
@@ -88,29 +92,116 @@ func AppendHistory(dir string, entries ...Reset) error {
 	return nil
 }
 
-// ReadHistory returns every entry of dir's history, oldest first. Lines that
-// do not parse (a torn last line after a crash) are skipped and counted.
-func ReadHistory(dir string) (entries []Reset, skipped int, err error) {
-	f, err := os.Open(filepath.Join(dir, HistoryName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, nil
+// RotatedName is the history before the last rotation.
+const RotatedName = HistoryName + ".1"
+
+// MaxHistorySize is where the history file is rotated: at ~300 bytes an
+// entry, the two files keep the last 100,000 resets or more (eight years of
+// monthly resets of 1,000 items), and their sum fits an export archive.
+const MaxHistorySize = 32 << 20
+
+// RotateHistory moves dir's history to RotatedName (replacing the one
+// before) once it is larger than max, so the history's disk use is bounded
+// whoever asks for resets. Call it where no append can be undone by a
+// truncation (not during an import).
+func RotateHistory(dir string, max int64) (rotated bool, err error) {
+	path := filepath.Join(dir, HistoryName)
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Size() <= max || !fi.Mode().IsRegular() {
+		return false, nil
 	}
+	if err := os.Rename(path, filepath.Join(dir, RotatedName)); err != nil {
+		return false, fmt.Errorf("rotate history: %w", err)
+	}
+	return true, syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read history: %w", err)
+		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var e Reset
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.ID == "" {
-			skipped++
+	defer d.Close()
+	return d.Sync()
+}
+
+// HistoryFiles is the history (rotated file first) as it stood when
+// OpenHistory opened it: entries appended later are not read. Open it
+// where appends are excluded (the enforcer's lock) and read it anywhere.
+type HistoryFiles struct {
+	files []*os.File
+	sizes []int64
+}
+
+// OpenHistory opens dir's history files.
+func OpenHistory(dir string) (*HistoryFiles, error) {
+	h := &HistoryFiles{}
+	for _, name := range []string{RotatedName, HistoryName} {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		entries = append(entries, e)
+		if err == nil {
+			var fi os.FileInfo
+			if fi, err = f.Stat(); err == nil {
+				h.files, h.sizes = append(h.files, f), append(h.sizes, fi.Size())
+				continue
+			}
+			f.Close()
+		}
+		h.Close()
+		return nil, fmt.Errorf("read history: %w", linkRefused(err))
 	}
-	if err := sc.Err(); err != nil {
-		return entries, skipped, fmt.Errorf("read history: %w", err)
+	return h, nil
+}
+
+// Close closes the files.
+func (h *HistoryFiles) Close() {
+	for _, f := range h.files {
+		f.Close()
+	}
+}
+
+// Read returns the entries keep takes (all for nil), oldest first, and
+// closes the files. Lines that do not parse (a torn last line after a
+// crash) are skipped and counted.
+func (h *HistoryFiles) Read(keep func(*Reset) bool) (entries []Reset, skipped int, err error) {
+	defer h.Close()
+	for i, f := range h.files {
+		sc := bufio.NewScanner(io.NewSectionReader(f, 0, h.sizes[i]))
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var e Reset
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.ID == "" {
+				skipped++
+				continue
+			}
+			if keep == nil || keep(&e) {
+				entries = append(entries, e)
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return entries, skipped, fmt.Errorf("read history %s: %w", f.Name(), err)
+		}
 	}
 	return entries, skipped, nil
+}
+
+// ReadHistory returns every entry of dir's history, oldest first. Lines
+// that do not parse (a torn last line after a crash) are skipped and
+// counted.
+func ReadHistory(dir string) (entries []Reset, skipped int, err error) {
+	h, err := OpenHistory(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	return h.Read(nil)
+}
+
+// linkRefused explains the error of an O_NOFOLLOW open of a link.
+func linkRefused(err error) error {
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("%w (a symbolic link where the enforcer keeps a file of its own: refused, never followed)", err)
+	}
+	return err
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -276,12 +277,7 @@ func writeAtomic(path string, perm os.FileMode, fill func(*os.File) error) error
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("write %s: fsync dir: %w", path, err)
 	}
 	return nil
@@ -326,9 +322,10 @@ func ReadFile(path string) (*State, error) {
 }
 
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// O_NOFOLLOW: a link to /etc/shadow is not a state file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return nil, fmt.Errorf("state file %s: %w", path, err)
+		return nil, fmt.Errorf("state file %s: %w", path, linkRefused(err))
 	}
 	defer f.Close()
 	var buf bytes.Buffer
