@@ -260,7 +260,7 @@ func (e *Enforcer) adminHandler() http.Handler {
 				return
 			}
 			rc := http.NewResponseController(w)
-			rc.SetReadDeadline(time.Now().Add(importReadTimeout))
+			rc.SetReadDeadline(time.Now().Add(e.opts.ImportReadTimeout))
 			// The body (bounded by MaxBytesHandler below) is read as a
 			// stream by the archive reader.
 			resp, err := e.Import(&untilEOF{r: r.Body, done: func() { rc.SetReadDeadline(time.Time{}) }}, dryRun)
@@ -283,7 +283,9 @@ func (e *Enforcer) adminHandler() http.Handler {
 	return http.MaxBytesHandler(guard(e.log, e.adminAccess, member, mux), adminapi.MaxRequestBody)
 }
 
-// untilEOF calls done once r has been read to its end (or failed).
+// untilEOF calls done once r has been read to its end. Not on an error: the
+// server may read what is left of a body after the handler, and a body
+// that timed out must keep its deadline for that.
 type untilEOF struct {
 	r    io.Reader
 	done func()
@@ -291,7 +293,7 @@ type untilEOF struct {
 
 func (u *untilEOF) Read(p []byte) (int, error) {
 	n, err := u.r.Read(p)
-	if err != nil && u.done != nil {
+	if err == io.EOF && u.done != nil {
 		u.done()
 		u.done = nil
 	}

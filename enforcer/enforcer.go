@@ -48,6 +48,9 @@ type Options struct {
 	ConfigPollInterval time.Duration
 	// Overrides for tests: a state dir or socket other than the config's.
 	StateDir, AdminSocket string
+	// ImportReadTimeout bounds how long an import's body may take to
+	// arrive (default importReadTimeout).
+	ImportReadTimeout time.Duration
 	// FitMemoryLimit lets the enforcer keep the process's soft memory
 	// limit at 5/3 of its live heap (memlimit.go); for the daemon, not for
 	// tests and benchmarks that share the process.
@@ -103,6 +106,9 @@ func New(opts Options) (*Enforcer, error) {
 	}
 	if opts.TickInterval == 0 {
 		opts.TickInterval = time.Second
+	}
+	if opts.ImportReadTimeout == 0 {
+		opts.ImportReadTimeout = importReadTimeout
 	}
 	if opts.ConfigPollInterval == 0 {
 		opts.ConfigPollInterval = 2 * time.Second
