@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bufio"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -141,7 +143,7 @@ func TestAdminSocketAccess(t *testing.T) {
 		want         string
 	}{
 		{"POST", adminapi.PathReset, io.LimitReader(zeros{}, adminapi.MaxResetBody+10), 400, "larger than"},
-		{"POST", adminapi.PathImport, io.LimitReader(zeros{}, adminapi.MaxRequestBody+10), 413, "request body too large"},
+		{"POST", adminapi.PathImport, storedGzip(adminapi.MaxRequestBody + 10), 413, "request body too large"},
 		{"POST", adminapi.PathImport + "?dry_run=true", strings.NewReader("x"), 400, `want 1 or 0`},
 		{"POST", adminapi.PathReset, strings.NewReader(`{"all":true}{"all":true}`), 400, "data after the JSON object"},
 		{"POST", adminapi.PathReset, strings.NewReader(`{"ports":["443"],"all":true}`), 400, "not both"},
@@ -231,6 +233,21 @@ func TestAdminSocketAccess(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// storedGzip is a gzip stream of n bytes or more that does not compress
+// (stored blocks of a tar entry of zeros): the archive reader reads it
+// until a bound stops it.
+func storedGzip(n int64) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		zw, _ := gzip.NewWriterLevel(pw, gzip.NoCompression)
+		tw := tar.NewWriter(zw)
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "history.jsonl", Size: n, Mode: 0o600})
+		_, err := io.Copy(tw, io.LimitReader(zeros{}, n))
+		pw.CloseWithError(err)
+	}()
+	return pr
 }
 
 type zeros struct{}

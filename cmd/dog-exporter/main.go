@@ -6,9 +6,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +20,8 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"go.yaml.in/yaml/v3"
 
 	"port-traffic-dog/exporter"
 	"port-traffic-dog/internal/config"
@@ -90,6 +94,11 @@ func run(c *cli) error {
 		srv.Shutdown(shut)
 	}()
 	log.Info("starting dog-exporter", "version", version.Info(), "state_dir", c.StateDir)
+	if why := openWithoutAuth(c.ListenAddress, c.SystemdSocket, c.ConfigFile); why != "" {
+		log.Warn("metrics (remarks included) are served without authentication to anyone who can reach " +
+			strings.Join(c.ListenAddress, ", ") + ": " + why + "; restrict it with basic auth or client certificates in --web.config.file, " +
+			"a loopback --web.listen-address, or a firewall (docs/INSTALL.md)")
+	}
 	err = web.ListenAndServe(srv, &web.FlagConfig{
 		WebListenAddresses: &c.ListenAddress,
 		WebSystemdSocket:   &c.SystemdSocket,
@@ -99,4 +108,41 @@ func run(c *cli) error {
 		return nil
 	}
 	return err
+}
+
+// openWithoutAuth says why the exporter answers anyone ("" when it does
+// not: every address is loopback, or the web config asks for basic auth
+// or client certificates).
+func openWithoutAuth(addrs []string, systemdSocket bool, webConfig string) string {
+	loopback := !systemdSocket
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		ip := net.ParseIP(host)
+		if err != nil || !(host == "localhost" || (ip != nil && ip.IsLoopback())) {
+			loopback = false
+		}
+	}
+	if loopback {
+		return ""
+	}
+	if webConfig == "" {
+		return "no --web.config.file"
+	}
+	b, err := os.ReadFile(webConfig)
+	if err != nil {
+		return "" // the toolkit refuses to start and says why
+	}
+	var wc struct {
+		Users map[string]string `yaml:"basic_auth_users"`
+		TLS   struct {
+			ClientAuth string `yaml:"client_auth_type"`
+		} `yaml:"tls_server_config"`
+	}
+	if err := yaml.Unmarshal(b, &wc); err != nil {
+		return ""
+	}
+	if len(wc.Users) > 0 || strings.HasPrefix(wc.TLS.ClientAuth, "RequireAndVerify") || wc.TLS.ClientAuth == "RequireAnyClientCert" {
+		return ""
+	}
+	return "the web config file sets no basic_auth_users and no client certificates"
 }

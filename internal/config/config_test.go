@@ -252,3 +252,30 @@ func FuzzPortFlag(f *testing.F) {
 		}
 	})
 }
+
+// TestHiddenCharactersInRemarks: characters that reorder or hide text are
+// refused in new remarks, but a config that has them still loads (an
+// upgrade never stops an enforcer), with a warning naming the item.
+func TestHiddenCharactersInRemarks(t *testing.T) {
+	for _, r := range []string{"\u2028", "\u2029", "\u200e", "\u200f", "\u061c", "\u00ad", "\ufeff", "\U000E0041", "\u200b"} {
+		if err := CheckNewRemark("a" + r + "b"); err == nil {
+			t.Errorf("new remark with %U accepted", []rune(r)[0])
+		}
+		cfg, err := Parse([]byte("ports:\n  - ports: \"443\"\n    remark: \"a"+r+"b\"\n"), "c.yaml")
+		if err != nil {
+			t.Errorf("existing remark with %U: %v", []rune(r)[0], err)
+			continue
+		}
+		if w := cfg.Warnings(); len(w) != 1 || !strings.Contains(w[0], `c.yaml:2: item "443": remark contains`) {
+			t.Errorf("warnings for %U: %q", []rune(r)[0], w)
+		}
+	}
+	for _, ok := range []string{"阿里 alice", "👩‍💻 dev", "می‌خواهم"} { // ZWJ and ZWNJ stay
+		if err := CheckNewRemark(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	if err := CheckNewRemark("a\u202eb"); err == nil {
+		t.Error("bidi override accepted")
+	}
+}
