@@ -44,8 +44,8 @@ func TestArchiveCannotChooseThisHostsPaths(t *testing.T) {
 	e := r.enforcer(func(o *Options) { o.StateDir, o.AdminSocket = "", "" })
 	evilDir := filepath.Join(t.TempDir(), "evil")
 	for name, cfg := range map[string]string{
-		"hidden CRs": "#\r#\r#\r#\r#\r#\r\nstate_dir: " + evilDir + "\nadmin_socket: " + sock +
-			"\nports:\n  - ports: \"443\"\n    remark: \"a\n      b\"\n",
+		"hidden CRs": "#\r#\r#\r#\r#\r#\rstate_dir: " + evilDir + "\nadmin_socket: " + sock +
+			"\nports:\n  - ports: \"443\"\n    remark: \"a\n      b\n      c\n      d\"\n",
 		"flow style": "{state_dir: " + evilDir + ", admin_socket: " + sock + ", ports: [{ports: \"443\"}, {ports: \"80\"}]}\n",
 	} {
 		for _, dry := range []bool{true, false} {

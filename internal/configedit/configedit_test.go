@@ -207,7 +207,7 @@ func TestRefusesWhatItCannotEditSafely(t *testing.T) {
 // root's state dir (and SetTop panicked on some such files). Every edit
 // refuses them, saying where; none panics.
 func TestHiddenLineBreaks(t *testing.T) {
-	evil := "#\r#\r#\r#\r#\r#\r\nstate_dir: /tmp/x/evil\nadmin_socket: /run/port-traffic-dog/enforcer.sock\n" +
+	evil := "#\r#\r#\r#\r#\r#\rstate_dir: /tmp/x/evil\nadmin_socket: /run/port-traffic-dog/enforcer.sock\n" +
 		"ports:\n  - ports: \"443\"\n    remark: \"a\n      b\"\n"
 	ls := "ports:\n  - ports: \"443\"\n    remark: \"a\u2028b\"\n"
 	nel := "timezone: UTC\nports: [] # \u0085state_dir: /tmp/x\n"
