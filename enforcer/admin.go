@@ -142,7 +142,8 @@ func (e *Enforcer) ServeAdmin(ctx context.Context) error {
 		e.log.Warn("members of admin_group cannot reach the admin socket", "group", access.group, "reason", why)
 	}
 	e.mu.Lock()
-	e.admin = &adminServer{path: path, access: access}
+	e.admin = &adminServer{path: path}
+	e.access.Store(&access)
 	e.mu.Unlock()
 	srv := &http.Server{Handler: e.adminHandler(), ConnContext: withPeer,
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
@@ -155,6 +156,7 @@ func (e *Enforcer) ServeAdmin(ctx context.Context) error {
 	err = srv.Serve(ln)
 	e.mu.Lock()
 	e.admin = nil
+	e.access.Store(nil)
 	e.mu.Unlock()
 	os.Remove(path)
 	if errors.Is(err, http.ErrServerClosed) {
@@ -163,27 +165,26 @@ func (e *Enforcer) ServeAdmin(ctx context.Context) error {
 	return err
 }
 
-// adminServer is the admin socket being served and who may use it now.
+// adminServer is the admin socket being served.
 type adminServer struct {
-	path   string
-	access adminAccess
+	path string
 }
 
 // adminAccess is the access rule in force (root only when not serving).
+// Read without the main lock: a request's permission check never waits
+// for a reload or a checkpoint.
 func (e *Enforcer) adminAccess() adminAccess {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.admin == nil {
-		return adminAccess{}
+	if a := e.access.Load(); a != nil {
+		return *a
 	}
-	return e.admin.access
+	return adminAccess{}
 }
 
 // reloadAdminGroupLocked puts a reloaded admin_group in force: the socket's
 // group and mode and the peer check. A group that cannot be used leaves
 // the API to root, as at start.
 func (e *Enforcer) reloadAdminGroupLocked(name string) {
-	if e.admin == nil || name == e.admin.access.group {
+	if e.admin == nil || name == e.adminAccess().group {
 		return
 	}
 	access, err := resolveAdminGroup(name)
@@ -197,7 +198,7 @@ func (e *Enforcer) reloadAdminGroupLocked(name string) {
 			e.log.Error("admin socket: restoring root-only access", "err", err)
 		}
 	}
-	e.admin.access = access
+	e.access.Store(&access)
 	e.log.Info("admin API access changed by a reload", "allowed", access.describe())
 	if why := groupCanReach(e.admin.path, access); why != "" {
 		e.log.Warn("members of admin_group cannot reach the admin socket", "group", access.group, "reason", why)

@@ -86,9 +86,10 @@ type Enforcer struct {
 	configStamp    fileStamp
 	configText     config.ItemCache // a reload decodes only the items that changed
 	bootID         string
-	shape          shaping       // the tc side: bandwidth limits (shape.go)
-	unrecorded     []state.Reset // applied resets the history file did not take yet
-	admin          *adminServer  // the admin socket while it is served (admin.go)
+	shape          shaping                     // the tc side: bandwidth limits (shape.go)
+	unrecorded     []state.Reset               // applied resets the history file did not take yet
+	admin          *adminServer                // the admin socket while it is served (admin.go)
+	access         atomic.Pointer[adminAccess] // who may use it now
 
 	// importing lets one import run at a time (dry runs too): each holds
 	// an archive's contents in memory.
