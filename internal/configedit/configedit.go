@@ -56,8 +56,9 @@ func load(src []byte) (*doc, error) {
 		d.lines = strings.Split(strings.TrimSuffix(string(src), "\n"), "\n")
 		d.crlf = make([]bool, len(d.lines))
 	}
+	endsInLF := len(src) > 0 && src[len(src)-1] == '\n'
 	for i, l := range d.lines {
-		if i < len(d.lines)-1 || strings.HasSuffix(string(src), "\n") {
+		if i < len(d.lines)-1 || endsInLF {
 			if t, ok := strings.CutSuffix(l, "\r"); ok {
 				l, d.lines[i], d.crlf[i] = t, t, true
 			}
@@ -356,19 +357,22 @@ func AddItem(src []byte, ports string, fields []Field) ([]byte, error) {
 		dash := strings.Index(d.lines[last.start], "-")
 		d.splice(last.end, last.end, lines(dash))
 	}
-	return itemsEdited(src, d.bytes(), 1)
+	return itemsEdited(d.root, d.bytes(), 1)
 }
 
 // itemsEdited is the edited text, once checked: the other settings are as
 // they were and the ports list has delta more entries.
-func itemsEdited(src, out []byte, delta int) ([]byte, error) {
-	after, err := othersKept(src, out, "ports")
+func itemsEdited(src *yaml.Node, out []byte, delta int) ([]byte, error) {
+	before, after, err := othersKept(src, out, "ports")
 	if err != nil {
 		return nil, err
 	}
-	var before map[string]any
-	yaml.Unmarshal(src, &before) // othersKept parsed it
-	n := func(m map[string]any) int { l, _ := m["ports"].([]any); return len(l) }
+	n := func(m map[string]*yaml.Node) int {
+		if v := m["ports"]; v != nil && v.Kind == yaml.SequenceNode {
+			return len(v.Content)
+		}
+		return 0
+	}
 	if n(after) != n(before)+delta {
 		return nil, fmt.Errorf("the edit would leave %d items instead of %d (an unusual layout); edit the file by hand", n(after), n(before)+delta)
 	}
@@ -387,9 +391,15 @@ func SetFields(src []byte, ports string, fields []Field) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range fields {
+	orig := d.root
+	for i, f := range fields {
 		if f.Key == "ports" {
 			return nil, errors.New("the ports of an item are its identity: remove it and add the new ports instead")
+		}
+		if i > 0 { // positions changed: re-read
+			if d, err = load(d.bytes()); err != nil {
+				return nil, err
+			}
 		}
 		sp, err := d.find(spec)
 		if err != nil {
@@ -401,12 +411,8 @@ func SetFields(src []byte, ports string, fields []Field) ([]byte, error) {
 		if err := d.setField(sp, f); err != nil {
 			return nil, err
 		}
-		// Positions changed: re-read before the next field.
-		if d, err = load(d.bytes()); err != nil {
-			return nil, err
-		}
 	}
-	return itemsEdited(src, d.bytes(), 0)
+	return itemsEdited(orig, d.bytes(), 0)
 }
 
 func (d *doc) setField(sp *itemSpan, f Field) error {
@@ -500,7 +506,7 @@ func RemoveItem(src []byte, ports string) ([]byte, error) {
 		}
 		d.lines[line] = repl
 	}
-	return itemsEdited(src, d.bytes(), -1)
+	return itemsEdited(d.root, d.bytes(), -1)
 }
 
 // SetTop sets a top-level setting whose value is one scalar on its key's
@@ -536,11 +542,11 @@ func SetTop(src []byte, key, value string) ([]byte, error) {
 		d.lines[l] = pad + line
 	}
 	out := d.bytes()
-	after, err := othersKept(src, out, key)
+	_, after, err := othersKept(d.root, out, key)
 	if err != nil {
 		return nil, err
 	}
-	if got, ok := after[key].(string); !ok || got != value {
+	if v := after[key]; v == nil || v.Kind != yaml.ScalarNode || v.Value != value {
 		return nil, fmt.Errorf("%s: its value spans more than its line (continued below?); edit it by hand", key)
 	}
 	return out, nil
@@ -562,24 +568,90 @@ func wholeOnLine(line, key, value string) bool {
 // key reads back as it was, none is gone and none appeared. This is what
 // keeps an edit from changing more than it says whatever layout the file
 // has; the per-line work above is only how the edit keeps the comments.
-// It returns the settings after the edit.
-func othersKept(before, after []byte, key string) (map[string]any, error) {
-	var b, a map[string]any
-	if err := yaml.Unmarshal(before, &b); err != nil {
-		return nil, fmt.Errorf("the file is not valid YAML: %v", err)
+// It returns the settings' value nodes before and after the edit.
+func othersKept(before *yaml.Node, after []byte, key string) (b, a map[string]*yaml.Node, err error) {
+	b = topValuesOf(before)
+	var n yaml.Node
+	if err = yaml.Unmarshal(after, &n); err == nil && len(n.Content) > 0 && n.Content[0].Kind != yaml.MappingNode {
+		err = errors.New("the top level is not a mapping")
 	}
-	if err := yaml.Unmarshal(after, &a); err != nil {
-		return nil, fmt.Errorf("the edit would make the file invalid YAML (%v); edit it by hand", err)
+	if err == nil && len(n.Content) > 0 {
+		a = topValuesOf(n.Content[0])
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("the edit would make the file invalid YAML (%v); edit it by hand", err)
 	}
 	for k, v := range b {
-		if w, ok := a[k]; k != key && (!ok || !reflect.DeepEqual(v, w)) {
-			return nil, fmt.Errorf("editing %s would change %s too (an unusual layout); edit the file by hand", key, k)
+		if k == key {
+			continue
+		}
+		w, ok := a[k]
+		if !ok || v == nil || w == nil || !sameValue(v, w) {
+			return nil, nil, fmt.Errorf("editing %s would change %s too (an unusual layout); edit the file by hand", key, k)
 		}
 	}
 	for k := range a {
 		if _, ok := b[k]; !ok && k != key {
-			return nil, fmt.Errorf("editing %s would add %s (an unusual layout); edit the file by hand", key, k)
+			return nil, nil, fmt.Errorf("editing %s would add %s (an unusual layout); edit the file by hand", key, k)
 		}
 	}
-	return a, nil
+	return b, a, nil
+}
+
+// topValuesOf maps the settings of a root mapping (nil: none) to their
+// value nodes. A key set twice maps to nil, which no comparison matches.
+func topValuesOf(root *yaml.Node) map[string]*yaml.Node {
+	m := map[string]*yaml.Node{}
+	if root == nil {
+		return m
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i].Value
+		if _, dup := m[k]; dup {
+			m[k] = nil
+			continue
+		}
+		m[k] = root.Content[i+1]
+	}
+	return m
+}
+
+// sameValue reports whether two nodes read back as the same value: the
+// same tree of kinds, tags and values (comments, styles and positions
+// aside). Where an alias is involved its target may have changed
+// elsewhere: then the decoded values are compared (yaml.v3 bounds alias
+// expansion).
+func sameValue(a, b *yaml.Node) bool {
+	if hasAlias(a) || hasAlias(b) {
+		var x, y any
+		if a.Decode(&x) != nil || b.Decode(&y) != nil {
+			return false
+		}
+		return reflect.DeepEqual(x, y)
+	}
+	return sameTree(a, b)
+}
+
+func sameTree(a, b *yaml.Node) bool {
+	if a.Kind != b.Kind || a.ShortTag() != b.ShortTag() || a.Value != b.Value || len(a.Content) != len(b.Content) {
+		return false
+	}
+	for i := range a.Content {
+		if !sameTree(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasAlias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
+	}
+	return false
 }
