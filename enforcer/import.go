@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"port-traffic-dog/enforcer/ruleset"
 	"port-traffic-dog/internal/adminapi"
@@ -88,7 +89,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	}
 	histPath := filepath.Join(e.cfg.StateDir, state.HistoryName)
 	var histSize int64 = -1
-	if fi, err := os.Stat(histPath); err == nil {
+	if fi, err := os.Lstat(histPath); err == nil {
 		histSize = fi.Size()
 	}
 	if objs, err := e.nft.ReadObjects(); err == nil {
@@ -227,5 +228,10 @@ func truncateHistory(path string, size int64) error {
 	if size < 0 {
 		return os.Remove(path)
 	}
-	return os.Truncate(path, size)
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW, 0) // never a link's target
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Truncate(size)
 }
