@@ -6,9 +6,13 @@
 // It works on lines located through yaml.v3's node positions and never
 // re-marshals the document: re-encoding would reflow comments and quoting
 // all over the file. Only the lines of the edited key (or item) change.
-// Layouts it cannot edit safely (flow-style lists, anchors, merge keys in the
-// edited item) are refused with a message, never mangled. The result is not
-// validated here; callers run config.Parse on it before writing.
+// Layouts it cannot edit safely (flow-style files and lists, anchors, merge
+// keys in the edited item, line breaks other than \n and \r\n, which YAML
+// counts but the editor would not) are refused with a message, never
+// mangled, and every result is checked: all the other settings read back
+// as they were, and the item count is what the edit says. The result is
+// not validated as a config here; callers run config.Parse on it before
+// writing.
 package configedit
 
 import (
