@@ -18,6 +18,7 @@ import (
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/configedit"
 	"port-traffic-dog/internal/legacy"
+	"port-traffic-dog/internal/notify"
 	"port-traffic-dog/internal/state"
 )
 
@@ -30,6 +31,10 @@ type ImportLegacyCmd struct {
 	RelayAs  string `name:"relay-as" enum:",out,sum,max,relay" default:"" help:"Our billing for ports in the script's relay mode where it cannot be told or has no equivalent (1.2.4's in + 2 × out): relay ((in + out) × 2, as 1.2.4.3), sum, max or out." placeholder:"MODE"`
 	Crontab  string `name:"crontab" help:"Edit this crontab file instead of root's (through the crontab command)." placeholder:"FILE"`
 	Shortcut string `name:"shortcut" default:"/usr/local/bin/dog" help:"The script's shortcut, removed if it is the script or a link to it." placeholder:"PATH"`
+	// The script's Telegram settings are set up as dog notify telegram
+	// would, where Prometheus and Alertmanager are installed.
+	ForceAlertmanager bool `name:"force-alertmanager" help:"Replace an alertmanager.yml that dog did not write to carry the script's Telegram settings (a backup is kept), as dog notify telegram --force."`
+	notifyPaths       `embed:""`
 }
 
 // legacyRun is one import-legacy run: what was read and planned.
@@ -223,7 +228,18 @@ func (r *legacyRun) report(enforcer bool) {
 		fmt.Fprintf(w, "history: %d resets from %s carried into ours (reason %q)\n", n, legacy.HistoryLogName, legacy.ReasonLegacy)
 	}
 	if t := r.cfg.Telegram; t != nil {
-		fmt.Fprintf(w, "telegram: chat %s, server name %q, status report %s: carried with dog notify (printed after the migration)\n", t.ChatID, t.ServerName, orOff(t.Interval))
+		fmt.Fprintf(w, "telegram: chat %s, server name %q, status report %s: ", t.ChatID, t.ServerName, orOff(t.Interval))
+		_, why := r.telegram(notifyEnv(r.env).Msg)
+		switch {
+		case t.Token == "" || t.ChatID == "":
+			fmt.Fprintln(w, "no bot token or chat id in the script's config: nothing to carry")
+		case why == nil:
+			fmt.Fprintf(w, "set up after the migration as dog notify telegram does, in %s and %s\n", r.c.AlertmanagerConfig, r.c.PrometheusConfig)
+		case expected(why):
+			fmt.Fprintf(w, "not set up here: %v; after the migration the bot token goes into a 0600 file and the dog notify telegram command is printed\n", why)
+		default:
+			fmt.Fprintf(w, "dog notify telegram refuses: %v; after the migration the bot token goes into a 0600 file, the command is printed and import-legacy exits non-zero\n", why)
+		}
 	}
 	if r.cfg.WeCom {
 		fmt.Fprintln(w, "wecom: cannot be carried: Alertmanager has no WeCom group-robot receiver (its wechat_configs is the WeChat Work app API); set up alerts with dog notify")
@@ -363,9 +379,9 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 	} else {
 		fmt.Fprintln(w, "6. the enforcer reloaded its config")
 	}
-	r.notifications(cfgPath)
+	notifyErr := r.notifications(cfgPath)
 	fmt.Fprintln(w, "done: dog status shows the ports; enable the daemons at boot with systemctl enable dog-enforcer dog-exporter")
-	return nil
+	return notifyErr
 }
 
 func (r *legacyRun) blocked() string {
@@ -444,27 +460,74 @@ func (r *legacyRun) archive(cfg []byte, st *state.State, hist []state.Reset, now
 	return buf.Bytes(), err
 }
 
-// notifications carries what the script's Telegram settings can be.
-func (r *legacyRun) notifications(cfgPath string) {
-	w := r.env.Out
+// notCarried: the script's Telegram settings cannot be set up here with
+// dog notify, and the run is no worse for it.
+type notCarried struct{ error }
+
+// expected: why is a reason to print the command, not a failure.
+func expected(why error) bool {
+	return errors.As(why, new(notCarried)) || errors.Is(why, notify.ErrNotInstalled)
+}
+
+// telegram is the script's Telegram settings as dog notify telegram's
+// options, and why they cannot be set up with them here (nil: they can).
+func (r *legacyRun) telegram(m *notify.Messages) (notify.TelegramOptions, error) {
 	t := r.cfg.Telegram
-	if t != nil && t.Token != "" && t.ChatID != "" {
-		tokenFile := filepath.Join(filepath.Dir(cfgPath), "telegram-bot-token")
-		if err := state.WriteFileAtomic(tokenFile, []byte(t.Token+"\n"), 0o600); err != nil {
-			fmt.Fprintf(w, "telegram: could not write the bot token file: %v; carry it by hand with dog notify telegram\n", err)
-		} else {
-			// A group's id is negative: --chat-id=-100… keeps it a value.
-			cmd := fmt.Sprintf("dog notify telegram --chat-id=%s --token-file %s", shellQuote(t.ChatID), shellQuote(tokenFile))
-			if t.ServerName != "" {
-				cmd += " --server-name " + shellQuote(t.ServerName)
-			}
-			cmd += " --report-every " + orDefault(t.Interval, "off")
-			fmt.Fprintf(w, "telegram: the bot token is in %s (0600); to get the script's alerts and reports from Alertmanager, run:\n  %s\n", tokenFile, cmd)
-		}
+	o := notify.TelegramOptions{Paths: r.c.paths(), ChatID: t.ChatID, Token: t.Token, ServerName: t.ServerName,
+		ReportEvery: orDefault(t.Interval, "off"), Force: r.c.ForceAlertmanager}
+	if !t.Enabled {
+		return o, notCarried{errors.New("they are disabled in the script")}
 	}
+	// The script also took an @channel name, which Alertmanager does not.
+	if _, err := notify.ParseChatID(t.ChatID, m); err != nil {
+		return o, notCarried{err}
+	}
+	return o, notify.CheckTelegram(m, o)
+}
+
+// notifications carries the script's Telegram settings into Alertmanager
+// and Prometheus with dog notify telegram's setup. Where that cannot be
+// done it writes the token to a 0600 file and prints the command; a setup
+// that refuses or fails is the run's error (the ports are migrated by
+// then and stay so).
+func (r *legacyRun) notifications(cfgPath string) error {
+	w := r.env.Out
 	if r.cfg.WeCom {
 		fmt.Fprintln(w, "wecom: not carried (Alertmanager cannot send to WeCom group robots)")
 	}
+	t := r.cfg.Telegram
+	if t == nil || t.Token == "" || t.ChatID == "" {
+		return nil
+	}
+	e := notifyEnv(r.env)
+	o, why := r.telegram(e.Msg)
+	if why == nil {
+		fmt.Fprintln(w, "7. the script's Telegram settings, set up as dog notify telegram does:")
+		if why = notify.Telegram(r.env.Ctx, e, o); why == nil {
+			return nil
+		}
+	}
+	if expected(why) {
+		fmt.Fprintf(w, "telegram: not set up with dog notify here: %v\n", why)
+	} else {
+		fmt.Fprintf(w, "telegram: dog notify telegram did not set it up: %v\n", why)
+	}
+	tokenFile := filepath.Join(filepath.Dir(cfgPath), "telegram-bot-token")
+	if err := state.WriteFileAtomic(tokenFile, []byte(t.Token+"\n"), 0o600); err != nil {
+		fmt.Fprintf(w, "telegram: could not write the bot token file: %v; carry it by hand with dog notify telegram\n", err)
+	} else {
+		// A group's id is negative: --chat-id=-100… keeps it a value.
+		cmd := fmt.Sprintf("dog notify telegram --chat-id=%s --token-file %s", shellQuote(t.ChatID), shellQuote(tokenFile))
+		if t.ServerName != "" {
+			cmd += " --server-name " + shellQuote(t.ServerName)
+		}
+		cmd += " --report-every " + o.ReportEvery
+		fmt.Fprintf(w, "telegram: the bot token is in %s (0600); to get the script's alerts and reports from Alertmanager, run:\n  %s\n", tokenFile, cmd)
+	}
+	if expected(why) {
+		return nil
+	}
+	return fmt.Errorf("the ports are migrated, but the script's Telegram settings were not carried: %w", why)
 }
 
 func orDefault(s, d string) string {

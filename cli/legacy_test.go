@@ -5,8 +5,11 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"port-traffic-dog/internal/legacy/legacytest"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testprom"
 	"port-traffic-dog/internal/testutil"
 )
 
@@ -35,6 +39,9 @@ const legacyCron = `PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 type legacySetup struct {
 	*host
 	from, cron, shortcut string
+	// etc holds Prometheus' and Alertmanager's configs (none unless the
+	// test writes them: then Prometheus counts as not installed).
+	etc string
 }
 
 const oursAlready = "timezone: Asia/Shanghai\nports:\n  - ports: \"9000\"\n    remark: ours already\n"
@@ -42,7 +49,7 @@ const oursAlready = "timezone: Asia/Shanghai\nports:\n  - ports: \"9000\"\n    r
 func newLegacySetup(t *testing.T, ours string) *legacySetup {
 	testutil.RequireBinary(t, "nft", "tc")
 	h := newHost(t, ours)
-	s := &legacySetup{host: h, from: filepath.Join(h.dir, "port-traffic-dog"), cron: filepath.Join(h.dir, "spool", "root"), shortcut: filepath.Join(h.dir, "dog")}
+	s := &legacySetup{host: h, from: filepath.Join(h.dir, "port-traffic-dog"), cron: filepath.Join(h.dir, "spool", "root"), shortcut: filepath.Join(h.dir, "dog"), etc: filepath.Join(h.dir, "etc")}
 	if err := os.MkdirAll(s.from, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +92,8 @@ func newLegacySetup(t *testing.T, ours string) *legacySetup {
 }
 
 func (s *legacySetup) importLegacy(args ...string) (string, string, int) {
-	return s.dog(Env{}, append([]string{"import-legacy", "--from", s.from, "--crontab", s.cron, "--shortcut", s.shortcut}, args...)...)
+	return s.dog(Env{}, append([]string{"import-legacy", "--from", s.from, "--crontab", s.cron, "--shortcut", s.shortcut,
+		"--prometheus-config", filepath.Join(s.etc, "prometheus.yml"), "--alertmanager-config", filepath.Join(s.etc, "alertmanager.yml")}, args...)...)
 }
 
 // TestImportLegacy migrates a live script installation end to end: every
@@ -115,6 +123,8 @@ func TestImportLegacy(t *testing.T) {
 		"the HTB root 1: on veth0 (1 classes, 4 filters)",
 		"5 0 20 * * /root/port-traffic-dog.sh --reset-port 8080",
 		"telegram: chat 123456789",
+		"prometheus.yml does not exist: install the package prometheus",
+		"the dog notify telegram command is printed",
 		"dry run: nothing changed",
 	} {
 		if !strings.Contains(out, want) {
@@ -240,6 +250,9 @@ func TestImportLegacy(t *testing.T) {
 	}
 	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("token file mode: %v %v", fi, err)
+	}
+	if !strings.Contains(out, "telegram: not set up with dog notify here") {
+		t.Errorf("the output does not say why the Telegram settings were not set up:\n%s", out)
 	}
 	if want := "dog notify telegram --chat-id=123456789 --token-file " + tokenFile + " --server-name 'sg relay' --report-every 1h"; !strings.Contains(out, want) {
 		t.Errorf("the notify command is missing (%s):\n%s", want, out)
@@ -390,8 +403,15 @@ func TestImportLegacyFromCopy(t *testing.T) {
 	h.pair.Server.Run(t, "nft", "-f", nft)
 	cron := filepath.Join(h.dir, "crontab")
 	os.WriteFile(cron, []byte(legacyCron), 0o600)
+	// Prometheus with an alertmanager.yml of the operator's, which dog
+	// notify telegram refuses to replace without --force.
+	promCfg, amCfg := filepath.Join(h.dir, "prometheus.yml"), filepath.Join(h.dir, "alertmanager.yml")
+	os.WriteFile(promCfg, []byte(operatorProm), 0o644)
+	const foreignAM = "route:\n  receiver: ops\nreceivers:\n  - name: ops\n"
+	os.WriteFile(amCfg, []byte(foreignAM), 0o644)
 	run := func(args ...string) (string, string, int) {
-		return h.dog(Env{}, append([]string{"import-legacy", "--from", from, "--crontab", cron, "--shortcut", filepath.Join(h.dir, "none")}, args...)...)
+		return h.dog(Env{}, append([]string{"import-legacy", "--from", from, "--crontab", cron, "--shortcut", filepath.Join(h.dir, "none"),
+			"--prometheus-config", promCfg, "--alertmanager-config", amCfg}, args...)...)
 	}
 
 	out, errOut, code := run("--dry-run")
@@ -402,16 +422,26 @@ func TestImportLegacyFromCopy(t *testing.T) {
 		t.Errorf("the unrelated table is not reported: %s", errOut)
 	}
 	out, errOut, code = run("--dry-run", "--doubled", "no")
-	if code != 0 || !strings.Contains(out, "wecom: cannot be carried") || !strings.Contains(out, "the enforcer is not running") {
+	if code != 0 || !strings.Contains(out, "wecom: cannot be carried") || !strings.Contains(out, "the enforcer is not running") ||
+		!strings.Contains(out, "dog notify telegram refuses: "+amCfg+" was not written by dog: add --force") || !strings.Contains(out, "exits non-zero") {
 		t.Errorf("dry run without the enforcer: %d\n%s%s", code, out, errOut)
 	}
 	h.start()
+	// The refusal fails the run, not the migration: the ports are ours,
+	// the command is printed, the operator's files are untouched.
 	out, errOut, code = run("--yes", "--doubled", "no")
-	if code != 0 {
+	if code == 0 || !strings.Contains(errOut, "the ports are migrated, but the script's Telegram settings were not carried") ||
+		!strings.Contains(out, "done: dog status shows the ports") {
 		t.Fatalf("%d\n%s%s", code, out, errOut)
 	}
-	if strings.Contains(out, "123456:AAExample") {
+	if strings.Contains(out+errOut, "123456:AAExample") {
 		t.Error("the output shows the bot token")
+	}
+	if b, _ := os.ReadFile(amCfg); string(b) != foreignAM {
+		t.Errorf("the operator's alertmanager.yml changed:\n%s", b)
+	}
+	if b, _ := os.ReadFile(promCfg); string(b) != operatorProm {
+		t.Errorf("prometheus.yml changed:\n%s", b)
 	}
 	c := h.counters()
 	for name, want := range map[string]uint64{"p10000-10100_in": 1_000_000, "p10000-10100_out": 3_000_000, "p8080_in": 70_000_000, "p8080_out": 40_000_000} {
@@ -436,6 +466,116 @@ func TestImportLegacyFromCopy(t *testing.T) {
 	}
 	if !strings.Contains(out, "--chat-id=-1001234567890") || !strings.Contains(out, "--report-every 6h") {
 		t.Errorf("notify command:\n%s", out)
+	}
+}
+
+const operatorProm = "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['localhost:9100']\n"
+
+// TestImportLegacyNotify carries the script's Telegram settings into
+// Prometheus' and Alertmanager's configs as dog notify telegram writes
+// them: the chat id and the token (0640 root:prometheus, in no output),
+// the server name and the report interval, with no token file or command
+// left to run.
+func TestImportLegacyNotify(t *testing.T) {
+	testutil.RequireBinary(t, "prometheus")
+	testutil.RequireBinary(t, "promtool")
+	testutil.RequireBinary(t, "amtool")
+	testutil.RequireBinary(t, "prometheus-alertmanager", "alertmanager")
+	g, err := user.LookupGroup("prometheus")
+	if err != nil {
+		t.Skip("no group prometheus (package prometheus not installed)")
+	}
+	s := newLegacySetup(t, oursAlready)
+	s.start()
+	promCfg, amCfg := filepath.Join(s.etc, "prometheus.yml"), filepath.Join(s.etc, "alertmanager.yml")
+	os.MkdirAll(s.etc, 0o755)
+	os.WriteFile(promCfg, []byte(operatorProm), 0o644)
+	const foreignAM = "route:\n  receiver: ops\nreceivers:\n  - name: ops\n"
+	os.WriteFile(amCfg, []byte(foreignAM), 0o644)
+
+	out, errOut, code := s.importLegacy("--dry-run", "--force-alertmanager")
+	if code != 0 || !strings.Contains(out, "status report every 1h: set up after the migration as dog notify telegram does, in "+amCfg) {
+		t.Errorf("dry run: %d\n%s%s", code, out, errOut)
+	}
+	// The script took an @channel name, Alertmanager does not.
+	cfgPath := filepath.Join(s.from, legacy.ConfigName)
+	b, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, []byte(strings.Replace(string(b), `"chat_id": "123456789"`, `"chat_id": "@sgrelay"`, 1)), 0o644)
+	out, errOut, code = s.importLegacy("--dry-run", "--force-alertmanager")
+	if code != 0 || !strings.Contains(out, "not set up here: --chat-id \"@sgrelay\": Alertmanager accepts only numeric chat ids") {
+		t.Errorf("dry run, chat @sgrelay: %d\n%s%s", code, out, errOut)
+	}
+	os.WriteFile(cfgPath, b, 0o644)
+
+	out, errOut, code = s.importLegacy("--yes", "--force-alertmanager")
+	if code != 0 {
+		t.Fatalf("import-legacy: %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("%s", out)
+	if strings.Contains(out+errOut, legacyToken) {
+		t.Error("the output shows the bot token")
+	}
+	if strings.Contains(out, "dog notify telegram --chat-id") {
+		t.Errorf("a command to run is printed after the setup:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "telegram-bot-token")); !os.IsNotExist(err) {
+		t.Errorf("a token file of the fallback was written: %v", err)
+	}
+	am, err := os.ReadFile(amCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"chat_id: 123456789", "group_interval: 1h       # status_interval"} {
+		if !strings.Contains(string(am), want) {
+			t.Errorf("alertmanager.yml lacks %q:\n%s", want, am)
+		}
+	}
+	// Alertmanager 0.26 reads the token from a file, older ones from
+	// alertmanager.yml: either way 0640 root:prometheus.
+	tokenIn := amCfg
+	if !strings.Contains(string(am), "bot_token: '"+legacyToken+"'") {
+		tokenIn = filepath.Join(s.etc, "telegram_bot_token")
+	}
+	if b, err := os.ReadFile(tokenIn); err != nil || !strings.Contains(string(b), legacyToken) {
+		t.Errorf("the token is not in %s: %v", tokenIn, err)
+	}
+	if fi, err := os.Stat(tokenIn); err != nil || fi.Mode().Perm() != 0o640 || strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Gid)) != g.Gid {
+		t.Errorf("%s: %v %v, want 0640 root:prometheus", tokenIn, fi.Mode(), err)
+	}
+	if backups, _ := filepath.Glob(amCfg + ".dog-backup-*"); len(backups) != 1 {
+		t.Errorf("the operator's alertmanager.yml replaced without a backup: %v", backups)
+	}
+	prom, _ := os.ReadFile(promCfg)
+	if !strings.Contains(string(prom), "job_name: node") {
+		t.Errorf("the operator's scrape job is lost:\n%s", prom)
+	}
+	// The real servers run on the files as written: Alertmanager starts,
+	// Prometheus scrapes dog-exporter as the script's server name.
+	testprom.StartAlertmanagerFile(t, amCfg, "")
+	p := testprom.StartPrometheusFile(t, promCfg)
+	var instances []string
+	// The targets show once the scrape manager has read the config.
+	for deadline := time.Now().Add(30 * time.Second); len(instances) == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		targets, err := p.Targets(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tg := range targets {
+			if tg.ScrapePool == "port-traffic-dog" {
+				instances = append(instances, tg.Labels["instance"])
+			}
+		}
+	}
+	if len(instances) != 1 || instances[0] != "sg relay" {
+		t.Errorf("dog-exporter's targets are instances %q, want the script's server name \"sg relay\"", instances)
+	}
+
+	out, errOut, code = s.importLegacy("--yes", "--force-alertmanager")
+	if code != 0 || !strings.Contains(out, "nothing to import") {
+		t.Errorf("second run: %d\n%s%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(amCfg); string(b) != string(am) {
+		t.Error("the second run changed alertmanager.yml")
 	}
 }
 

@@ -69,6 +69,17 @@ func (p Paths) SMTPPasswordFile() string {
 	return filepath.Join(filepath.Dir(p.AlertmanagerConfig), "smtp_password")
 }
 
+// ErrNotInstalled is in the errors that say Prometheus or Alertmanager
+// (their config, programs or group) is missing here, as opposed to a setup
+// that refuses or fails.
+var ErrNotInstalled = errors.New("prometheus or alertmanager is not installed")
+
+// notInstalled is a message that is ErrNotInstalled.
+type notInstalled string
+
+func (e notInstalled) Error() string      { return string(e) }
+func (notInstalled) Is(target error) bool { return target == ErrNotInstalled }
+
 // Env is where the commands write and their clock.
 type Env struct {
 	Out io.Writer
@@ -122,7 +133,7 @@ func loadCurrent(p Paths, m *Messages) (*current, error) {
 	}
 	pb, err := os.ReadFile(p.PrometheusConfig)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf(m.NoPrometheusConfig, p.PrometheusConfig)
+		return nil, notInstalled(fmt.Sprintf(m.NoPrometheusConfig, p.PrometheusConfig))
 	} else if err != nil {
 		return nil, err
 	}
@@ -202,13 +213,42 @@ func orDefault(vals ...string) string {
 
 // Telegram is dog notify telegram.
 func Telegram(ctx context.Context, e *Env, o TelegramOptions) error {
-	m := e.Msg
-	cur, err := loadCurrent(o.Paths, m)
+	s, err := prepareTelegram(e.Msg, o)
 	if err != nil {
 		return err
 	}
+	return apply(ctx, e, o.Paths, s.cur, s.am, s.prom)
+}
+
+// CheckTelegram is Telegram without writing anything: the same refusals,
+// and the programs and group the setup needs (those missing are
+// ErrNotInstalled). It lets a caller say beforehand what the setup will do.
+func CheckTelegram(m *Messages, o TelegramOptions) error {
+	if _, err := prepareTelegram(m, o); err != nil {
+		return err
+	}
+	if _, err := findTools(m); err != nil {
+		return err
+	}
+	_, err := prometheusGID(m)
+	return err
+}
+
+// telegramSetup is what dog notify telegram will write.
+type telegramSetup struct {
+	cur  *current
+	am   AMSettings
+	prom PromSettings
+}
+
+// prepareTelegram reads the two files and merges o into what they hold.
+func prepareTelegram(m *Messages, o TelegramOptions) (*telegramSetup, error) {
+	cur, err := loadCurrent(o.Paths, m)
+	if err != nil {
+		return nil, err
+	}
 	if cur.amOwner == amForeign && !o.Force {
-		return fmt.Errorf(m.ForeignAlertmanager, o.AlertmanagerConfig)
+		return nil, fmt.Errorf(m.ForeignAlertmanager, o.AlertmanagerConfig)
 	}
 	am := AMSettings{Language: "en", ReportEvery: alerts.DefaultStatusInterval, APIURL: DefaultAPIURL}
 	if cur.am != nil {
@@ -217,34 +257,34 @@ func Telegram(ctx context.Context, e *Env, o TelegramOptions) error {
 	switch {
 	case o.ChatID != "":
 		if am.ChatID, err = ParseChatID(o.ChatID, m); err != nil {
-			return err
+			return nil, err
 		}
 	case cur.am == nil:
-		return errors.New(m.ChatIDRequired)
+		return nil, errors.New(m.ChatIDRequired)
 	}
 	switch {
 	case o.Token != "":
 		am.Token = o.Token
 	case cur.am != nil:
 		if am.Token, err = cur.am.token(); err != nil {
-			return fmt.Errorf(m.TokenUnreadable, err)
+			return nil, fmt.Errorf(m.TokenUnreadable, err)
 		}
 	default:
-		return errors.New(m.TokenRequired)
+		return nil, errors.New(m.TokenRequired)
 	}
 	if err := alerts.CheckBotToken(am.Token); err != nil {
-		return err
+		return nil, err
 	}
 	if o.Language != "" {
 		if o.Language != "en" && o.Language != "zh" {
-			return fmt.Errorf(m.BadLanguage, o.Language)
+			return nil, fmt.Errorf(m.BadLanguage, o.Language)
 		}
 		am.Language = o.Language
 	}
 	if o.ReportEvery != "" {
 		d, off, err := ParseReportEvery(o.ReportEvery, m)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		am.ReportOff = off
 		if !off {
@@ -253,7 +293,7 @@ func Telegram(ctx context.Context, e *Env, o TelegramOptions) error {
 	}
 	if o.APIURL != "" {
 		if err := checkAPIURL(o.APIURL, m); err != nil {
-			return err
+			return nil, err
 		}
 		am.APIURL = o.APIURL
 	}
@@ -264,15 +304,15 @@ func Telegram(ctx context.Context, e *Env, o TelegramOptions) error {
 		RulesFile:        o.RulesFile(),
 	}
 	if err := checkServerName(prom.ServerName, m); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkAddr("--exporter-address", prom.ExporterAddr, m); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkAddr("--alertmanager-address", prom.AlertmanagerAddr, m); err != nil {
-		return err
+		return nil, err
 	}
-	return apply(ctx, e, o.Paths, cur, am, prom)
+	return &telegramSetup{cur, am, prom}, nil
 }
 
 // EmailOptions are dog notify email's flags.
