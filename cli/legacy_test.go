@@ -505,6 +505,12 @@ func TestImportLegacyNotify(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "not set up here: --chat-id \"@sgrelay\": Alertmanager accepts only numeric chat ids") {
 		t.Errorf("dry run, chat @sgrelay: %d\n%s%s", code, out, errOut)
 	}
+	// Turned off in the script: not turned on by the migration.
+	os.WriteFile(cfgPath, []byte(strings.Replace(string(b), "\"telegram\": {\n      \"enabled\": true", "\"telegram\": {\n      \"enabled\": false", 1)), 0o644)
+	out, errOut, code = s.importLegacy("--dry-run", "--force-alertmanager")
+	if code != 0 || !strings.Contains(out, "not set up here: they are disabled in the script") {
+		t.Errorf("dry run, telegram disabled: %d\n%s%s", code, out, errOut)
+	}
 	os.WriteFile(cfgPath, b, 0o644)
 
 	out, errOut, code = s.importLegacy("--yes", "--force-alertmanager")
