@@ -238,7 +238,7 @@ func (r *legacyRun) report(enforcer bool) {
 		case expected(why):
 			fmt.Fprintf(w, "not set up here: %v; after the migration the bot token goes into a 0600 file and the dog notify telegram command is printed\n", why)
 		default:
-			fmt.Fprintf(w, "dog notify telegram refuses: %v; after the migration the bot token goes into a 0600 file, the command is printed and import-legacy exits non-zero\n", why)
+			fmt.Fprintf(w, "dog notify telegram refuses: %s; after the migration the bot token goes into a 0600 file, the command is printed and import-legacy exits non-zero\n", whyText(why))
 		}
 	}
 	if r.cfg.WeCom {
@@ -469,6 +469,14 @@ func expected(why error) bool {
 	return errors.As(why, new(notCarried)) || errors.Is(why, notify.ErrNotInstalled)
 }
 
+// whyText is why, with import-legacy's name for dog notify's --force.
+func whyText(why error) string {
+	if errors.Is(why, notify.ErrForeignAlertmanager) {
+		return why.Error() + " (for import-legacy: --force-alertmanager)"
+	}
+	return why.Error()
+}
+
 // telegram is the script's Telegram settings as dog notify telegram's
 // options, and why they cannot be set up with them here (nil: they can).
 func (r *legacyRun) telegram(m *notify.Messages) (notify.TelegramOptions, error) {
@@ -510,7 +518,7 @@ func (r *legacyRun) notifications(cfgPath string) error {
 	if expected(why) {
 		fmt.Fprintf(w, "telegram: not set up with dog notify here: %v\n", why)
 	} else {
-		fmt.Fprintf(w, "telegram: dog notify telegram did not set it up: %v\n", why)
+		fmt.Fprintf(w, "telegram: dog notify telegram did not set it up: %s\n", whyText(why))
 	}
 	tokenFile := filepath.Join(filepath.Dir(cfgPath), "telegram-bot-token")
 	if err := state.WriteFileAtomic(tokenFile, []byte(t.Token+"\n"), 0o600); err != nil {

@@ -423,7 +423,7 @@ func TestImportLegacyFromCopy(t *testing.T) {
 	}
 	out, errOut, code = run("--dry-run", "--doubled", "no")
 	if code != 0 || !strings.Contains(out, "wecom: cannot be carried") || !strings.Contains(out, "the enforcer is not running") ||
-		!strings.Contains(out, "dog notify telegram refuses: "+amCfg+" was not written by dog: add --force") || !strings.Contains(out, "exits non-zero") {
+		!strings.Contains(out, "dog notify telegram refuses: "+amCfg+" was not written by dog: add --force") || !strings.Contains(out, "(for import-legacy: --force-alertmanager)") || !strings.Contains(out, "exits non-zero") {
 		t.Errorf("dry run without the enforcer: %d\n%s%s", code, out, errOut)
 	}
 	h.start()
@@ -431,6 +431,7 @@ func TestImportLegacyFromCopy(t *testing.T) {
 	// the command is printed, the operator's files are untouched.
 	out, errOut, code = run("--yes", "--doubled", "no")
 	if code == 0 || !strings.Contains(errOut, "the ports are migrated, but the script's Telegram settings were not carried") ||
+		!strings.Contains(out, "telegram: dog notify telegram did not set it up: "+amCfg+" was not written by dog") ||
 		!strings.Contains(out, "done: dog status shows the ports") {
 		t.Fatalf("%d\n%s%s", code, out, errOut)
 	}

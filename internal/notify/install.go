@@ -44,7 +44,7 @@ func findTools(m *Messages) (Tools, error) {
 	look(&t.Amtool, "prometheus-alertmanager", "amtool")
 	look(&t.Alertmanager, "prometheus-alertmanager", "prometheus-alertmanager", "alertmanager")
 	if len(missing) > 0 {
-		return t, notInstalled(fmt.Sprintf(m.MissingPackages, strings.Join(missing, " ")))
+		return t, kindError{fmt.Sprintf(m.MissingPackages, strings.Join(missing, " ")), ErrNotInstalled}
 	}
 	return t, nil
 }
@@ -164,7 +164,7 @@ func (f file) write() error {
 func prometheusGID(m *Messages) (int, error) {
 	g, err := user.LookupGroup("prometheus")
 	if err != nil {
-		return 0, notInstalled(m.NoPrometheusGroup)
+		return 0, kindError{m.NoPrometheusGroup, ErrNotInstalled}
 	}
 	return strconv.Atoi(g.Gid)
 }

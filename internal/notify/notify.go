@@ -69,16 +69,26 @@ func (p Paths) SMTPPasswordFile() string {
 	return filepath.Join(filepath.Dir(p.AlertmanagerConfig), "smtp_password")
 }
 
-// ErrNotInstalled is in the errors that say Prometheus or Alertmanager
-// (their config, programs or group) is missing here, as opposed to a setup
-// that refuses or fails.
-var ErrNotInstalled = errors.New("prometheus or alertmanager is not installed")
+// Kinds of errors a caller may act on (errors.Is), whatever the language
+// of their message.
+var (
+	// ErrNotInstalled: Prometheus or Alertmanager (their config, programs
+	// or group) is missing here, as opposed to a setup that refuses or
+	// fails.
+	ErrNotInstalled = errors.New("prometheus or alertmanager is not installed")
+	// ErrForeignAlertmanager: alertmanager.yml was not written by dog and
+	// Force was not given.
+	ErrForeignAlertmanager = errors.New("alertmanager.yml was not written by dog")
+)
 
-// notInstalled is a message that is ErrNotInstalled.
-type notInstalled string
+// kindError is a message for people that is one of the kinds above.
+type kindError struct {
+	msg  string
+	kind error
+}
 
-func (e notInstalled) Error() string      { return string(e) }
-func (notInstalled) Is(target error) bool { return target == ErrNotInstalled }
+func (e kindError) Error() string        { return e.msg }
+func (e kindError) Is(target error) bool { return target == e.kind }
 
 // Env is where the commands write and their clock.
 type Env struct {
@@ -133,7 +143,7 @@ func loadCurrent(p Paths, m *Messages) (*current, error) {
 	}
 	pb, err := os.ReadFile(p.PrometheusConfig)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, notInstalled(fmt.Sprintf(m.NoPrometheusConfig, p.PrometheusConfig))
+		return nil, kindError{fmt.Sprintf(m.NoPrometheusConfig, p.PrometheusConfig), ErrNotInstalled}
 	} else if err != nil {
 		return nil, err
 	}
@@ -248,7 +258,7 @@ func prepareTelegram(m *Messages, o TelegramOptions) (*telegramSetup, error) {
 		return nil, err
 	}
 	if cur.amOwner == amForeign && !o.Force {
-		return nil, fmt.Errorf(m.ForeignAlertmanager, o.AlertmanagerConfig)
+		return nil, kindError{fmt.Sprintf(m.ForeignAlertmanager, o.AlertmanagerConfig), ErrForeignAlertmanager}
 	}
 	am := AMSettings{Language: "en", ReportEvery: alerts.DefaultStatusInterval, APIURL: DefaultAPIURL}
 	if cur.am != nil {
