@@ -34,7 +34,10 @@ type ImportLegacyCmd struct {
 	// The script's Telegram settings are set up as dog notify telegram
 	// would, where Prometheus and Alertmanager are installed.
 	ForceAlertmanager bool `name:"force-alertmanager" help:"Replace an alertmanager.yml that dog did not write to carry the script's Telegram settings (a backup is kept), as dog notify telegram --force."`
-	notifyPaths       `embed:""`
+	// The script's messages were Chinese: carrying them in English would
+	// change what its users read.
+	MessageLang string `name:"message-lang" enum:"en,zh" default:"zh" help:"Language of the carried Telegram messages: zh (as the script sent them) or en." placeholder:"en|zh"`
+	notifyPaths `embed:""`
 }
 
 // legacyRun is one import-legacy run: what was read and planned.
@@ -482,7 +485,7 @@ func whyText(why error) string {
 func (r *legacyRun) telegram(m *notify.Messages) (notify.TelegramOptions, error) {
 	t := r.cfg.Telegram
 	o := notify.TelegramOptions{Paths: r.c.paths(), ChatID: t.ChatID, Token: t.Token, ServerName: t.ServerName,
-		ReportEvery: orDefault(t.Interval, "off"), Force: r.c.ForceAlertmanager}
+		ReportEvery: orDefault(t.Interval, "off"), Language: r.c.MessageLang, Force: r.c.ForceAlertmanager}
 	if !t.Enabled {
 		return o, notCarried{errors.New("they are disabled in the script")}
 	}
@@ -529,7 +532,7 @@ func (r *legacyRun) notifications(cfgPath string) error {
 		if t.ServerName != "" {
 			cmd += " --server-name " + shellQuote(t.ServerName)
 		}
-		cmd += " --report-every " + o.ReportEvery
+		cmd += " --report-every " + o.ReportEvery + " --message-lang " + o.Language
 		fmt.Fprintf(w, "telegram: the bot token is in %s (0600); to get the script's alerts and reports from Alertmanager, run:\n  %s\n", tokenFile, cmd)
 	}
 	if expected(why) {

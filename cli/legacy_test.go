@@ -254,7 +254,7 @@ func TestImportLegacy(t *testing.T) {
 	if !strings.Contains(out, "telegram: not set up with dog notify here") {
 		t.Errorf("the output does not say why the Telegram settings were not set up:\n%s", out)
 	}
-	if want := "dog notify telegram --chat-id=123456789 --token-file " + tokenFile + " --server-name 'sg relay' --report-every 1h"; !strings.Contains(out, want) {
+	if want := "dog notify telegram --chat-id=123456789 --token-file " + tokenFile + " --server-name 'sg relay' --report-every 1h --message-lang zh"; !strings.Contains(out, want) {
 		t.Errorf("the notify command is missing (%s):\n%s", want, out)
 	}
 	hist := s.history()
@@ -532,7 +532,7 @@ func TestImportLegacyNotify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"chat_id: 123456789", "group_interval: 1h       # status_interval"} {
+	for _, want := range []string{"chat_id: 123456789", "group_interval: 1h       # status_interval", "dog.telegram.zh"} {
 		if !strings.Contains(string(am), want) {
 			t.Errorf("alertmanager.yml lacks %q:\n%s", want, am)
 		}
