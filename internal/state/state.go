@@ -125,11 +125,41 @@ type envelope struct {
 // keeps other users out, and history and config stay 0600.
 const FileMode = 0o640
 
+// DurableName is the checkpoint the exporter serves the counters from: a
+// hard link to the state file, made only once the state file's data and its
+// directory entry are on disk (fsync of the file, rename, fsync of the
+// directory). A power loss restores the state file, which is this
+// checkpoint or a newer one, so a counter served from it is never undercut
+// by a restore, and Prometheus never sees it fall. A power loss may lose the
+// link's own update; it then names an older checkpoint, which is smaller
+// still. The link costs no data: it shares the state file's blocks.
+const DurableName = "state.json.durable"
+
 // Save writes the state to dir atomically: a reader sees the old file or the
 // new one, never a mix, and after a crash at any point the previous good
-// checkpoint is still there.
+// checkpoint is still there. Once the new file is durable it is published as
+// DurableName.
 func Save(dir string, st *State) error {
-	return writeEncoded(filepath.Join(dir, FileName), st)
+	path := filepath.Join(dir, FileName)
+	if err := writeEncoded(path, st); err != nil {
+		return err
+	}
+	return relink(path, filepath.Join(dir, DurableName))
+}
+
+// relink points name at the file path names now, atomically: a reader
+// finds the old target or the new one, never none.
+func relink(path, name string) error {
+	tmp := name + ".tmp"
+	os.Remove(tmp)
+	if err := os.Link(path, tmp); err != nil {
+		return fmt.Errorf("publish %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("publish %s: %w", name, err)
+	}
+	return nil
 }
 
 // SaveMeta writes the meta file to dir atomically, as Save does the state.
@@ -263,15 +293,8 @@ func writeAtomic(path string, perm os.FileMode, fill func(*os.File) error) error
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	prev := path + ".prev"
 	if _, err := os.Stat(path); err == nil {
-		link := prev + ".tmp"
-		os.Remove(link)
-		if err := os.Link(path, link); err == nil {
-			if err := os.Rename(link, prev); err != nil {
-				os.Remove(link)
-			}
-		}
+		relink(path, path+".prev") // best effort: the new file matters
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())
