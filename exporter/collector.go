@@ -52,6 +52,7 @@ var (
 	recErrDesc = desc("enforcer_reconcile_errors_total", "Failed applies and reconcile passes of the enforcer.")
 	repairDesc = desc("enforcer_repairs_total", "Times the enforcer restored its table or qdiscs after another tool changed them.")
 	cpErrDesc  = desc("enforcer_checkpoint_errors_total", "Failed checkpoint writes.")
+	syncedDesc = desc("enforcer_synced", "1 when the kernel matches the enforcer's desired state, 0 while a failed apply waits for its retry.")
 )
 
 // Exporter reads one host's table and state.
@@ -173,7 +174,7 @@ func (x *Exporter) read() *snapshot {
 type hostCollector struct{ s *snapshot }
 
 func (c hostCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{itemsDesc, upDesc, durDesc, cpDesc, recErrDesc, repairDesc, cpErrDesc} {
+	for _, d := range []*prometheus.Desc{itemsDesc, upDesc, durDesc, cpDesc, recErrDesc, repairDesc, cpErrDesc, syncedDesc} {
 		ch <- d
 	}
 }
@@ -194,6 +195,11 @@ func (c hostCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(repairDesc, prometheus.CounterValue, float64(m.Stats.Repairs))
 		ch <- prometheus.MustNewConstMetric(cpErrDesc, prometheus.CounterValue, float64(m.Stats.CheckpointErrors))
 		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(len(m.Items)))
+		synced := 1.0
+		if m.Stats.OutOfSync {
+			synced = 0
+		}
+		ch <- prometheus.MustNewConstMetric(syncedDesc, prometheus.GaugeValue, synced)
 	}
 }
 

@@ -95,6 +95,9 @@ type Stats struct {
 	ReconcileErrors  uint64 `json:"reconcile_errors"`
 	Repairs          uint64 `json:"repairs"`
 	CheckpointErrors uint64 `json:"checkpoint_errors"`
+	// OutOfSync is set while the kernel does not match the enforcer's
+	// desired state (an apply failed, a retry is pending).
+	OutOfSync bool `json:"out_of_sync,omitempty"`
 }
 
 // State is the content of the state file.
