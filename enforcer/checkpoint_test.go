@@ -1,0 +1,105 @@
+package enforcer
+
+import (
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"port-traffic-dog/internal/layout"
+	"port-traffic-dog/internal/state"
+	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
+)
+
+func TestCheckpointDelayIsOnTheGrid(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	const iv = 10 * time.Second
+	for _, tc := range []struct {
+		name     string
+		savedAt  time.Time
+		now      time.Time
+		interval time.Duration
+		want     time.Duration
+	}{
+		{"first start", time.Time{}, t0, iv, iv},
+		{"restart 3 s after a checkpoint", t0, t0.Add(3 * time.Second), iv, 7 * time.Second},
+		{"restart 37 s after a checkpoint", t0, t0.Add(37 * time.Second), iv, 3 * time.Second},
+		{"restart on a grid point", t0, t0.Add(20 * time.Second), iv, iv},
+		{"clock stepped back", t0, t0.Add(-time.Hour), iv, iv},
+	} {
+		if got := checkpointDelay(tc.savedAt, tc.now, tc.interval); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestCheckpointScheduleSurvivesPowerLosses: a start that restores the
+// counters from the checkpoint (the table gone: a power loss) saves them
+// with that checkpoint's time, and schedules the next periodic checkpoint
+// on the grid anchored at it, not a whole interval after the start. So in
+// a crash loop the grid stays put, and every grid point the daemon lives
+// through checkpoints what it counted.
+func TestCheckpointScheduleSurvivesPowerLosses(t *testing.T) {
+	testutil.RequireBinary(t, "nft")
+	r := newRig(t, "checkpoint_interval: 1m\nports:\n  - ports: \"443\"\n")
+	t0 := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: t0}
+	e := r.enforcer(withClock(clk))
+	r.tcp(443, 100_000, 0)
+	if _, err := e.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	saved := r.counter("p443", layout.In)
+	for i, after := range []time.Duration{37 * time.Second, 71 * time.Second, 3 * time.Second} {
+		r.tcp(443, 50_000, 0) // lost with the power
+		r.pair.Server.Run(t, "nft", "flush", "ruleset")
+		clk.Set(t0.Add(after))
+		e = r.enforcer(withClock(clk))
+		st, err := state.ReadFile(filepath.Join(r.dir, "state", state.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.SavedAt.Equal(t0) || st.Items[0].In != saved {
+			t.Errorf("start %d: saved %v at %s, want the checkpoint's %v at %s", i, st.Items[0].In, st.SavedAt, saved, t0)
+		}
+		if want := time.Minute - after%time.Minute; e.firstCheckpoint != want {
+			t.Errorf("start %d, %s after the checkpoint: first periodic checkpoint in %s, want %s", i, after, e.firstCheckpoint, want)
+		}
+	}
+	// A start that finds the table (a process restart) took the kernel's
+	// counters now: its save is of now.
+	clk.Set(t0.Add(2 * time.Minute))
+	r.enforcer(withClock(clk))
+	if st, err := state.ReadFile(filepath.Join(r.dir, "state", state.FileName)); err != nil || !st.SavedAt.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("restart with the table: saved at %v (%v)", st.SavedAt, err)
+	}
+}
+
+// TestReloadedCheckpointIntervalTakesEffect: checkpoint_interval changed in
+// the file applies at the reload, counted from the last checkpoint; what a
+// reload cannot change is named in the log.
+func TestReloadedCheckpointIntervalTakesEffect(t *testing.T) {
+	testutil.RequireBinary(t, "nft")
+	r := newRig(t, "checkpoint_interval: 1h\nports:\n  - ports: \"443\"\n")
+	var log testutil.SyncBuffer
+	e := r.enforcer(func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
+	r.run(e)
+	saved := func() uint64 {
+		st, err := state.ReadFile(filepath.Join(r.dir, "state", state.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Items[0].In.Bytes
+	}
+	r.writeConfig("checkpoint_interval: 1s\nadmin_group: wheel\nports:\n  - ports: \"443\"\n")
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	r.tcp(443, 100_000, 0)
+	testnet.WaitFor(t, 5*time.Second, "a periodic checkpoint at the reloaded interval", func() bool { return saved() >= 100_000 })
+	if !strings.Contains(log.String(), `msg="a reload cannot change these settings; they take effect at the next restart" settings=admin_group`) {
+		t.Errorf("the log does not name admin_group as needing a restart:\n%s", log.String())
+	}
+}
