@@ -338,6 +338,19 @@ func Load(dir string) (st *State, warn error, err error) {
 	}
 }
 
+// splitEnvelope takes the envelope apart without a JSON pass over the body
+// when it is laid out as Encode writes it (a file written otherwise takes
+// the general decoder): at 10,000 items that pass was a third of a load.
+func splitEnvelope(data []byte) (envelope, bool) {
+	head := envelopeHead(nil)
+	n := len(head) + hex.EncodedLen(sha256.Size) + len(envelopeTail)
+	if len(data) < n+2 || !bytes.HasPrefix(data, head) || string(data[n-len(envelopeTail):n]) != envelopeTail ||
+		data[len(data)-1] != '}' {
+		return envelope{}, false
+	}
+	return envelope{Format: Format, SHA256: string(data[len(head) : n-len(envelopeTail)]), State: data[n : len(data)-1]}, true
+}
+
 // ReadFile reads and verifies one state file.
 func ReadFile(path string) (*State, error) {
 	data, err := readLimited(path)
@@ -355,6 +368,9 @@ func readLimited(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
+	if fi, err := f.Stat(); err == nil && fi.Size() < MaxFileSize {
+		buf.Grow(int(fi.Size()) + bytes.MinRead) // one allocation, not a doubling series
+	}
 	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
@@ -374,9 +390,11 @@ func decodeInto(data []byte, name string, v any) error {
 	if len(data) > MaxFileSize {
 		return fmt.Errorf("state file %s is larger than %d MiB", name, MaxFileSize>>20)
 	}
-	var env envelope
-	if err := json.Unmarshal(data, &env); err != nil {
-		return fmt.Errorf("state file %s is damaged or truncated: %v", name, err)
+	env, ok := splitEnvelope(data)
+	if !ok {
+		if err := json.Unmarshal(data, &env); err != nil {
+			return fmt.Errorf("state file %s is damaged or truncated: %v", name, err)
+		}
 	}
 	if env.Format != Format {
 		return fmt.Errorf("state file %s has format %d; this version reads format %d", name, env.Format, Format)
