@@ -174,10 +174,10 @@ scrape_configs:
 }
 
 // TestCrashLoopKeepsCheckpointing: power losses every 0.3-0.8 intervals
-// under traffic. Each start restores the last checkpoint and schedules
-// the next one on the grid of the one it restored, so the restored counter
-// keeps advancing and a power loss takes at most about one interval of
-// traffic. Scaled to a 2 s interval here; DOG_CRASHLOOP=full runs the
+// under traffic. Each start restores the last checkpoint and schedules the
+// next one at most an interval after it (not after the start), so the
+// restored counter keeps advancing and a power loss takes at most about one
+// interval of traffic. Scaled to a 2 s interval here; DOG_CRASHLOOP=full runs the
 // issue's figures (10 s interval, 20 power losses every 3-8 s, about two
 // minutes) for bench/RESULTS.md.
 func TestCrashLoopKeepsCheckpointing(t *testing.T) {

@@ -106,9 +106,6 @@ type Enforcer struct {
 	// daemon.
 	applyFault func() error
 
-	// countersAt, when set, is the time the items' counters are from: the
-	// loaded checkpoint's SavedAt when Start restored them from it.
-	countersAt time.Time
 	// firstCheckpoint is the wait for the first periodic checkpoint after
 	// Start, on the grid anchored at the loaded state's SavedAt.
 	firstCheckpoint time.Duration
@@ -244,7 +241,6 @@ func (e *Enforcer) Start() error {
 		if !st.SavedAt.IsZero() {
 			e.log.Info("table missing: restoring counters from the checkpoint", "saved_at", st.SavedAt.Format(time.RFC3339),
 				"rebooted", st.BootID != "" && st.BootID != e.bootID)
-			e.countersAt = st.SavedAt
 		}
 	case err != nil:
 		return fmt.Errorf("read nftables: %w", err)
@@ -261,19 +257,16 @@ func (e *Enforcer) Start() error {
 	e.record(resets)
 	e.log.Info("table applied", "items", len(e.items), "host_quota", e.cfg.Host != nil, "synced", e.synced)
 	e.firstCheckpoint = checkpointDelay(st.SavedAt, now, e.cfg.CheckpointInterval)
-	err = e.saveLocked()
-	e.countersAt = time.Time{}
-	return err
+	return e.saveLocked()
 }
 
 // checkpointDelay is the wait for the first periodic checkpoint after a
 // start: the next point of the checkpoint_interval grid anchored at the
-// loaded state's SavedAt, never more than one interval away. A start from a
-// checkpoint saves with that checkpoint's SavedAt (countersAt), so in a
-// crash loop the grid stays put and every point the daemon lives through
-// checkpoints the traffic since the one before. Anchored on the start
-// instead, a daemon killed within an interval of every start never
-// checkpointed again and every restart restored the same old counters.
+// loaded state's SavedAt, so at most one interval after that checkpoint
+// when it is that recent, and never more than one interval away. Anchored
+// on the start instead, a daemon killed within an interval of every start
+// (a crash loop) never checkpointed again, and every restart restored the
+// same old counters.
 func checkpointDelay(savedAt, now time.Time, interval time.Duration) time.Duration {
 	since := now.Sub(savedAt)
 	if savedAt.IsZero() || since < 0 || interval <= 0 {
@@ -492,11 +485,7 @@ func metaHash(st *state.State) uint64 {
 }
 
 func (e *Enforcer) snapshot() *state.State {
-	at := e.countersAt
-	if at.IsZero() {
-		at = e.opts.Now()
-	}
-	st := &state.State{SavedAt: at.UTC(), BootID: e.bootID, Timezone: e.cfg.Timezone, Stats: e.stats,
+	st := &state.State{SavedAt: e.opts.Now().UTC(), BootID: e.bootID, Timezone: e.cfg.Timezone, Stats: e.stats,
 		Items: make([]state.Item, len(e.items))}
 	for i, it := range e.items {
 		st.Items[i] = it.st
