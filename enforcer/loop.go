@@ -405,8 +405,11 @@ func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset
 	}
 	applyErr := e.reconcile(syncDiff)
 	if err := e.saveLocked(); err != nil {
+		if applyErr == nil {
+			return resets, fmt.Errorf("the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %w", err)
+		}
 		return resets, errors.Join(pendingErr("the reset", applyErr),
-			fmt.Errorf("the reset is recorded, but saving the state failed (retried at every checkpoint): %w", err))
+			fmt.Errorf("saving it failed too (retried at every checkpoint): %w", err))
 	}
 	return resets, pendingErr("the reset", applyErr)
 }
