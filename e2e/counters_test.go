@@ -101,14 +101,7 @@ func TestPowerLossesNeverLowerServedCounters(t *testing.T) {
 	e := h.enforcer()
 	start(t, h.pair.Server, "dog-exporter", "--web.listen-address", "127.0.0.1:9730", "--state-dir", filepath.Join(h.dir, "state"))
 	target := h.pair.Server.Forward(t, "127.0.0.1:9730")
-	prom := testprom.StartPrometheus(t, fmt.Sprintf(`
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: port-traffic-dog
-    static_configs:
-      - targets: ['%s']
-`, target))
+	prom := testprom.StartPrometheus(t, testprom.OneTarget(target))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := prom.WaitForTargetsUp(ctx, 1); err != nil {

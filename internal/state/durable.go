@@ -26,14 +26,5 @@ type Counters struct {
 // checkpoint in dir (DurableName). Decoding only the counters keeps it at
 // a fraction of a full load's time and garbage.
 func ReadDurable(dir string) (*Counters, error) {
-	path := filepath.Join(dir, DurableName)
-	data, err := readLimited(path)
-	if err != nil {
-		return nil, err
-	}
-	var c Counters
-	if err := decodeInto(data, path, &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return readDecoded[Counters](filepath.Join(dir, DurableName))
 }

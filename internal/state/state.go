@@ -251,16 +251,20 @@ type Meta struct {
 }
 
 // ReadMeta reads and verifies a meta file.
-func ReadMeta(path string) (*Meta, error) {
+func ReadMeta(path string) (*Meta, error) { return readDecoded[Meta](path) }
+
+// readDecoded reads, verifies and decodes a file written by writeEncoded
+// into a T (a State, a Meta, or a part of either).
+func readDecoded[T any](path string) (*T, error) {
 	data, err := readLimited(path)
 	if err != nil {
 		return nil, err
 	}
-	var m Meta
-	if err := decodeInto(data, path, &m); err != nil {
+	var v T
+	if err := decodeInto(data, path, &v); err != nil {
 		return nil, err
 	}
-	return &m, nil
+	return &v, nil
 }
 
 // WriteFileAtomic replaces path with data: temp file, fsync, keep the old
