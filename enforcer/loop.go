@@ -296,7 +296,7 @@ func pendingErr(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s accepted and saved, but the kernel did not take it yet (%w); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", what, err)
+	return fmt.Errorf("%s accepted, but the kernel did not take it yet (%w); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", what, err)
 }
 
 // keepRestartOnly keeps the settings a running enforcer cannot change in
