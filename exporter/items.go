@@ -3,7 +3,6 @@ package exporter
 import (
 	"bufio"
 	"strconv"
-	"strings"
 	"time"
 
 	"port-traffic-dog/internal/config"
@@ -125,15 +124,13 @@ var families = []family{
 	{"shaper_overlimits_total", "Times the item's traffic went over its bandwidth limit and had to wait, by limited direction.", "counter", shaperOverlimits, false},
 }
 
-// views joins the meta's items with the kernel's counters. Items removed
-// since the meta was written (no counters) are left out; counters the meta
-// does not know yet (an item applied a moment ago) appear with counters only,
-// their port taken from the id, which encodes the canonical spec.
+// views joins the meta's items with the kernel's counters, for the families
+// read from the kernel. Items removed since the meta was written (no
+// counters) are left out; items applied a moment ago wait for the meta file
+// (their _total counters come from the checkpoint, which has them).
 func views(s *snapshot) []itemView {
 	var out []itemView
-	known := map[string]bool{}
 	add := func(it *state.Item) {
-		known[it.ID] = true
 		in, okIn := s.objs.Counters[layout.Counter(it.ID, layout.In)]
 		outC, okOut := s.objs.Counters[layout.Counter(it.ID, layout.Out)]
 		if !okIn || !okOut {
@@ -154,17 +151,6 @@ func views(s *snapshot) []itemView {
 			add(s.meta.Host)
 		}
 	}
-	for name, in := range s.objs.Counters {
-		id, d, ok := layout.ParseCounter(name)
-		if !ok || d != layout.In || known[id] {
-			continue
-		}
-		port := portOfID(id)
-		if port == "" {
-			continue
-		}
-		out = append(out, itemView{port: port, in: in, out: s.objs.Counters[layout.Counter(id, layout.Out)], now: s.now})
-	}
 	return out
 }
 
@@ -183,16 +169,6 @@ func checkpointed(c *state.Counters) []itemView {
 		out = append(out, itemView{port: config.HostPort, in: c.Host.In, out: c.Host.Out})
 	}
 	return out
-}
-
-func portOfID(id string) string {
-	if id == layout.HostID {
-		return config.HostPort
-	}
-	if !strings.HasPrefix(id, "p") {
-		return "" // a hashed group id: wait for the meta file
-	}
-	return strings.ReplaceAll(id[1:], "_", ",")
 }
 
 // writeItems writes every per-item family in the text exposition format.
