@@ -255,9 +255,14 @@ func (e *Enforcer) Start() error {
 		return err
 	}
 	e.record(resets)
-	e.log.Info("table applied", "items", len(e.items), "host_quota", e.cfg.Host != nil, "synced", e.synced)
 	e.firstCheckpoint = checkpointDelay(st.SavedAt, now, e.cfg.CheckpointInterval)
-	return e.saveLocked()
+	if err := e.saveLocked(); err != nil {
+		return err
+	}
+	// Logged last: what follows at once is the daemon's signal handling,
+	// and tests (and operators) take this line as "started".
+	e.log.Info("table applied", "items", len(e.items), "host_quota", e.cfg.Host != nil, "synced", e.synced)
+	return nil
 }
 
 // checkpointDelay is the wait for the first periodic checkpoint after a
