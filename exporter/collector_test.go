@@ -86,6 +86,7 @@ host:
 		`port_traffic_dog_blocked{port="443",reason="expired"} 0`,
 		`port_traffic_dog_rate_limit_bytes_per_second{direction="in",port="443"} 6.25e+06`,
 		`port_traffic_dog_items 2`,
+		`port_traffic_dog_enforcer_synced 1`,
 		`port_traffic_dog_quota_bytes{port="host"} 10000000000000`,
 		`port_traffic_dog_bytes_total{direction="in",port="host"}`,
 	} {
