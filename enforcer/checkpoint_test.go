@@ -66,8 +66,13 @@ func TestCheckpointScheduleSurvivesPowerLosses(t *testing.T) {
 func TestReloadedCheckpointIntervalTakesEffect(t *testing.T) {
 	testutil.RequireBinary(t, "nft")
 	r := newRig(t, "checkpoint_interval: 1h\nports:\n  - ports: \"443\"\n")
+	sock := func(name string) string { return "admin_socket: " + filepath.Join(r.dir, name) + "\n" }
+	r.writeConfig(sock("a.sock") + "checkpoint_interval: 1h\nports:\n  - ports: \"443\"\n")
 	var log testutil.SyncBuffer
-	e := r.enforcer(func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
+	e := r.enforcer(func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&log, nil))
+		o.AdminSocket = "" // the file's, which a reload cannot change
+	})
 	r.run(e)
 	saved := func() uint64 {
 		st, err := state.ReadFile(filepath.Join(r.dir, "state", state.FileName))
@@ -76,13 +81,16 @@ func TestReloadedCheckpointIntervalTakesEffect(t *testing.T) {
 		}
 		return st.Items[0].In.Bytes
 	}
-	r.writeConfig("checkpoint_interval: 1s\nadmin_group: wheel\nports:\n  - ports: \"443\"\n")
+	r.writeConfig(sock("b.sock") + "checkpoint_interval: 1s\nports:\n  - ports: \"443\"\n")
 	if err := e.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	r.tcp(443, 100_000, 0)
 	testnet.WaitFor(t, 5*time.Second, "a periodic checkpoint at the reloaded interval", func() bool { return saved() >= 100_000 })
-	if !strings.Contains(log.String(), `msg="a reload cannot change these settings; they take effect at the next restart" settings=admin_group`) {
-		t.Errorf("the log does not name admin_group as needing a restart:\n%s", log.String())
+	if !strings.Contains(log.String(), `msg="a reload cannot change these settings; they take effect at the next restart" settings=admin_socket`) {
+		t.Errorf("the log does not name admin_socket as needing a restart:\n%s", log.String())
+	}
+	if e.AdminSocket() != filepath.Join(r.dir, "a.sock") {
+		t.Errorf("the reload moved the admin socket to %s", e.AdminSocket())
 	}
 }
