@@ -182,7 +182,7 @@ func eventCases() []struct {
 		{"DogEnforcerCheckpointStale", []testAlert{
 			{labels: with(host, "alertname", "DogEnforcerCheckpointStale", "severity", "critical"), annotations: map[string]string{"checkpoint_age": "4m 0s"}},
 		}, []string{"4m 0s"}},
-		{"DogEnforcerReconcileErrors", []testAlert{{labels: with(host, "alertname", "DogEnforcerReconcileErrors", "severity", "warning"), annotations: map[string]string{"errors": "3"}}}, []string{"3"}},
+		{"DogEnforcerOutOfSync", []testAlert{{labels: with(host, "alertname", "DogEnforcerOutOfSync", "severity", "critical")}}, []string{"en:2 min", "zh:2 分钟", "en:Enforcer cannot apply"}},
 		{"DogEnforcerCheckpointErrors", []testAlert{{labels: with(host, "alertname", "DogEnforcerCheckpointErrors", "severity", "warning"), annotations: map[string]string{"errors": "2"}}}, []string{"2"}},
 		{"DogStatusReport", []testAlert{
 			{labels: with(item("443", hostile), "alertname", "DogStatusReport", "severity", "info"), annotations: statusAnnotations()},

@@ -292,14 +292,7 @@ func TestQueriesEvaluate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	exp := fakeContractExporter(t, contract(t))
-	prom := testprom.StartPrometheus(t, fmt.Sprintf(`
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: port-traffic-dog
-    static_configs:
-      - targets: ['%s']
-`, strings.TrimPrefix(exp.URL, "http://")))
+	prom := testprom.StartPrometheus(t, testprom.OneTarget(strings.TrimPrefix(exp.URL, "http://")))
 	if err := prom.WaitForTargetsUp(ctx, 1); err != nil {
 		t.Fatal(err)
 	}

@@ -41,17 +41,21 @@ func scrape(t *testing.T, c *http.Client, url, user, pass string) (int, string) 
 }
 
 func TestExporterServesTheKernelCounters(t *testing.T) {
-	h := newHost(t, "ports:\n  - ports: \"443\"\n    remark: alice\n  - ports: \"5000-5100\"\n")
+	h := newHost(t, "checkpoint_interval: 1s\nports:\n  - ports: \"443\"\n    remark: alice\n  - ports: \"5000-5100\"\n")
 	h.enforcer()
 	start(t, h.pair.Server, "dog-exporter", "--web.listen-address", testnet.ServerIP4.String()+":9730",
 		"--state-dir", filepath.Join(h.dir, "state"))
 	h.traffic(443, 250_000)
 	client := h.pair.Client.HTTPClient()
-	code, body := scrape(t, client, "http://"+testnet.ServerIP4.String()+":9730/metrics", "", "")
-	if code != 200 {
-		t.Fatalf("status %d", code)
-	}
 	want := h.counter("p443", layout.In).Bytes
+	// The _total counters are the last durable checkpoint's: the next
+	// periodic one (1 s) has the transfer.
+	var code int
+	var body string
+	testnet.WaitFor(t, 5*time.Second, "a checkpoint with the transfer", func() bool {
+		code, body = scrape(t, client, "http://"+testnet.ServerIP4.String()+":9730/metrics", "", "")
+		return code == 200 && value(body, `port_traffic_dog_bytes_total{direction="in",port="443"}`) >= float64(want)
+	})
 	for _, s := range []string{
 		`port_traffic_dog_up 1`,
 		`port_traffic_dog_info{billing="sum",port="443",protocols="tcp+udp",remark="alice"} 1`,

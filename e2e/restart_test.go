@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -40,6 +41,16 @@ func (h *host) enforcer(args ...string) *proc {
 	p := start(h.t, h.pair.Server, "dog-enforcer", append([]string{"--config.file", h.cfg,
 		"--state-dir", filepath.Join(h.dir, "state"), "--admin-socket", filepath.Join(h.dir, "admin.sock")}, args...)...)
 	p.waitOutput(h.t, "table applied")
+	// The admin API comes up right after: wait for it too, so that a test
+	// that talks to it next does not race its start.
+	sock := filepath.Join(h.dir, "admin.sock")
+	testnet.WaitFor(h.t, 10*time.Second, "the admin socket", func() bool {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 	return p
 }
 

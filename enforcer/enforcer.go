@@ -17,7 +17,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,6 +93,24 @@ type Enforcer struct {
 	// importing lets one import run at a time (dry runs too): each holds
 	// an archive's contents in memory.
 	importing sync.Mutex
+
+	// The kernel against the desired state (reconcile.go): synced is false
+	// from a failed apply until a retry holds; pending is the strongest
+	// sync a failed attempt wanted, retryAt when the next one is due.
+	synced   bool
+	failures int
+	pending  syncMode
+	retryAt  time.Time
+	// applyFault, when set, fails applies before they reach the kernel:
+	// the fault-injection seam of the tests (export_test.go), nil in the
+	// daemon.
+	applyFault func() error
+
+	// firstCheckpoint is the wait for the first periodic checkpoint after
+	// Start, on the grid anchored at the loaded state's SavedAt.
+	firstCheckpoint time.Duration
+	// intervalChanged tells Run that a reload changed checkpoint_interval.
+	intervalChanged chan struct{}
 }
 
 // New loads and validates the configuration and the state. Nothing touches
@@ -114,7 +131,8 @@ func New(opts Options) (*Enforcer, error) {
 	if opts.ConfigPollInterval == 0 {
 		opts.ConfigPollInterval = 2 * time.Second
 	}
-	e := &Enforcer{opts: opts, log: opts.Logger, nft: nft.Open(opts.NetNS), bootID: readBootID()}
+	e := &Enforcer{opts: opts, log: opts.Logger, nft: nft.Open(opts.NetNS), bootID: readBootID(),
+		intervalChanged: make(chan struct{}, 1)}
 	e.shape = newShaping(opts.NetNS, opts.Logger)
 	cfg, stamp, err := e.loadConfig()
 	if err != nil {
@@ -231,12 +249,35 @@ func (e *Enforcer) Start() error {
 	}
 	resets := e.runDueResets(now) // resets missed while the enforcer was down
 	e.checkQuotas(objs)
-	if err := e.apply(true); err != nil {
+	if err := e.reconcile(syncFull); err != nil && e.applied == nil {
+		// No table: nothing counts. Fail, so the service manager's
+		// restart retries with nothing recorded twice.
 		return err
 	}
 	e.record(resets)
-	e.log.Info("table applied", "items", len(e.items), "host_quota", e.cfg.Host != nil)
-	return e.saveLocked()
+	e.firstCheckpoint = checkpointDelay(st.SavedAt, now, e.cfg.CheckpointInterval)
+	if err := e.saveLocked(); err != nil {
+		return err
+	}
+	// Logged last: what follows at once is the daemon's signal handling,
+	// and tests (and operators) take this line as "started".
+	e.log.Info("table applied", "items", len(e.items), "host_quota", e.cfg.Host != nil, "synced", e.synced)
+	return nil
+}
+
+// checkpointDelay is the wait for the first periodic checkpoint after a
+// start: the next point of the checkpoint_interval grid anchored at the
+// loaded state's SavedAt, so at most one interval after that checkpoint
+// when it is that recent, and never more than one interval away. Anchored
+// on the start instead, a daemon killed within an interval of every start
+// (a crash loop) never checkpointed again, and every restart restored the
+// same old counters.
+func checkpointDelay(savedAt, now time.Time, interval time.Duration) time.Duration {
+	since := now.Sub(savedAt)
+	if savedAt.IsZero() || since < 0 || interval <= 0 {
+		return interval
+	}
+	return interval - since%interval
 }
 
 // merge pairs the configured items with their saved state (by id), starting
@@ -273,6 +314,7 @@ func (e *Enforcer) merge(cfg *config.Config, saved map[string]*state.Item, saved
 	}
 	host.st = e.carry(hs, ok, hset, now)
 	host.st.Ports, host.st.Protocols = config.HostPort, "tcp+udp"
+	e.assignClasses(items)
 	return items, host
 }
 
@@ -336,13 +378,17 @@ func (e *Enforcer) all() []*item {
 	return append(append(make([]*item, 0, len(e.items)+1), e.items...), e.host)
 }
 
-// input is the desired ruleset input for now.
+// expiredAt reports whether the item's expiry has come at now.
+func expiredAt(it *item, now time.Time) bool {
+	return !it.st.Expires.IsZero() && !now.Before(it.st.Expires)
+}
+
+// input is the desired ruleset input for now. It only reads.
 func (e *Enforcer) input(now time.Time) ruleset.Input {
 	conv := func(it *item) ruleset.Item {
-		it.expired = !it.st.Expires.IsZero() && !now.Before(it.st.Expires)
 		return ruleset.Item{
 			ID: it.st.ID, Spec: it.cfg.Spec, Protocols: it.cfg.Protocols, Quota: it.cfg.Quota,
-			Billing: it.cfg.Billing, QuotaGen: it.st.QuotaGen, Blocked: it.st.QuotaBlocked || it.expired,
+			Billing: it.cfg.Billing, QuotaGen: it.st.QuotaGen, Blocked: it.st.QuotaBlocked || expiredAt(it, now),
 			ClassOut: e.classOut(it),
 			In:       it.st.In, Out: it.st.Out, BaseIn: it.st.BaseIn, BaseOut: it.st.BaseOut,
 		}
@@ -360,39 +406,6 @@ func (e *Enforcer) input(now time.Time) ruleset.Input {
 // classOut is the egress shaping class of an item (0: unshaped). The shaper
 // fills it in.
 func (e *Enforcer) classOut(it *item) uint32 { return e.shapeClassOut(it) }
-
-// apply makes the kernel match the current state: a full, counter-keeping
-// sync, or just the difference to what was applied last.
-func (e *Enforcer) apply(full bool) error {
-	// A full sync may have to re-create any object, so every fragment is
-	// built afresh with today's counters; reused fragments carry the values
-	// they were built with.
-	prev := e.applied
-	if full {
-		prev = nil
-	}
-	e.applyShaper() // tc first: the classes the out chains point to exist
-	rs := ruleset.Build(e.input(e.opts.Now()), prev)
-	var err error
-	if prev == nil {
-		err = e.nft.Sync(rs)
-		// A full sync's batch is the daemon's largest allocation (~100 MB
-		// of messages and buffers at 10,000 items, ~15 MB live after).
-		// Without this the runtime keeps the pages until a later GC
-		// lowers its goal (minutes on an idle host): give them back once
-		// the state save that follows is done.
-		time.AfterFunc(time.Second, debug.FreeOSMemory)
-	} else {
-		err = e.nft.Apply(ruleset.Compare(e.applied, rs), rs)
-	}
-	if err != nil {
-		e.stats.ReconcileErrors++
-		return err
-	}
-	e.applied = rs
-	e.dirty = true
-	return nil
-}
 
 // saveLocked writes the state file now, and the meta file when it changed.
 func (e *Enforcer) saveLocked() error {
@@ -527,9 +540,11 @@ func (e *Enforcer) Run(ctx context.Context) error {
 	tick := time.NewTicker(e.opts.TickInterval)
 	defer tick.Stop()
 	e.mu.Lock() // a reload may replace e.cfg meanwhile
-	cp := time.NewTicker(e.cfg.CheckpointInterval)
+	interval := e.cfg.CheckpointInterval
+	cp := time.NewTimer(e.firstCheckpoint)
 	e.mu.Unlock()
 	defer cp.Stop()
+	lastCp := time.Now()
 	cfgPoll := time.NewTicker(e.opts.ConfigPollInterval)
 	defer cfgPoll.Stop()
 	var settling fileStamp // a changed config file, waiting to hold still
@@ -551,7 +566,18 @@ func (e *Enforcer) Run(ctx context.Context) error {
 			if err := e.checkpointLocked(false); err != nil {
 				e.log.Error("checkpoint failed; counting and enforcement go on in the kernel, retrying", "err", err)
 			}
+			interval = e.cfg.CheckpointInterval
 			e.mu.Unlock()
+			lastCp = time.Now()
+			cp.Reset(interval)
+		case <-e.intervalChanged:
+			// The new interval counts from the last periodic checkpoint:
+			// a shorter one may make it due at once.
+			e.mu.Lock()
+			interval = e.cfg.CheckpointInterval
+			e.mu.Unlock()
+			cp.Stop()
+			cp.Reset(max(0, interval-time.Since(lastCp)))
 		case ev := <-events:
 			e.onEvent(ev)
 		case <-cfgPoll.C:

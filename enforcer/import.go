@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"port-traffic-dog/enforcer/ruleset"
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/config"
@@ -98,17 +97,20 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	oldCfg, oldItems, oldHost, oldStamp := e.cfg, e.items, e.host, e.configStamp
 	now := e.opts.Now()
 
-	var wroteConfig, appended, replaced bool
+	var wroteConfig, appended, tried, replaced bool
 	undo := func(cause error) error {
 		errs := []error{cause}
 		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
-		if replaced {
-			if err := e.nft.Replace(ruleset.Build(e.input(now), nil)); err != nil {
-				errs = append(errs, fmt.Errorf("undo: restoring the table: %w", err))
+		if tried {
+			// A table the archive replaced gets the counters as read
+			// before the import back; one it did not is checked as is.
+			mode := syncFull
+			if replaced {
+				mode = syncReplace
 			}
-			e.applied = nil
-			if err := e.apply(true); err != nil {
-				errs = append(errs, fmt.Errorf("undo: re-applying: %w", err))
+			e.pending = syncDiff // the archive's replace is not wanted any more
+			if err := e.reconcile(mode); err != nil {
+				errs = append(errs, fmt.Errorf("undo: restoring the table (retried): %w", err))
 			}
 		}
 		if appended {
@@ -154,18 +156,11 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	}
 	appended = true
 
-	rs := ruleset.Build(e.input(now), nil)
-	if err := e.nft.Replace(rs); err != nil {
-		e.stats.ReconcileErrors++
-		return nil, undo(err)
+	tried = true
+	if err := e.reconcile(syncReplace); err != nil && e.pending == syncReplace {
+		return nil, undo(err) // the table kept this host's counters
 	}
-	replaced = true
-	e.applied = rs
-	// A full apply on top keeps the counters just created and brings up
-	// what lives outside the table (the shaper).
-	if err := e.apply(true); err != nil {
-		return nil, undo(err)
-	}
+	replaced = true // a limits failure is left to the retries
 	if err := e.saveLocked(); err != nil {
 		return nil, undo(err)
 	}

@@ -24,16 +24,21 @@ func inode(fi os.FileInfo) uint64 {
 	return 0
 }
 
-// tick runs what is due by the clock: resets, expiry, and a cheap check
-// that the table still exists.
+// tick runs what is due by the clock: resets, expiry, the retry of an
+// out-of-sync kernel, and a cheap check that the table still exists.
 func (e *Enforcer) tick() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.synced {
+		if e.retryDue() {
+			e.retryLocked()
+		}
+		return
+	}
 	now := e.opts.Now()
 	due := false
 	for _, it := range e.all() {
-		expired := !it.st.Expires.IsZero() && !now.Before(it.st.Expires)
-		if expired != it.expired || e.schedule(it).Due(now) {
+		if expiredAt(it, now) != it.expired || e.schedule(it).Due(now) {
 			due = true
 		}
 	}
@@ -44,37 +49,19 @@ func (e *Enforcer) tick() {
 			return
 		}
 		e.takeCounters(objs)
-		all := e.all()
-		before := make([]item, len(all))
-		for i, it := range all {
-			before[i] = *it
-		}
-		resets := e.runDueResets(now)
-		var expiring []*item
+		e.record(e.runDueResets(now))
 		for _, it := range e.items {
-			if !it.expired && !it.st.Expires.IsZero() && !now.Before(it.st.Expires) {
-				expiring = append(expiring, it)
+			if !it.expired && expiredAt(it, now) {
+				e.log.Warn("item expired: blocked", "port", it.cfg.Ports, "remark", it.cfg.Remark)
 			}
 		}
-		if err := e.apply(false); err != nil {
-			// Undo, so the next tick finds the resets and the expiry due
-			// again and the history only ever records applied resets.
-			for i, it := range all {
-				it.st, it.expired = before[i].st, before[i].expired
-			}
-			e.log.Error("applying resets and expiry failed; will retry", "err", err)
-			return
-		}
-		e.record(resets)
-		for _, it := range expiring {
-			e.log.Warn("item expired: blocked", "port", it.cfg.Ports, "remark", it.cfg.Remark)
-		}
-		if err := e.saveLocked(); err != nil {
-			e.log.Error("saving state failed", "err", err)
-		}
+		e.reconcile(syncDiff)
+		e.save()
+		return
 	}
 	if _, err := e.nft.ReadHostCounters(); errors.Is(err, nft.ErrNoTable) {
 		e.repairLocked(err)
+		return
 	}
 	e.tickShaper()
 }
@@ -115,9 +102,11 @@ func (e *Enforcer) resetItem(it *item, reason string, now time.Time) state.Reset
 	return r
 }
 
-// record appends applied resets to the history. Entries the file does not
-// take (a full disk) are kept and retried at every state save, so a reset
-// that happened is never missing from the history once the disk recovers.
+// record appends resets to the history. A reset is in the state from the
+// moment it is decided, the kernel following (reconcile retries until it
+// does). Entries the file does not take (a full disk) are kept and retried
+// at every state save, so a reset that happened is never missing from the
+// history once the disk recovers.
 func (e *Enforcer) record(resets []state.Reset) {
 	e.unrecorded = append(e.unrecorded, resets...)
 	e.flushHistory()
@@ -206,10 +195,8 @@ func (e *Enforcer) checkpointLocked(force bool) error {
 		return err
 	}
 	e.takeCounters(objs)
-	if e.checkQuotas(objs) {
-		if err := e.apply(false); err != nil {
-			e.log.Error("blocking exhausted items failed; the kernel quota still drops their traffic", "err", err)
-		}
+	if e.checkQuotas(objs) && e.synced {
+		e.reconcile(syncDiff) // a failure is retried by the loop
 	}
 	return e.saveLocked()
 }
@@ -227,13 +214,10 @@ func (e *Enforcer) onEvent(ev nft.Event) {
 		}
 		e.takeCounters(objs)
 		if e.checkQuotas(objs) {
-			if err := e.apply(false); err != nil {
-				e.log.Error("blocking exhausted items failed", "err", err)
-				return
+			if e.synced { // else the pending retry takes the block along
+				e.reconcile(syncDiff)
 			}
-			if err := e.saveLocked(); err != nil {
-				e.log.Error("saving state failed", "err", err)
-			}
+			e.save()
 		}
 	case nft.EventChanged, nft.EventLost:
 		e.repairLocked(errors.New("another process changed the table"))
@@ -247,19 +231,16 @@ func (e *Enforcer) repairLocked(cause error) {
 	if objs, err := e.nft.ReadObjects(); err == nil {
 		e.takeCounters(objs)
 	} else if !errors.Is(err, nft.ErrNoTable) {
-		e.log.Error("reading nftables failed", "err", err)
-		e.stats.ReconcileErrors++
+		e.outOfSync(fmt.Errorf("read nftables: %w", err), syncFull)
 		return
 	}
-	if err := e.apply(true); err != nil {
+	if err := e.reconcile(syncFull); err != nil {
 		e.log.Error("repairing the table failed; retrying", "err", err, "cause", cause)
 		return
 	}
 	e.stats.Repairs++
 	e.log.Warn("table repaired", "cause", cause, "counters_from_checkpoint", e.lastCheckpoint.Format(time.RFC3339))
-	if err := e.saveLocked(); err != nil {
-		e.log.Error("saving state failed", "err", err)
-	}
+	e.save()
 }
 
 // Reload re-reads the config file (and flags) and applies the difference.
@@ -274,10 +255,7 @@ func (e *Enforcer) Reload() error {
 		e.stats.ReconcileErrors++
 		return err
 	}
-	if cfg.StateDir != e.cfg.StateDir || cfg.AdminSocket != e.cfg.AdminSocket {
-		e.log.Warn("state_dir and admin_socket changes take effect at the next restart")
-		cfg.StateDir, cfg.AdminSocket = e.cfg.StateDir, e.cfg.AdminSocket
-	}
+	e.keepRestartOnly(cfg)
 	current := make(map[string]*state.Item, len(e.items))
 	for _, it := range e.items {
 		current[it.st.ID] = &it.st
@@ -287,18 +265,60 @@ func (e *Enforcer) Reload() error {
 	host := e.host.st
 	e.cfg = cfg
 	e.items, e.host = e.merge(cfg, current, &host, e.opts.Now())
+	// Limits the shaper cannot plan (a missing interface, a rate above
+	// the link speed) are bad input: refused with nothing changed.
 	if err := e.reloadShaper(); err != nil {
 		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
 		return fmt.Errorf("config not applied, nothing changed: %w", err)
 	}
-	if err := e.apply(false); err != nil {
-		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
-		e.applyShaper() // back to the old limits
-		return fmt.Errorf("config is valid but applying it failed, nothing changed: %w", err)
+	if oldCfg.CheckpointInterval != cfg.CheckpointInterval {
+		select {
+		case e.intervalChanged <- struct{}{}:
+		default: // Run has one to read already
+		}
 	}
+	// From here the new configuration is the desired state; a kernel that
+	// does not take it now is retried until it does.
+	applyErr := e.reconcile(syncDiff)
 	e.reloadAdminGroupLocked(cfg.AdminGroup)
-	e.log.Info("configuration reloaded", "items", len(e.items))
-	return e.saveLocked()
+	e.log.Info("configuration reloaded", "items", len(e.items), "synced", e.synced)
+	if err := e.saveLocked(); err != nil {
+		return errors.Join(pendingErr("configuration", applyErr), err)
+	}
+	return pendingErr("configuration", applyErr)
+}
+
+// pendingErr tells the caller of an accepted change (a reload, a reset)
+// that the kernel did not take it yet: it stays the desired state and the
+// control loop retries until it holds, so repeating the request is not
+// needed.
+func pendingErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s accepted, but the kernel did not take it yet (%w); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", what, err)
+}
+
+// keepRestartOnly keeps the settings a running enforcer cannot change in
+// cfg as they are, naming in the log those the file changed.
+func (e *Enforcer) keepRestartOnly(cfg *config.Config) {
+	var changed []string
+	for _, s := range []struct {
+		key       string
+		now, then *string
+	}{
+		{"state_dir", &cfg.StateDir, &e.cfg.StateDir},
+		{"admin_socket", &cfg.AdminSocket, &e.cfg.AdminSocket},
+	} {
+		if *s.now != *s.then {
+			changed = append(changed, s.key)
+			*s.now = *s.then
+		}
+	}
+	if len(changed) > 0 {
+		e.log.Warn("a reload cannot change these settings; they take effect at the next restart",
+			"settings", strings.Join(changed, ","))
+	}
 }
 
 // maxCounterLookups is where reading items' counters one by one stops
@@ -371,10 +391,6 @@ func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset
 		return nil, fmt.Errorf("read counters: %w", err)
 	}
 	e.takeCounters(objs)
-	before := make([]state.Item, len(targets))
-	for i, it := range targets {
-		before[i] = it.st
-	}
 	now := e.opts.Now()
 	var resets []state.Reset
 	for _, it := range targets {
@@ -383,20 +399,19 @@ func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset
 			it.st.NextReset = billing.NextReset(now, it.st.ResetDay, e.cfg.Location)
 		}
 	}
-	if err := e.apply(false); err != nil {
-		for i, it := range targets {
-			it.st = before[i]
-		}
-		return nil, fmt.Errorf("reset not applied: %w", err)
-	}
 	e.record(resets)
 	for _, r := range resets {
 		e.log.Info("billing period reset", "port", r.Ports, "reason", reason, "in", r.InBytes, "out", r.OutBytes)
 	}
+	applyErr := e.reconcile(syncDiff)
 	if err := e.saveLocked(); err != nil {
-		return resets, fmt.Errorf("the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %w", err)
+		if applyErr == nil {
+			return resets, fmt.Errorf("the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %w", err)
+		}
+		return resets, errors.Join(pendingErr("the reset", applyErr),
+			fmt.Errorf("saving it failed too (retried at every checkpoint): %w", err))
 	}
-	return resets, nil
+	return resets, pendingErr("the reset", applyErr)
 }
 
 // find returns the item of a ports spec, however it is spelled.

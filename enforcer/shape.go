@@ -5,42 +5,35 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"time"
 
 	"port-traffic-dog/enforcer/shaper"
 	"port-traffic-dog/internal/state"
 )
 
 // shaping is the enforcer's side of the tc shaper: it turns the items into
-// the shaper's desired state, assigns class minors, applies limits together
-// with the nftables table, and retries or repairs from the control loop.
+// the shaper's desired state, assigns class minors, and applies limits as
+// part of every reconcile (reconcile.go), which also retries them.
 type shaping struct {
 	s *shaper.Shaper
 	// applied is the desired state last applied without error (nil: none);
 	// attempted the last one tried.
 	applied, attempted *shaper.Desired
 	// failed is the error of the last attempt, logged once per message.
-	failed  string
-	retryAt time.Time
+	failed string
 }
-
-// shaperRetryTicks paces new attempts after a failed apply (an interface
-// that is not there yet, a kernel refusing a class) or repair: every 30
-// ticks, 30 s by default.
-const shaperRetryTicks = 30
 
 func newShaping(netns int, log *slog.Logger) shaping {
 	return shaping{s: shaper.New(netns, log)}
 }
 
-// desired assigns class minors to limited items that have none and returns
-// the shaper's desired state. A minor, once given, stays with the item
+// assignClasses gives class minors to limited items that have none, when a
+// configuration is taken (merge). A minor, once given, stays with the item
 // (state.Item.ClassMinor) across reloads and restarts; a new one is never
 // one that another item holds or that is still applied in the kernel.
-func (e *Enforcer) desired() shaper.Desired {
+func (e *Enforcer) assignClasses(items []*item) {
 	used := e.shape.s.Minors()
 	taken := map[uint16]bool{}
-	for _, it := range e.items {
+	for _, it := range items {
 		if m := it.st.ClassMinor; m != 0 {
 			if taken[m] { // two items claim one minor (an edited state file): the later yields
 				it.st.ClassMinor = 0
@@ -50,21 +43,29 @@ func (e *Enforcer) desired() shaper.Desired {
 		}
 	}
 	next := uint16(1)
-	d := shaper.Desired{Interfaces: e.cfg.Interfaces}
-	for _, it := range e.items {
-		if it.cfg.RateIn == 0 && it.cfg.RateOut == 0 {
+	for _, it := range items {
+		if it.cfg.RateIn == 0 && it.cfg.RateOut == 0 || it.st.ClassMinor != 0 {
 			continue
 		}
-		if it.st.ClassMinor == 0 {
-			for taken[next] || used[next] {
-				next++
-			}
-			if next == 0xffff {
-				e.log.Error("no tc class left for the item; it is not limited", "port", it.cfg.Ports)
-				continue
-			}
-			it.st.ClassMinor = next
-			taken[next] = true
+		for taken[next] || used[next] {
+			next++
+		}
+		if next == 0xffff {
+			e.log.Error("no tc class left for the item; it is not limited", "port", it.cfg.Ports)
+			continue
+		}
+		it.st.ClassMinor = next
+		taken[next] = true
+	}
+}
+
+// desiredLimits is the shaper's desired state for the items. It only reads:
+// items with limits but no class (none was left) are not limited.
+func (e *Enforcer) desiredLimits() shaper.Desired {
+	d := shaper.Desired{Interfaces: e.cfg.Interfaces}
+	for _, it := range e.items {
+		if it.cfg.RateIn == 0 && it.cfg.RateOut == 0 || it.st.ClassMinor == 0 {
+			continue
 		}
 		d.Items = append(d.Items, shaper.Item{Ports: it.cfg.Ports, Spec: it.cfg.Spec, Protocols: it.cfg.Protocols,
 			Minor: it.st.ClassMinor, RateIn: it.cfg.RateIn, RateOut: it.cfg.RateOut, Burst: it.cfg.Burst})
@@ -72,30 +73,28 @@ func (e *Enforcer) desired() shaper.Desired {
 	return d
 }
 
-// applyShaper brings the tc side to the items, before the nftables table
-// is built: the egress classes the out chains point to then exist. A
-// failure is logged and counted, the shaper keeps what it had, and counting
-// and quotas go on; the control loop retries.
-func (e *Enforcer) applyShaper() {
-	d := e.desired()
-	if e.shape.skip(d) || e.shape.failedBefore(d) && e.opts.Now().Before(e.shape.retryAt) {
-		return
+// applyLimits brings the tc side to d, before the nftables table is
+// built: the egress classes the out chains point to then exist. On a
+// failure the shaper keeps what it had, counting and quotas go on, and the
+// reconcile that called it is retried.
+func (e *Enforcer) applyLimits(d shaper.Desired) error {
+	if e.shape.skip(d) {
+		return nil
 	}
 	e.shape.attempted = &d
 	if err := e.shape.s.Apply(d); err != nil {
-		e.stats.ReconcileErrors++
 		e.shape.applied = nil
-		e.shape.retryAt = e.opts.Now().Add(shaperRetryTicks * e.opts.TickInterval)
 		if msg := err.Error(); msg != e.shape.failed {
 			e.shape.failed = msg
 			e.log.Error("bandwidth limits not applied; counting and quotas are not affected", "err", err)
 		}
-		return
+		return fmt.Errorf("bandwidth limits: %w", err)
 	}
 	if e.shape.failed != "" {
 		e.log.Info("bandwidth limits applied")
 	}
 	e.shape.applied, e.shape.failed = &d, ""
+	return nil
 }
 
 // skip reports that d is applied already, or that there is nothing to do:
@@ -126,7 +125,7 @@ func limited(d shaper.Desired) bool {
 // input or a missing kernel feature). Limits the reload does not change are
 // not its business: if they failed before, the control loop retries them.
 func (e *Enforcer) reloadShaper() error {
-	d := e.desired()
+	d := e.desiredLimits()
 	if e.shape.skip(d) || e.shape.failedBefore(d) {
 		return nil
 	}
@@ -148,20 +147,11 @@ func (e *Enforcer) shapeClassOut(it *item) uint32 {
 	return shaper.ClassID(it.st.ClassMinor)
 }
 
-// tickShaper is the control loop's cheap tc check: qdiscs another tool
-// removed are put back (a repair), and a failed apply is retried.
+// tickShaper is the control loop's cheap tc check while the kernel is in
+// sync: qdiscs another tool removed are put back (a repair); a repair that
+// fails leaves the kernel out of sync, for the reconcile retries.
 func (e *Enforcer) tickShaper() {
-	now := e.opts.Now()
 	if e.shape.applied == nil {
-		if e.shape.failed == "" || now.Before(e.shape.retryAt) {
-			return
-		}
-		e.applyShaper()
-		if e.shape.applied != nil {
-			if err := e.apply(false); err != nil { // the out chains' priorities
-				e.log.Error("applying the table after the limits failed", "err", err)
-			}
-		}
 		return
 	}
 	what, err := e.shape.s.Verify()
@@ -169,10 +159,8 @@ func (e *Enforcer) tickShaper() {
 		return
 	}
 	if err != nil {
-		e.stats.ReconcileErrors++
 		e.shape.applied, e.shape.failed = nil, err.Error()
-		e.shape.retryAt = now.Add(shaperRetryTicks * e.opts.TickInterval)
-		e.log.Error("repairing the bandwidth limits failed; retrying", "broken", what, "err", err)
+		e.outOfSync(fmt.Errorf("repairing the bandwidth limits (%s): %w", what, err), syncDiff)
 		return
 	}
 	e.stats.Repairs++

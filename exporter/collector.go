@@ -5,6 +5,14 @@
 // nothing stale survives a config change. It only reads: no scrape can
 // change anything.
 //
+// The items' bytes_total and packets_total are the exception: they come from
+// the enforcer's last durable checkpoint (state.DurableName), not from the
+// kernel. A power loss restores that checkpoint, so a value served from it
+// is never undercut by a restore; a live kernel value could be, and
+// Prometheus would read the fall as a counter reset and add the item's
+// whole lifetime to increase(). The price is freshness: these two lag the
+// kernel by up to one checkpoint_interval (docs/METRICS.md).
+//
 // The per-item families (about eleven series per item, 110,000 at 10,000
 // items) are written straight into the text exposition format. Through
 // client_golang's const metrics, Gather (which builds, sorts and re-encodes
@@ -44,6 +52,7 @@ var (
 	recErrDesc = desc("enforcer_reconcile_errors_total", "Failed applies and reconcile passes of the enforcer.")
 	repairDesc = desc("enforcer_repairs_total", "Times the enforcer restored its table or qdiscs after another tool changed them.")
 	cpErrDesc  = desc("enforcer_checkpoint_errors_total", "Failed checkpoint writes.")
+	syncedDesc = desc("enforcer_synced", "1 when the kernel matches the enforcer's desired state, 0 while a failed apply waits for its retry.")
 )
 
 // Exporter reads one host's table and state.
@@ -53,9 +62,13 @@ type Exporter struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	mu    sync.Mutex // guards the meta cache
+	mu    sync.Mutex // guards the caches
 	meta  *state.Meta
 	stamp stamp
+	// durable is the last durable checkpoint's counters, re-read when its
+	// link names another file (once per checkpoint).
+	durable      *state.Counters
+	durableStamp stamp
 }
 
 // New reads the table in the namespace of fd netns (0: the process's) and
@@ -99,6 +112,33 @@ func (x *Exporter) loadMeta() (*state.Meta, error) {
 	return m, nil
 }
 
+// loadDurable returns the counters of the durable checkpoint, re-reading
+// them only when the enforcer published a new one. A new one that does not
+// read (which an atomic link should never give) leaves the last good one
+// served: older, so never more than a restore gives back.
+func (x *Exporter) loadDurable() *state.Counters {
+	fi, err := os.Stat(filepath.Join(x.stateDir, state.DurableName))
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			x.log.Warn("cannot read the durable checkpoint; serving the last one read", "err", err)
+		}
+		return x.durable
+	}
+	s := stampOf(fi)
+	if x.durable != nil && s == x.durableStamp {
+		return x.durable
+	}
+	c, err := state.ReadDurable(x.stateDir)
+	if err != nil {
+		x.log.Warn("cannot read the durable checkpoint; serving the last one read", "err", err)
+		return x.durable
+	}
+	x.durable, x.durableStamp = c, s
+	return c
+}
+
 // snapshot is what one scrape read.
 type snapshot struct {
 	start      time.Time
@@ -107,6 +147,7 @@ type snapshot struct {
 	checkpoint time.Time   // mtime of the state file
 	objs       *nftread.Objects
 	kernelErr  error
+	durable    *state.Counters // nil: no durable checkpoint yet
 	tc         *tcread.Stats
 }
 
@@ -120,6 +161,7 @@ func (x *Exporter) read() *snapshot {
 	if fi, err := os.Stat(filepath.Join(x.stateDir, state.FileName)); err == nil {
 		s.checkpoint = fi.ModTime()
 	}
+	s.durable = x.loadDurable()
 	s.objs, s.kernelErr = nftread.ReadCounters(x.netns, layout.Table)
 	s.tc = x.readShaper(m)
 	if s.kernelErr != nil {
@@ -132,7 +174,7 @@ func (x *Exporter) read() *snapshot {
 type hostCollector struct{ s *snapshot }
 
 func (c hostCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{itemsDesc, upDesc, durDesc, cpDesc, recErrDesc, repairDesc, cpErrDesc} {
+	for _, d := range []*prometheus.Desc{itemsDesc, upDesc, durDesc, cpDesc, recErrDesc, repairDesc, cpErrDesc, syncedDesc} {
 		ch <- d
 	}
 }
@@ -153,6 +195,11 @@ func (c hostCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(repairDesc, prometheus.CounterValue, float64(m.Stats.Repairs))
 		ch <- prometheus.MustNewConstMetric(cpErrDesc, prometheus.CounterValue, float64(m.Stats.CheckpointErrors))
 		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(len(m.Items)))
+		synced := 1.0
+		if m.Stats.OutOfSync {
+			synced = 0
+		}
+		ch <- prometheus.MustNewConstMetric(syncedDesc, prometheus.GaugeValue, synced)
 	}
 }
 

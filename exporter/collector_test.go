@@ -86,6 +86,7 @@ host:
 		`port_traffic_dog_blocked{port="443",reason="expired"} 0`,
 		`port_traffic_dog_rate_limit_bytes_per_second{direction="in",port="443"} 6.25e+06`,
 		`port_traffic_dog_items 2`,
+		`port_traffic_dog_enforcer_synced 1`,
 		`port_traffic_dog_quota_bytes{port="host"} 10000000000000`,
 		`port_traffic_dog_bytes_total{direction="in",port="host"}`,
 	} {
@@ -96,10 +97,22 @@ host:
 	if strings.Contains(out, `port_traffic_dog_next_reset_timestamp_seconds{port="5000-5100,6000"}`) {
 		t.Error("reset_day 0 must have no next reset")
 	}
-	// The counters are the kernel's: the transfer is visible at once,
-	// before any checkpoint.
-	if in := value(t, scrape(t, c), `port_traffic_dog_bytes_total{direction="in",port="443"}`); in < 123_456 {
-		t.Errorf("bytes in = %v", in)
+	// The _total counters are the durable checkpoint's: the transfer shows
+	// in them once a checkpoint took it, while the period gauge has it at
+	// once from the kernel.
+	const served = `port_traffic_dog_bytes_total{direction="in",port="443"}`
+	if in := value(t, out, served); in >= 123_456 {
+		t.Errorf("bytes in = %v before any checkpoint took the transfer", in)
+	}
+	if in := value(t, out, `port_traffic_dog_period_bytes{direction="in",port="443"}`); in < 123_456 {
+		t.Errorf("period bytes in = %v", in)
+	}
+	st, err := e.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := value(t, scrape(t, c), served); in != float64(st.Items[0].In.Bytes) || in < 123_456 {
+		t.Errorf("bytes in = %v after a checkpoint of %d", in, st.Items[0].In.Bytes)
 	}
 	promtool := tu.RequireBinary(t, "promtool")
 	cmd := exec.Command(promtool, "check", "metrics")
@@ -108,10 +121,15 @@ host:
 		t.Errorf("promtool check metrics: %v\n%s", err, res)
 	}
 
-	// Without the table: up 0, no panic.
+	// Without the table (a power loss): up 0, and the counters stay at
+	// the checkpoint the restore will bring back.
 	e.Cleanup()
-	if out := scrape(t, c); !strings.Contains(out, "port_traffic_dog_up 0") {
+	out = scrape(t, c)
+	if !strings.Contains(out, "port_traffic_dog_up 0") {
 		t.Errorf("no table: %s", out)
+	}
+	if in := value(t, out, served); in != float64(st.Items[0].In.Bytes) {
+		t.Errorf("no table: bytes in = %v, the checkpoint has %d", in, st.Items[0].In.Bytes)
 	}
 }
 

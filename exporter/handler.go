@@ -70,7 +70,7 @@ func (x *Exporter) Write(ctx context.Context, bw *bufio.Writer, static prometheu
 	}
 	// The per-item families first: the host collector's scrape duration
 	// then covers them too.
-	writeItems(bw, v)
+	writeItems(bw, v, checkpointed(s.durable))
 	mfs, err := gs.Gather()
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package exporter
 import (
 	"bufio"
 	"strconv"
-	"strings"
 	"time"
 
 	"port-traffic-dog/internal/config"
@@ -13,9 +12,12 @@ import (
 )
 
 // family is one per-item metric family: how to write its series for an item.
+// The items' own _total counters come from the durable checkpoint
+// (checkpointed), everything else from the kernel now.
 type family struct {
 	name, help, typ string
 	series          func(w *seriesWriter, it *itemView)
+	checkpointed    bool
 }
 
 // itemView is one item as a scrape sees it: meta plus kernel counters.
@@ -29,16 +31,16 @@ type itemView struct {
 }
 
 var families = []family{
-	{"bytes_total", "Bytes (IP packet length) that passed, by item and direction (in: to the port, out: from it). Never reset.", "counter",
+	{"bytes_total", "Bytes (IP packet length) that passed, by item and direction (in: to the port, out: from it), as of the last durable checkpoint. Never reset.", "counter",
 		func(w *seriesWriter, it *itemView) {
 			w.dir(it.port, "in", it.in.Bytes)
 			w.dir(it.port, "out", it.out.Bytes)
-		}},
-	{"packets_total", "Packets that passed, by item and direction. Never reset.", "counter",
+		}, true},
+	{"packets_total", "Packets that passed, by item and direction, as of the last durable checkpoint. Never reset.", "counter",
 		func(w *seriesWriter, it *itemView) {
 			w.dir(it.port, "in", it.in.Packets)
 			w.dir(it.port, "out", it.out.Packets)
-		}},
+		}, true},
 	{"info", "Item metadata; join on port for the remark.", "gauge",
 		func(w *seriesWriter, it *itemView) {
 			if it.Item == nil {
@@ -50,7 +52,7 @@ var families = []family{
 			w.label("protocols", it.Protocols)
 			w.label("remark", it.Remark)
 			w.uint(1)
-		}},
+		}, false},
 	{"period_bytes", "Bytes since the current billing period started.", "gauge",
 		func(w *seriesWriter, it *itemView) {
 			if it.Item == nil {
@@ -58,21 +60,21 @@ var families = []family{
 			}
 			w.dir(it.port, "in", it.pin)
 			w.dir(it.port, "out", it.pout)
-		}},
+		}, false},
 	{"quota_used_bytes", "Billable bytes this period under the item's billing mode.", "gauge",
 		func(w *seriesWriter, it *itemView) {
 			if it.Item != nil {
 				w.port(it.port)
 				w.uint(config.Billing(it.Billing).Billable(it.pin, it.pout))
 			}
-		}},
+		}, false},
 	{"quota_bytes", "Quota per billing period.", "gauge",
 		func(w *seriesWriter, it *itemView) {
 			if it.Item != nil && it.Quota > 0 {
 				w.port(it.port)
 				w.uint(it.Quota)
 			}
-		}},
+		}, false},
 	{"blocked", "1 when the item is blocked for the reason (quota, expired).", "gauge",
 		func(w *seriesWriter, it *itemView) {
 			if it.Item == nil {
@@ -84,28 +86,28 @@ var families = []family{
 			if !it.Expires.IsZero() {
 				w.reason(it.port, "expired", !it.now.Before(it.Expires))
 			}
-		}},
+		}, false},
 	{"last_reset_timestamp_seconds", "Start of the current billing period.", "gauge",
 		func(w *seriesWriter, it *itemView) {
 			if it.Item != nil && !it.PeriodStart.IsZero() {
 				w.port(it.port)
 				w.time(it.PeriodStart)
 			}
-		}},
+		}, false},
 	{"next_reset_timestamp_seconds", "Next automatic reset (absent for reset_day 0).", "gauge",
 		func(w *seriesWriter, it *itemView) {
 			if it.Item != nil && !it.NextReset.IsZero() {
 				w.port(it.port)
 				w.time(it.NextReset)
 			}
-		}},
+		}, false},
 	{"expiry_timestamp_seconds", "When the item expires (blocked from then on).", "gauge",
 		func(w *seriesWriter, it *itemView) {
 			if it.Item != nil && !it.Expires.IsZero() {
 				w.port(it.port)
 				w.time(it.Expires)
 			}
-		}},
+		}, false},
 	{"rate_limit_bytes_per_second", "Configured bandwidth limit in bytes per second (x8 for bit/s).", "gauge",
 		func(w *seriesWriter, it *itemView) {
 			if it.Item == nil {
@@ -117,20 +119,18 @@ var families = []family{
 			if it.RateOut > 0 {
 				w.dirFloat(it.port, "out", float64(it.RateOut)/8)
 			}
-		}},
-	{"shaper_dropped_packets_total", "Packets the bandwidth limit's queue dropped, by item and limited direction.", "counter", shaperDrops},
-	{"shaper_overlimits_total", "Times the item's traffic went over its bandwidth limit and had to wait, by limited direction.", "counter", shaperOverlimits},
+		}, false},
+	{"shaper_dropped_packets_total", "Packets the bandwidth limit's queue dropped, by item and limited direction.", "counter", shaperDrops, false},
+	{"shaper_overlimits_total", "Times the item's traffic went over its bandwidth limit and had to wait, by limited direction.", "counter", shaperOverlimits, false},
 }
 
-// views joins the meta's items with the kernel's counters. Items removed
-// since the meta was written (no counters) are left out; counters the meta
-// does not know yet (an item applied a moment ago) appear with counters only,
-// their port taken from the id, which encodes the canonical spec.
+// views joins the meta's items with the kernel's counters, for the families
+// read from the kernel. Items removed since the meta was written (no
+// counters) are left out; items applied a moment ago wait for the meta file
+// (their _total counters come from the checkpoint, which has them).
 func views(s *snapshot) []itemView {
 	var out []itemView
-	known := map[string]bool{}
 	add := func(it *state.Item) {
-		known[it.ID] = true
 		in, okIn := s.objs.Counters[layout.Counter(it.ID, layout.In)]
 		outC, okOut := s.objs.Counters[layout.Counter(it.ID, layout.Out)]
 		if !okIn || !okOut {
@@ -151,38 +151,38 @@ func views(s *snapshot) []itemView {
 			add(s.meta.Host)
 		}
 	}
-	for name, in := range s.objs.Counters {
-		id, d, ok := layout.ParseCounter(name)
-		if !ok || d != layout.In || known[id] {
-			continue
-		}
-		port := portOfID(id)
-		if port == "" {
-			continue
-		}
-		out = append(out, itemView{port: port, in: in, out: s.objs.Counters[layout.Counter(id, layout.Out)], now: s.now})
+	return out
+}
+
+// checkpointed is the durable checkpoint's items as views for the
+// checkpointed families: every item it holds, whatever the kernel has now
+// (a table a power loss took is served as the checkpoint restores it).
+func checkpointed(c *state.Counters) []itemView {
+	if c == nil {
+		return nil
+	}
+	out := make([]itemView, 0, len(c.Items)+1)
+	for _, it := range c.Items {
+		out = append(out, itemView{port: it.Ports, in: it.In, out: it.Out})
+	}
+	if c.Host != nil {
+		out = append(out, itemView{port: config.HostPort, in: c.Host.In, out: c.Host.Out})
 	}
 	return out
 }
 
-func portOfID(id string) string {
-	if id == layout.HostID {
-		return config.HostPort
-	}
-	if !strings.HasPrefix(id, "p") {
-		return "" // a hashed group id: wait for the meta file
-	}
-	return strings.ReplaceAll(id[1:], "_", ",")
-}
-
 // writeItems writes every per-item family in the text exposition format.
-func writeItems(bw *bufio.Writer, views []itemView) {
+func writeItems(bw *bufio.Writer, views, durable []itemView) {
 	w := &seriesWriter{w: bw}
 	for _, f := range families {
 		w.name = namespace + "_" + f.name
 		w.header(f.help, f.typ)
-		for i := range views {
-			f.series(w, &views[i])
+		v := views
+		if f.checkpointed {
+			v = durable
+		}
+		for i := range v {
+			f.series(w, &v[i])
 		}
 	}
 }

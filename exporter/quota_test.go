@@ -127,6 +127,10 @@ ports:
 		k = again
 	}
 	in, out := k["p443_in"].Bytes, k["p443_out"].Bytes
+	// The _total counters are served from the durable checkpoint.
+	if _, err := e.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
 	o := check("after traffic", map[string]any{
 		`port_traffic_dog_info{billing="relay",port="443",protocols="tcp+udp",remark="alice"}`: 1,
 		`port_traffic_dog_info{billing="sum",port="8080",protocols="tcp",remark=""}`:           1,
@@ -151,12 +155,13 @@ ports:
 		`port_traffic_dog_next_reset_timestamp_seconds{port="host"}`:                           ts(time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)),
 	})
 	// The host's period is all it counted since it was first applied, billed
-	// under max. (Compared within one scrape: stray IPv6 multicast reports of
-	// the fresh link may move the host counters at any time.)
+	// under max; the checkpointed counters are at most what the kernel has.
+	// (Compared within one scrape: stray IPv6 multicast reports of the fresh
+	// link may move the host counters at any time.)
 	hin, hout := value(t, o, `port_traffic_dog_bytes_total{direction="in",port="host"}`), value(t, o, `port_traffic_dog_bytes_total{direction="out",port="host"}`)
 	if pin, pout, used := value(t, o, `port_traffic_dog_period_bytes{direction="in",port="host"}`),
 		value(t, o, `port_traffic_dog_period_bytes{direction="out",port="host"}`),
-		value(t, o, `port_traffic_dog_quota_used_bytes{port="host"}`); pin != hin || pout != hout || used != max(hin, hout) || hin < float64(in) {
+		value(t, o, `port_traffic_dog_quota_used_bytes{port="host"}`); pin < hin || pout < hout || used != max(pin, pout) || hin < float64(in) {
 		t.Errorf("host: period in %v out %v, used %v; counters in %v out %v", pin, pout, used, hin, hout)
 	}
 

@@ -74,6 +74,9 @@ func TestFullFileSystem(t *testing.T) {
 		if !got.SavedAt.Equal(st.SavedAt) || got.Items[0].In.Bytes != 1000 {
 			t.Fatalf("%s: loaded %v with %d bytes, want the checkpoint of %v", phase, got.SavedAt, got.Items[0].In.Bytes, st.SavedAt)
 		}
+		if c, err := ReadDurable(dir); err != nil || c.Items[0].In.Bytes != 1000 {
+			t.Fatalf("%s: the served checkpoint moved: %+v, %v", phase, c, err)
+		}
 		if prev, err := ReadFile(filepath.Join(dir, PrevName)); err != nil || prev.Items[0].In.Bytes != 100 {
 			t.Fatalf("%s: %s: %v", phase, PrevName, err)
 		}

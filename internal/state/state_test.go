@@ -107,3 +107,38 @@ func TestHistory(t *testing.T) {
 		t.Fatalf("history: %d entries, %d skipped, %v", len(got), skipped, err)
 	}
 }
+
+// TestDurablePublished: every save publishes the checkpoint it wrote as
+// the served one, the same file (a link, no copy), with the counters only
+// decoded back; a leftover link of an interrupted publish is stale temp.
+func TestDurablePublished(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadDurable(dir); err == nil {
+		t.Fatal("a durable checkpoint before any save")
+	}
+	st := sample()
+	st.Host = &Item{ID: "host", Ports: "host", In: Counter{7, 1}, Out: Counter{9, 2}}
+	for _, in := range []uint64{100, 250} {
+		st.Items[0].In.Bytes = in
+		if err := Save(dir, st); err != nil {
+			t.Fatal(err)
+		}
+		c, err := ReadDurable(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ItemCounters{ID: "p443", Ports: "443", In: Counter{in, 2}, Out: Counter{300, 3}}
+		if len(c.Items) != 1 || c.Items[0] != want || c.Host == nil || c.Host.Out != (Counter{9, 2}) || !c.SavedAt.Equal(st.SavedAt) {
+			t.Fatalf("durable counters %+v, want %+v", c, want)
+		}
+		a, _ := os.Stat(filepath.Join(dir, FileName))
+		b, _ := os.Stat(filepath.Join(dir, DurableName))
+		if !os.SameFile(a, b) {
+			t.Error("the durable checkpoint is not the state file")
+		}
+	}
+	os.WriteFile(filepath.Join(dir, DurableName+".tmp"), nil, 0o600)
+	if n, err := RemoveStaleTemp(dir); n != 1 || err != nil {
+		t.Errorf("stale publish link: removed %d, %v", n, err)
+	}
+}

@@ -43,5 +43,5 @@ func staleTemp(name string) bool {
 			return true
 		}
 	}
-	return false
+	return name == DurableName+".tmp"
 }

@@ -227,6 +227,19 @@ func StartPrometheusFile(t testing.TB, cfgPath string) *Prometheus {
 	return &Prometheus{process: p, URL: "http://" + addr, Dir: dir}
 }
 
+// OneTarget is a Prometheus configuration that scrapes target (host:port)
+// every second.
+func OneTarget(target string) string {
+	return fmt.Sprintf(`
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: port-traffic-dog
+    static_configs:
+      - targets: ['%s']
+`, target)
+}
+
 // Sample is one element of an instant query's result.
 type Sample struct {
 	Metric map[string]string
