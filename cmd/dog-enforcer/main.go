@@ -76,6 +76,14 @@ func run(c *cli) error {
 	if c.Cleanup {
 		return e.Cleanup()
 	}
+	// Signals are caught before Start: a SIGTERM or SIGHUP that arrives
+	// while the table is being applied would otherwise end the process by
+	// default, before the checkpoint that a stop writes. They are acted on
+	// once Start has returned.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	if err := e.Start(); err != nil {
 		return err
 	}
@@ -84,10 +92,6 @@ func run(c *cli) error {
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		log.Warn("telling systemd we are ready failed", "err", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
 			if err := e.Reload(); err != nil {
