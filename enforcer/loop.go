@@ -77,6 +77,7 @@ func (e *Enforcer) tick() {
 		e.repairLocked(err)
 	}
 	e.tickShaper()
+	e.followForwarding()
 }
 
 // runDueResets resets every item whose reset is due, returning the history

@@ -264,11 +264,16 @@ func (c *Conn) Apply(d *ruleset.Diff, rs *ruleset.Ruleset) error {
 			return err
 		}
 	}
+	// Every deleted chain is emptied before any is deleted: one may go to
+	// another (the forward chain to its dispatch chain), and a chain still
+	// referred to cannot be deleted (EBUSY).
 	for _, name := range d.DelChains {
-		ch := &nftables.Chain{Table: c.table, Name: name}
-		x.w.FlushChain(ch)
-		x.w.DelChain(ch)
-		x.n += 2
+		x.w.FlushChain(&nftables.Chain{Table: c.table, Name: name})
+		x.n++
+	}
+	for _, name := range d.DelChains {
+		x.w.DelChain(&nftables.Chain{Table: c.table, Name: name})
+		x.n++
 	}
 	for _, o := range d.DelObjects {
 		typ := nftables.ObjTypeCounter
