@@ -22,6 +22,24 @@ func threadCPU() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
+// socketIn opens an IPv4 socket of type typ in namespace ns, where setup
+// binds or connects it to addr; the socket stays in ns, whichever thread
+// uses it.
+func socketIn(b testing.TB, ns *testnet.NS, typ int, setup func(fd int, addr unix.Sockaddr) error, addr unix.Sockaddr) int {
+	b.Helper()
+	var fd int
+	err := ns.Do(func() (err error) {
+		if fd, err = unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0); err != nil {
+			return err
+		}
+		return setup(fd, addr)
+	})
+	if err != nil {
+		b.Fatalf("socket in %s: %v", ns.Name, err)
+	}
+	return fd
+}
+
 // udpPayload is iperf3 -l 64's datagram: 64 bytes of payload.
 const udpPayload = 64
 
@@ -33,29 +51,12 @@ const udpPayload = 64
 // machine's CPUs are doing.
 func udpCost(b testing.TB, p *testnet.Pair, port uint16, n int) time.Duration {
 	b.Helper()
-	var rfd, sfd int
 	addr := &unix.SockaddrInet4{Port: int(port), Addr: testnet.ServerIP4.As4()}
-	err := p.Server.Do(func() (err error) {
-		if rfd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
-			return err
-		}
-		return unix.Bind(rfd, addr)
-	})
-	if err != nil {
-		b.Fatalf("receiver: %v", err)
-	}
+	rfd := socketIn(b, p.Server, unix.SOCK_DGRAM, unix.Bind, addr)
 	defer unix.Close(rfd)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	err = p.Client.Do(func() (err error) {
-		if sfd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
-			return err
-		}
-		return unix.Connect(sfd, addr)
-	})
-	if err != nil {
-		b.Fatalf("sender: %v", err)
-	}
+	sfd := socketIn(b, p.Client, unix.SOCK_DGRAM, unix.Connect, addr)
 	defer unix.Close(sfd)
 	buf := make([]byte, udpPayload)
 	send := func(k int) {
@@ -78,22 +79,15 @@ func udpCost(b testing.TB, p *testnet.Pair, port uint16, n int) time.Duration {
 func tcpCost(b testing.TB, p *testnet.Pair, port uint16, bytes int64) time.Duration {
 	b.Helper()
 	addr := &unix.SockaddrInet4{Port: int(port), Addr: testnet.ServerIP4.As4()}
-	var lfd int
-	err := p.Server.Do(func() (err error) {
-		if lfd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
+	lfd := socketIn(b, p.Server, unix.SOCK_STREAM, func(fd int, addr unix.Sockaddr) error {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 			return err
 		}
-		if err := unix.SetsockoptInt(lfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		if err := unix.Bind(fd, addr); err != nil {
 			return err
 		}
-		if err := unix.Bind(lfd, addr); err != nil {
-			return err
-		}
-		return unix.Listen(lfd, 1)
-	})
-	if err != nil {
-		b.Fatalf("listener: %v", err)
-	}
+		return unix.Listen(fd, 1)
+	}, addr)
 	defer unix.Close(lfd)
 	recvCPU := make(chan time.Duration, 1)
 	go func() {
@@ -119,16 +113,7 @@ func tcpCost(b testing.TB, p *testnet.Pair, port uint16, bytes int64) time.Durat
 	}()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	var fd int
-	err = p.Client.Do(func() (err error) {
-		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
-			return err
-		}
-		return unix.Connect(fd, addr)
-	})
-	if err != nil {
-		b.Fatalf("connect: %v", err)
-	}
+	fd := socketIn(b, p.Client, unix.SOCK_STREAM, unix.Connect, addr)
 	defer unix.Close(fd)
 	buf := make([]byte, 256<<10)
 	t0 := threadCPU()

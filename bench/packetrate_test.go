@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"port-traffic-dog/bench/stats"
+	"port-traffic-dog/enforcer/nft"
 	"port-traffic-dog/enforcer/ruleset"
+	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/portspec"
 	"port-traffic-dog/internal/testnet"
 	"port-traffic-dog/internal/testutil"
 )
@@ -26,7 +29,11 @@ type shape struct {
 	dispatch bool // base chain → goto dispatch chain (else the lookup is in the base chain)
 	host     bool // the host counter rule
 	loopback bool // the loopback rule
+	long     bool // an item of a long range, in the interval maps (with ranges)
 }
+
+// longRange is the long range of shape.long, above every item of scale.
+const longRange = "30000-39999"
 
 // shapeScript is the nft script of a table of items in shape s.
 func shapeScript(items []ruleset.Item, s shape) string {
@@ -63,8 +70,13 @@ func shapeScript(items []ruleset.Item, s shape) string {
 	}
 	if s.ranges {
 		for _, d := range []string{"in", "out"} {
+			els := ""
+			if s.long {
+				fmt.Fprintf(&b, " counter long_%s {}\n chain item_long_%s {\n  counter name \"long_%s\"\n }\n", d, d, d)
+				els = fmt.Sprintf("  elements = { %s : %s item_long_%s }\n", longRange, verdict, d)
+			}
 			for _, proto := range []string{"tcp", "udp"} {
-				fmt.Fprintf(&b, " map %s_%s_range {\n  type inet_service : verdict\n  flags interval\n }\n", d, proto)
+				fmt.Fprintf(&b, " map %s_%s_range {\n  type inet_service : verdict\n  flags interval\n%s }\n", d, proto, els)
 			}
 		}
 	}
@@ -168,10 +180,81 @@ func BenchmarkPacketCostCandidates(b *testing.B) {
 		st.change(&s)
 		add(st.name, shapeScript(items, s))
 	}
+	// goto or jump matters only where a rule follows the lookup: with a
+	// long range in the table, its interval maps' rules follow the port
+	// map's. E's shape with one such item, both ways.
+	long := shape{jump: true, ranges: true, long: true, dispatch: true, host: true, loopback: true}
+	add("I-long-range-jump", shapeScript(items, long))
+	long.jump = false
+	add("J-long-range-goto", shapeScript(items, long))
 	packets := envInt("DOG_BENCH_PACKETS", 50000)
 	res := sampleSetups(b, setups, func(p *testnet.Pair) float64 { return float64(udpCost(b, p, port, packets)) })
 	for _, st := range setups {
-		res.report(b, st.name, "none", "ns/pkt")
+		res.report(b, "", st.name, "none", "ns/pkt")
+	}
+}
+
+// BenchmarkPacketCost measures what the enforcer's table costs per packet
+// and per byte against no table and against the minimal table (one hash
+// verdict map → a chain per item → its named counter), on a host that does
+// not forward, and on hosts where conntrack is on anyway: a stateful
+// firewall (a ct rule of another table), or forwarding (count_forwarded
+// turns on the table's own forward chain), both against the ct-only
+// baseline. Items: the mix of BenchmarkDataPlane (bench/scale_test.go);
+// traffic goes to an item's port in the middle of the list, an item with a
+// quota. UDP: 64-byte datagrams, CPU time per packet; TCP: one connection,
+// CPU time of sender and receiver per MB. See sampleSetups for how.
+// DOG_BENCH_PACKETS (10,000 per sample), DOG_BENCH_TCP_MB (128 per sample).
+func BenchmarkPacketCost(b *testing.B) {
+	testutil.RequireRoot(b)
+	testutil.RequireBinary(b, "nft")
+	const n = 10000
+	port := insidePort(n)
+	enforcerTable := func(p *testnet.Pair, items int, countForwarded bool) {
+		// insidePort(n) is the same port at every size that holds it; one
+		// item is that port alone.
+		its := scale(items)
+		if items == 1 {
+			its[0].Spec = portspec.Spec{{Lo: port, Hi: port}}
+			its[0].ID = config.ItemID(its[0].Spec)
+		}
+		rs := ruleset.Build(ruleset.Input{Items: its, Exempt: config.DefaultExempt, CountForwarded: countForwarded}, nil)
+		if err := nft.Open(p.Server.Fd()).Sync(rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var setups []*setup
+	add := func(name, script string, table func(p *testnet.Pair)) {
+		st := scriptSetup(b, name, script)
+		if table != nil {
+			table(st.pair)
+		}
+		setups = append(setups, st)
+	}
+	add("none", "", nil)
+	add("none-again", "", nil)
+	add("minimal", minimalScript(scale(n)), nil)
+	add("previous-release", shapeScript(scale(n), shape{ct: true, jump: true, perProto: true, ranges: true, dispatch: true, host: true, loopback: true}), nil)
+	for _, items := range []int{1, 10000, 50000} {
+		add(fmt.Sprintf("items=%d", items), "", func(p *testnet.Pair) { enforcerTable(p, items, false) })
+	}
+	add("ct-only", ctOnlyScript, nil)
+	add("ct+items=10000", ctOnlyScript, func(p *testnet.Pair) { enforcerTable(p, 10000, false) })
+	add("forwarding+items=10000", "", func(p *testnet.Pair) { enforcerTable(p, 10000, true) })
+
+	packets := envInt("DOG_BENCH_PACKETS", 10000)
+	udp := sampleSetups(b, setups, func(p *testnet.Pair) float64 { return float64(udpCost(b, p, port, packets)) })
+	mb := int64(envInt("DOG_BENCH_TCP_MB", 128)) << 20
+	tcp := sampleSetups(b, setups, func(p *testnet.Pair) float64 {
+		return float64(tcpCost(b, p, port, mb)) / float64(time.Microsecond)
+	})
+	for _, st := range setups {
+		base := "none"
+		if strings.HasPrefix(st.name, "ct+") || strings.HasPrefix(st.name, "forwarding+") {
+			base = "ct-only"
+		}
+		udp.report(b, "udp/", st.name, base, "ns/pkt")
+		tcp.report(b, "tcp/", st.name, base, "us/MB")
 	}
 }
 
@@ -212,8 +295,8 @@ type samples struct {
 // see the same machine.
 func sampleSetups(b *testing.B, setups []*setup, measure func(*testnet.Pair) float64) *samples {
 	time.Sleep(2 * time.Second) // the kernel's deferred work after the loads
-	s := &samples{rounds: envInt("DOG_BENCH_ROUNDS", 5), v: map[string][]float64{}}
-	s.cycles = s.rounds * envInt("DOG_BENCH_CYCLES", 6)
+	s := &samples{rounds: envInt("DOG_BENCH_COST_ROUNDS", 5), v: map[string][]float64{}}
+	s.cycles = s.rounds * envInt("DOG_BENCH_COST_CYCLES", 20)
 	for c := 0; c < s.cycles; c++ {
 		for i := range setups {
 			st := setups[i]
@@ -231,7 +314,8 @@ func sampleSetups(b *testing.B, setups []*setup, measure func(*testnet.Pair) flo
 // the cost, of the extra cost and of the share of the baseline's rate that a
 // CPU doing nothing else reaches (baseline cost / cost); then the median of
 // the rounds, and the share's range over the rounds.
-func (s *samples) report(b *testing.B, name, base, unit string) {
+func (s *samples) report(b *testing.B, prefix, name, base, unit string) {
+	label := prefix + name
 	per := s.cycles / s.rounds
 	var cost, extra, share []float64
 	for r := 0; r < s.rounds; r++ {
@@ -243,13 +327,13 @@ func (s *samples) report(b *testing.B, name, base, unit string) {
 		cost, extra, share = append(cost, stats.Median(c)), append(extra, stats.Median(e)), append(share, stats.Median(sh))
 	}
 	lo, hi := minMax(share)
-	b.ReportMetric(stats.Median(cost), name+"-"+unit)
-	b.ReportMetric(stats.Median(extra), name+"-extra-"+unit)
-	b.ReportMetric(stats.Median(share), name+"-share")
-	b.ReportMetric(lo, name+"-share-min")
-	b.ReportMetric(hi, name+"-share-max")
+	b.ReportMetric(stats.Median(cost), label+"-"+unit)
+	b.ReportMetric(stats.Median(extra), label+"-extra-"+unit)
+	b.ReportMetric(stats.Median(share), label+"-share")
+	b.ReportMetric(lo, label+"-share-min")
+	b.ReportMetric(hi, label+"-share-max")
 	b.Logf("%-26s %s %7.0f  extra %5.0f  share of %s's rate %.3f (rounds %.3f–%.3f)",
-		name, unit, stats.Median(cost), stats.Median(extra), base, stats.Median(share), lo, hi)
+		label, unit, stats.Median(cost), stats.Median(extra), base, stats.Median(share), lo, hi)
 }
 
 func minMax(v []float64) (lo, hi float64) {
