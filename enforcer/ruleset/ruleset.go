@@ -276,8 +276,9 @@ func counters(it *Item) []Object {
 	}
 }
 
-// Dispatch chains hold the vmap lookups; base chains goto them after the
-// host-level rules, so exempt ports can skip the host block and still count.
+// With a host quota, dispatch chains hold the vmap lookups; base chains goto
+// them after the host-level rules, so exempt ports can skip the host block
+// and still count.
 const (
 	dispatchIn  = "dispatch_in"
 	dispatchOut = "dispatch_out"
@@ -391,16 +392,6 @@ func dispatchRules(via Hook, d layout.Direction, used map[string]bool) []Rule {
 func sharedFragment(in Input, used map[string]bool) Fragment {
 	var sh Fragment
 
-	// Dispatch: local traffic by the local port; forwarded (DNAT) traffic by
-	// the port the client connected to, from conntrack's original tuple.
-	sh.Chains = append(sh.Chains,
-		Chain{Name: dispatchIn, Rules: dispatchRules(HookInput, layout.In, used)},
-		Chain{Name: dispatchOut, Rules: dispatchRules(HookOutput, layout.Out, used)})
-	if in.CountForwarded {
-		sh.Chains = append(sh.Chains, Chain{Name: dispatchFwd,
-			Rules: append(dispatchRules(HookForward, layout.In, used), dispatchRules(HookForward, layout.Out, used)...)})
-	}
-
 	host := in.Host
 	if host == nil {
 		host = &Item{ID: layout.HostID}
@@ -409,7 +400,15 @@ func sharedFragment(in Input, used map[string]bool) Fragment {
 	hobjs, href := quotaRefs(host)
 	sh.Objects = append(sh.Objects, hobjs...)
 
+	// base is a hook's chain, with its over chain and dispatch chain when
+	// there is a host quota. Dispatch: local traffic by the local port;
+	// forwarded (DNAT) traffic by the port the client connected to, from
+	// conntrack's original tuple.
 	base := func(name string, hook Hook, d layout.Direction, dispatch string, countBoth bool) []Chain {
+		lookups := dispatchRules(hook, d, used)
+		if countBoth {
+			lookups = append(lookups, dispatchRules(hook, layout.Out, used)...)
+		}
 		var rules []Rule
 		if !in.CountLoopback && hook != HookForward {
 			rules = append(rules, Rule{Kind: RuleSkipLoopback, Dir: d})
@@ -442,8 +441,11 @@ func sharedFragment(in Input, used map[string]bool) Fragment {
 			rules = append(rules, Rule{Kind: RuleGoto, Name: over})
 		case len(quotas) > 0:
 			rules = append(append(rules, quotas...), Rule{Kind: RuleGoto, Name: dispatch})
-		default: // no host quota: no over chain
-			return []Chain{{Name: name, Hook: hook, Rules: append(rules, Rule{Kind: RuleGoto, Name: dispatch})}}
+		default:
+			// No host quota: no over chain, so no dispatch chain for it
+			// to share; the lookups are in the hook's chain, which saves
+			// every packet a goto (bench/RESULTS.md, PacketCost).
+			return []Chain{{Name: name, Hook: hook, Rules: append(rules, lookups...)}}
 		}
 		var orules []Rule
 		if len(in.Exempt) > 0 {
@@ -455,7 +457,8 @@ func sharedFragment(in Input, used map[string]bool) Fragment {
 				}
 			}
 		}
-		return []Chain{{Name: name, Hook: hook, Rules: rules}, {Name: over, Rules: append(orules, Rule{Kind: RuleDrop})}}
+		return []Chain{{Name: dispatch, Rules: lookups}, {Name: name, Hook: hook, Rules: rules},
+			{Name: over, Rules: append(orules, Rule{Kind: RuleDrop})}}
 	}
 	sh.Chains = append(sh.Chains, base("input", HookInput, layout.In, dispatchIn, false)...)
 	sh.Chains = append(sh.Chains, base("output", HookOutput, layout.Out, dispatchOut, false)...)
