@@ -188,7 +188,7 @@ func BenchmarkPacketCostCandidates(b *testing.B) {
 	long.jump = false
 	add("J-long-range-goto", shapeScript(items, long))
 	packets := envInt("DOG_BENCH_PACKETS", 50000)
-	res := sampleSetups(b, setups, func(p *testnet.Pair) float64 { return float64(udpCost(b, p, port, packets)) })
+	res := sampleSetups(b, setups, func(st *setup) float64 { return float64(udpCost(b, st.pair, port, packets)) })
 	for _, st := range setups {
 		res.report(b, "", st.name, "none", "ns/pkt")
 	}
@@ -241,12 +241,22 @@ func BenchmarkPacketCost(b *testing.B) {
 	add("ct-only", ctOnlyScript, nil)
 	add("ct+items=10000", ctOnlyScript, func(p *testnet.Pair) { enforcerTable(p, 10000, false) })
 	add("forwarding+items=10000", "", func(p *testnet.Pair) { enforcerTable(p, 10000, true) })
+	// The next item has no quota: its chain is a counter alone, as the
+	// minimal table's.
+	add("items=10000/no-quota", "", func(p *testnet.Pair) { enforcerTable(p, 10000, false) })
+	setups[len(setups)-1].port = scaleSpecs(n)[n/2+1][0].Lo
+	portOf := func(st *setup) uint16 {
+		if st.port != 0 {
+			return st.port
+		}
+		return port
+	}
 
 	packets := envInt("DOG_BENCH_PACKETS", 10000)
-	udp := sampleSetups(b, setups, func(p *testnet.Pair) float64 { return float64(udpCost(b, p, port, packets)) })
+	udp := sampleSetups(b, setups, func(st *setup) float64 { return float64(udpCost(b, st.pair, portOf(st), packets)) })
 	mb := int64(envInt("DOG_BENCH_TCP_MB", 128)) << 20
-	tcp := sampleSetups(b, setups, func(p *testnet.Pair) float64 {
-		return float64(tcpCost(b, p, port, mb)) / float64(time.Microsecond)
+	tcp := sampleSetups(b, setups, func(st *setup) float64 {
+		return float64(tcpCost(b, st.pair, portOf(st), mb)) / float64(time.Microsecond)
 	})
 	for _, st := range setups {
 		base := "none"
@@ -266,6 +276,7 @@ func BenchmarkPacketCost(b *testing.B) {
 type setup struct {
 	name string
 	pair *testnet.Pair
+	port uint16 // traffic's port, if not the benchmark's
 }
 
 // scriptSetup is a setup whose server namespace loaded an nft script ("":
@@ -293,7 +304,7 @@ type samples struct {
 // DOG_BENCH_CYCLES cycles (6). This VM's speed drifts by ±10 % over minutes
 // and other work shares its two CPUs; samples of all setups seconds apart
 // see the same machine.
-func sampleSetups(b *testing.B, setups []*setup, measure func(*testnet.Pair) float64) *samples {
+func sampleSetups(b *testing.B, setups []*setup, measure func(*setup) float64) *samples {
 	time.Sleep(2 * time.Second) // the kernel's deferred work after the loads
 	s := &samples{rounds: envInt("DOG_BENCH_COST_ROUNDS", 5), v: map[string][]float64{}}
 	s.cycles = s.rounds * envInt("DOG_BENCH_COST_CYCLES", 20)
@@ -303,7 +314,7 @@ func sampleSetups(b *testing.B, setups []*setup, measure func(*testnet.Pair) flo
 			if c%2 == 1 {
 				st = setups[len(setups)-1-i]
 			}
-			s.v[st.name] = append(s.v[st.name], measure(st.pair))
+			s.v[st.name] = append(s.v[st.name], measure(st))
 		}
 	}
 	return s
