@@ -8,6 +8,7 @@ package forwarding
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/mdlayher/netlink"
@@ -38,6 +39,10 @@ func Enabled(netns int) (bool, error) {
 			Header: netlink.Header{Type: unix.RTM_GETNETCONF, Flags: netlink.Request | netlink.Dump},
 			Data:   []byte{family, 0, 0, 0}, // struct netconfmsg, padded
 		})
+		if family == unix.AF_INET6 && (errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EAFNOSUPPORT)) {
+			// A kernel booted with ipv6.disable=1 has no IPv6 to forward.
+			continue
+		}
 		if err != nil {
 			return false, fmt.Errorf("forwarding: netconf dump (family %d): %w", family, err)
 		}
