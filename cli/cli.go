@@ -17,6 +17,7 @@ import (
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/forwarding"
 	"port-traffic-dog/internal/units"
 )
 
@@ -119,12 +120,29 @@ type CheckConfigCmd struct {
 
 // checkResult is check-config's --json answer.
 type checkResult struct {
-	File      string `json:"file"`
-	Items     int    `json:"items"`
-	Quotas    int    `json:"quotas"`
-	Limits    int    `json:"limits"`
-	Timezone  string `json:"timezone"`
-	HostQuota uint64 `json:"host_quota,omitempty"`
+	File      string   `json:"file"`
+	Items     int      `json:"items"`
+	Quotas    int      `json:"quotas"`
+	Limits    int      `json:"limits"`
+	Timezone  string   `json:"timezone"`
+	HostQuota uint64   `json:"host_quota,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+}
+
+// forwardingWarning is check-config's warning for count_forwarded: false on
+// a host that forwards (read in network namespace netns), where forwarded
+// traffic then goes uncounted and unblocked.
+func forwardingWarning(cfg *config.Config, netns int) string {
+	if cfg.CountForwarded != config.ForwardedFalse {
+		return ""
+	}
+	on, err := forwarding.Enabled(netns)
+	if err != nil || !on {
+		return ""
+	}
+	return "count_forwarded is false, but this host forwards IP packets (net.ipv4.ip_forward or IPv6 forwarding is on): " +
+		"forwarded traffic (DNAT, Docker published ports, routing) is not counted by any item or by the host, " +
+		"no item quota, block or expiry and no host quota applies to it; remove the line (auto) to count it"
 }
 
 func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
@@ -144,8 +162,13 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 			limits++
 		}
 	}
+	warnings := cfg.Warnings()
+	if w := forwardingWarning(cfg, env.NetNS); w != "" {
+		warnings = append(warnings, w)
+	}
 	if c.JSON {
-		r := checkResult{File: c.File, Items: len(cfg.Items), Quotas: quotas, Limits: limits, Timezone: cfg.Timezone}
+		r := checkResult{File: c.File, Items: len(cfg.Items), Quotas: quotas, Limits: limits, Timezone: cfg.Timezone,
+			Warnings: warnings}
 		if cfg.Host != nil {
 			r.HostQuota = cfg.Host.Quota
 		}
@@ -156,7 +179,7 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 		fmt.Fprintf(env.Out, ", whole-host quota %s (%s)", units.FormatBytes(cfg.Host.Quota), cfg.Host.Billing)
 	}
 	fmt.Fprintln(env.Out)
-	for _, w := range cfg.Warnings() {
+	for _, w := range warnings {
 		fmt.Fprintln(env.Err, "warning: "+w)
 	}
 	return nil

@@ -359,3 +359,31 @@ func fits(t *testing.T, out string, width int) {
 		}
 	}
 }
+
+// TestCheckConfigWarnsForwardedUncounted: count_forwarded: false is valid,
+// but on a host that forwards check-config warns that forwarded traffic goes
+// uncounted and unblocked; on one that does not, and with auto, it does not.
+func TestCheckConfigWarnsForwardedUncounted(t *testing.T) {
+	h := newHost(t, "count_forwarded: false\nports:\n  - ports: \"443\"\n")
+	check := func(what string, wantWarning bool) {
+		t.Helper()
+		out, errOut, code := h.dog(Env{}, "check-config", h.config)
+		if code != 0 || !strings.Contains(out, "OK") {
+			t.Fatalf("%s: exit %d\n%s%s", what, code, out, errOut)
+		}
+		if got := strings.Contains(errOut, "warning: count_forwarded is false, but this host forwards"); got != wantWarning {
+			t.Errorf("%s: warning %v, want %v:\n%s", what, got, wantWarning, errOut)
+		}
+		js, _, _ := h.dog(Env{}, "check-config", "--json", h.config)
+		if got := strings.Contains(js, `"warnings"`); got != wantWarning {
+			t.Errorf("%s: --json warnings %v, want %v:\n%s", what, got, wantWarning, js)
+		}
+	}
+	check("false, not forwarding", false)
+	h.pair.Server.Run(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	check("false, forwarding", true)
+	if err := os.WriteFile(h.config, []byte("count_forwarded: auto\nports:\n  - ports: \"443\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check("auto, forwarding", false)
+}

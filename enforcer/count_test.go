@@ -2,10 +2,12 @@ package enforcer
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"port-traffic-dog/internal/layout"
+	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
 )
 
@@ -105,43 +107,130 @@ func TestCountingMatchesTheWire(t *testing.T) {
 	}
 }
 
-// TestCountsDNATForwardByOriginalPort: a client connects to router:8080,
-// which DNATs to backend:5201. The router's enforcer counts the forwarded
-// connection under 8080, once: in = what the client sent, out = the replies.
-func TestCountsDNATForwardByOriginalPort(t *testing.T) {
-	r := newRig(t, "ports:\n  - ports: \"8080\"\n  - ports: \"5201\"\n")
+// dnat is a router (the rig's server namespace) that DNATs its port 8080 to
+// backend:5201, with the client routed through it.
+type dnat struct {
+	r       *rig
+	router  *testnet.NS
+	backend netip.Addr
+	fwd     *testnet.Pair // client → backend, for TCPVia
+}
+
+func newDNAT(t *testing.T, config string) *dnat {
+	r := newRig(t, config)
 	router := r.pair.Server
 	backend := testnet.NewNS(t, "b")
 	routerIP, backendIP := netip.MustParseAddr("10.98.0.1"), netip.MustParseAddr("10.98.0.2")
 	testnet.Link(t, router, "veth1", []netip.Prefix{netip.PrefixFrom(routerIP, 24)},
 		backend, "veth0", []netip.Prefix{netip.PrefixFrom(backendIP, 24)})
 	backend.Run(t, "ip", "route", "add", "default", "via", routerIP.String())
-	router.Run(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	r.pair.Client.Run(t, "ip", "route", "add", "10.98.0.0/24", "via", testnet.ServerIP4.String())
 	router.Run(t, "nft", "add table ip nat; add chain ip nat pre { type nat hook prerouting priority dstnat; }; "+
 		"add rule ip nat pre tcp dport 8080 dnat to "+backendIP.String()+":5201")
-	r.enforcer()
+	return &dnat{r: r, router: router, backend: backendIP, fwd: &testnet.Pair{Client: r.pair.Client, Server: backend}}
+}
 
-	// The backend listens; the client dials the router's 8080.
-	fwd := &testnet.Pair{Client: r.pair.Client, Server: backend}
-	c0 := Open(r)
-	s0 := router.Stats(t, testnet.Dev)
-	if _, err := fwd.TCPVia(testnet.ServerIP4, 8080, backendIP, 5201, 200_000, 600_000, 10*time.Second); err != nil {
-		t.Fatalf("DNAT transfer: %v\n%s", err, router.Nft("list", "ruleset"))
+func (n *dnat) setForwarding(on bool) {
+	v := "0"
+	if on {
+		v = "1"
 	}
-	s1 := router.Stats(t, testnet.Dev)
-	c1 := Open(r)
-	rx, tx := s1.Sub(s0).L3()
-	delta := func(id string, d layout.Direction) uint64 {
-		return c1[layout.Counter(id, d)].Sub(c0[layout.Counter(id, d)]).Bytes
+	n.router.Run(n.r.t, "sysctl", "-qw", "net.ipv4.ip_forward="+v)
+}
+
+// transfer moves a DNAT connection and returns the counters' deltas and the
+// router's veth to the client (ground truth, L3) over it.
+func (n *dnat) transfer() (c0, c1 map[string]state.Counter, rx, tx uint64) {
+	t := n.r.t
+	t.Helper()
+	c0 = Open(n.r)
+	s0 := n.router.Stats(t, testnet.Dev)
+	if _, err := n.fwd.TCPVia(testnet.ServerIP4, 8080, n.backend, 5201, 200_000, 600_000, 10*time.Second); err != nil {
+		t.Fatalf("DNAT transfer: %v\n%s", err, n.router.Nft("list", "ruleset"))
 	}
-	within1pct(t, "forwarded in", delta("p8080", layout.In), rx)
-	within1pct(t, "forwarded out", delta("p8080", layout.Out), tx)
-	if n := delta("p5201", layout.In) + delta("p5201", layout.Out); n != 0 {
-		t.Errorf("the backend port 5201 counted %d bytes on the router: forwarded traffic counted twice", n)
+	s1 := n.router.Stats(t, testnet.Dev)
+	rx, tx = s1.Sub(s0).L3()
+	return c0, Open(n.r), rx, tx
+}
+
+func delta(c0, c1 map[string]state.Counter, id string, d layout.Direction) uint64 {
+	return c1[layout.Counter(id, d)].Sub(c0[layout.Counter(id, d)]).Bytes
+}
+
+// TestCountsDNATForwardByOriginalPort: a client connects to router:8080,
+// which DNATs to backend:5201. The router's enforcer counts the forwarded
+// connection under 8080, once: in = what the client sent, out = the replies.
+func TestCountsDNATForwardByOriginalPort(t *testing.T) {
+	n := newDNAT(t, "ports:\n  - ports: \"8080\"\n  - ports: \"5201\"\n")
+	n.setForwarding(true)
+	n.r.enforcer()
+	c0, c1, rx, tx := n.transfer()
+	within1pct(t, "forwarded in", delta(c0, c1, "p8080", layout.In), rx)
+	within1pct(t, "forwarded out", delta(c0, c1, "p8080", layout.Out), tx)
+	if b := delta(c0, c1, "p5201", layout.In) + delta(c0, c1, "p5201", layout.Out); b != 0 {
+		t.Errorf("the backend port 5201 counted %d bytes on the router: forwarded traffic counted twice", b)
 	}
 	// The host counts a forwarded packet in both directions, as the uplink does.
-	if h := c1[layout.Counter(layout.HostID, layout.In)].Sub(c0[layout.Counter(layout.HostID, layout.In)]); h.Bytes < rx {
-		t.Errorf("host in %d < forwarded bytes %d", h.Bytes, rx)
+	if h := delta(c0, c1, layout.HostID, layout.In); h < rx {
+		t.Errorf("host in %d < forwarded bytes %d", h, rx)
+	}
+}
+
+// forwardChain tells whether the router's table has the forward hook's
+// chain, and whether the table has any conntrack expression.
+func (n *dnat) forwardChain() (chain, ct bool) {
+	out := n.router.Nft("list", "table", "inet", layout.Table)
+	return strings.Contains(out, "chain forward"), strings.Contains(out, " ct ")
+}
+
+// TestForwardedCountingFollowsIPForward: with count_forwarded: auto the
+// running enforcer adds the forward chain (conntrack) within 2 s of the
+// host starting to forward, counting DNAT traffic byte-exact, and removes
+// it within 2 s of forwarding stopping, at its default 1 s tick.
+func TestForwardedCountingFollowsIPForward(t *testing.T) {
+	n := newDNAT(t, "ports:\n  - ports: \"8080\"\n")
+	n.setForwarding(false)
+	e := n.r.enforcer(func(o *Options) { o.TickInterval = time.Second })
+	n.r.run(e)
+	if chain, ct := n.forwardChain(); chain || ct {
+		t.Fatalf("a host that does not forward got the forward chain (%v) or conntrack (%v)", chain, ct)
+	}
+	for round := 0; round < 2; round++ {
+		n.setForwarding(true)
+		testnet.WaitFor(t, 2*time.Second, "the forward chain after ip_forward=1", func() bool {
+			chain, ct := n.forwardChain()
+			return chain && ct
+		})
+		c0, c1, rx, tx := n.transfer()
+		within1pct(t, "forwarded in", delta(c0, c1, "p8080", layout.In), rx)
+		within1pct(t, "forwarded out", delta(c0, c1, "p8080", layout.Out), tx)
+		n.setForwarding(false)
+		testnet.WaitFor(t, 2*time.Second, "the forward chain gone after ip_forward=0", func() bool {
+			chain, ct := n.forwardChain()
+			return !chain && !ct
+		})
+	}
+}
+
+// TestCountForwardedFixed: true keeps the forward chain on a host that does
+// not forward; false leaves forwarded traffic alone on one that does: it
+// flows, uncounted by item, without conntrack from this table.
+func TestCountForwardedFixed(t *testing.T) {
+	on := newDNAT(t, "count_forwarded: true\nports:\n  - ports: \"8080\"\n")
+	on.setForwarding(false)
+	on.r.enforcer()
+	if chain, ct := on.forwardChain(); !chain || !ct {
+		t.Errorf("count_forwarded: true without forwarding: forward chain %v, conntrack %v", chain, ct)
+	}
+
+	off := newDNAT(t, "count_forwarded: false\nports:\n  - ports: \"8080\"\n")
+	off.setForwarding(true)
+	off.r.enforcer()
+	if chain, ct := off.forwardChain(); chain || ct {
+		t.Errorf("count_forwarded: false on a forwarding host: forward chain %v, conntrack %v", chain, ct)
+	}
+	c0, c1, rx, _ := off.transfer()
+	if b := delta(c0, c1, "p8080", layout.In) + delta(c0, c1, "p8080", layout.Out); b != 0 || rx == 0 {
+		t.Errorf("count_forwarded: false: item counted %d forwarded bytes (router saw %d)", b, rx)
 	}
 }

@@ -89,6 +89,7 @@ type Enforcer struct {
 	unrecorded     []state.Reset               // applied resets the history file did not take yet
 	admin          *adminServer                // the admin socket while it is served (admin.go)
 	access         atomic.Pointer[adminAccess] // who may use it now
+	fwd            forwardState                // the host's IP forwarding (forwarding.go)
 
 	// importing lets one import run at a time (dry runs too): each holds
 	// an archive's contents in memory.
@@ -393,7 +394,7 @@ func (e *Enforcer) input(now time.Time) ruleset.Input {
 			In:       it.st.In, Out: it.st.Out, BaseIn: it.st.BaseIn, BaseOut: it.st.BaseOut,
 		}
 	}
-	in := ruleset.Input{CountLoopback: e.cfg.CountLoopback, Exempt: e.cfg.Exempt}
+	in := ruleset.Input{CountLoopback: e.cfg.CountLoopback, CountForwarded: e.countForwarded(), Exempt: e.cfg.Exempt}
 	in.Items = make([]ruleset.Item, len(e.items))
 	for i, it := range e.items {
 		in.Items[i] = conv(it)

@@ -64,6 +64,7 @@ func (e *Enforcer) tick() {
 		return
 	}
 	e.tickShaper()
+	e.followForwarding()
 }
 
 // runDueResets resets every item whose reset is due, returning the history

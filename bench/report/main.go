@@ -318,6 +318,15 @@ var describe = map[string]string{
 		"quota; `B-short`: how far below it the item stopped (the dropped packet that crossed\n" +
 		"it); worst of 3 runs. With offload on netfilter sees GSO packets of up to 64 KiB; off\n" +
 		"(`gso_max_segs 1` on both veth ends) every packet is one segment of at most 1,500 bytes.",
+	"PacketCost": "CPU time per 64-byte UDP packet (`udp/…-ns/pkt`) and per MB of one TCP connection\n" +
+		"(`tcp/…-us/MB`, sender and receiver) through a veth pair, each setup in a namespace pair of\n" +
+		"its own, all sampled in turn in every cycle; `-extra` is the cost over no table (over\n" +
+		"the ct-only table for `ct+` and `forwarding+`), `-share` the baseline's cost divided by the\n" +
+		"setup's (the share of the baseline's rate a CPU doing nothing else reaches), the median of\n" +
+		"5 rounds' medians, with their range (`-share-min`, `-share-max`). See bench/RESULTS.md's\n" +
+		"per-packet section.",
+	"PacketCostCandidates": "The candidate changes of issue 15 one at a time, measured as PacketCost (UDP): each\n" +
+		"table shape differs from the one before it by one change.",
 	"SyncCold": "enforcer/nft: a full Sync of n items into an empty namespace (ruleset built beforehand).",
 	"ApplyOneChange": "enforcer/nft: ruleset build, diff and transaction for one changed quota among\n" +
 		"10,000 items (the kernel part of a one-item reload). The write socket is closed in the\n" +

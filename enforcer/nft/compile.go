@@ -30,22 +30,58 @@ func matchProto(proto string) []expr.Any {
 	}
 }
 
-// loadPort puts the port that identifies the item into register 1: the local
-// port for local traffic, conntrack's original destination port for
+// Registers of a lookup key. A concatenated key takes a 4-byte register per
+// part: NFT_REG_1 is the first of them (NFT_REG32_00), NFT_REG32_01 the next.
+const (
+	regKey  = 1
+	regKey2 = 9 // NFT_REG32_01
+)
+
+// matchDirection: in forward, only packets of conntrack's direction d.
+func matchDirection(hook ruleset.Hook, d layout.Direction) []expr.Any {
+	if hook != ruleset.HookForward {
+		return nil
+	}
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeyDIRECTION, Register: regKey},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: regKey, Data: []byte{ctDirection(d)}},
+	}
+}
+
+// loadPort puts the port that identifies the item into register reg: the
+// local port for local traffic, conntrack's original destination port for
 // forwarded traffic (the port the client used, before any DNAT).
-func loadPort(hook ruleset.Hook, d layout.Direction) []expr.Any {
+func loadPort(hook ruleset.Hook, reg uint32) expr.Any {
 	switch hook {
 	case ruleset.HookForward:
-		return []expr.Any{
-			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{ctDirection(d)}},
-			&expr.Ct{Key: expr.CtKeyPROTODST, Register: 1, Direction: 0},
-		}
+		return &expr.Ct{Key: expr.CtKeyPROTODST, Register: reg, Direction: 0}
 	case ruleset.HookOutput:
-		return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: sportOffset, Len: 2}}
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: sportOffset, Len: 2}
 	default:
-		return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: dportOffset, Len: 2}}
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: dportOffset, Len: 2}
 	}
+}
+
+// protoPort matches proto and loads the port into regKey, for a lookup in
+// a set keyed by port.
+func protoPort(proto string, hook ruleset.Hook, d layout.Direction) []expr.Any {
+	e := append(matchProto(proto), matchDirection(hook, d)...)
+	return append(e, loadPort(hook, regKey))
+}
+
+// portMapKey loads protocol . port into regKey and regKey2, for a lookup
+// in a port map. The protocol needs no check: only TCP and UDP keys are in
+// the map.
+func portMapKey(hook ruleset.Hook, d layout.Direction) []expr.Any {
+	return append(matchDirection(hook, d),
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: regKey},
+		loadPort(hook, regKey2))
+}
+
+// portMapElement is the key of proto's port in a port map: each part
+// padded to 4 bytes, as it sits in the registers.
+func portMapElement(proto string, port uint16) []byte {
+	return []byte{l4proto[proto], 0, 0, 0, byte(port >> 8), byte(port), 0, 0}
 }
 
 // ctDirection: packets to the port travel in conntrack's original direction.
@@ -88,16 +124,20 @@ func compile(r ruleset.Rule, hook ruleset.Hook, sets map[string]*nftables.Set) (
 		if !ok {
 			return nil, fmt.Errorf("rule refers to unknown map %q", r.Name)
 		}
-		e := append(matchProto(r.Proto), loadPort(r.Via, r.Dir)...)
-		return append(e, &expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID, DestRegister: 0, IsDestRegSet: true}), nil
+		var e []expr.Any
+		if r.Proto == "" {
+			e = portMapKey(r.Via, r.Dir)
+		} else {
+			e = protoPort(r.Proto, r.Via, r.Dir)
+		}
+		return append(e, &expr.Lookup{SourceRegister: regKey, SetName: set.Name, SetID: set.ID, DestRegister: 0, IsDestRegSet: true}), nil
 	case ruleset.RuleExemptGoto:
 		set, ok := sets[layout.ExemptSet]
 		if !ok {
 			return nil, fmt.Errorf("rule refers to the exempt set, which is missing")
 		}
-		e := append(matchProto(r.Proto), loadPort(r.Via, r.Dir)...)
-		return append(e,
-			&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
+		return append(protoPort(r.Proto, r.Via, r.Dir),
+			&expr.Lookup{SourceRegister: regKey, SetName: set.Name, SetID: set.ID},
 			&expr.Verdict{Kind: expr.VerdictGoto, Chain: r.Name}), nil
 	case ruleset.RuleGoto:
 		return []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: r.Name}}, nil

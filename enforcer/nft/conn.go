@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 
@@ -265,11 +264,16 @@ func (c *Conn) Apply(d *ruleset.Diff, rs *ruleset.Ruleset) error {
 			return err
 		}
 	}
+	// Every deleted chain is emptied before any is deleted: one may go to
+	// another (the forward chain to its dispatch chain), and a chain still
+	// referred to cannot be deleted (EBUSY).
 	for _, name := range d.DelChains {
-		ch := &nftables.Chain{Table: c.table, Name: name}
-		x.w.FlushChain(ch)
-		x.w.DelChain(ch)
-		x.n += 2
+		x.w.FlushChain(&nftables.Chain{Table: c.table, Name: name})
+		x.n++
+	}
+	for _, name := range d.DelChains {
+		x.w.DelChain(&nftables.Chain{Table: c.table, Name: name})
+		x.n++
 	}
 	for _, o := range d.DelObjects {
 		typ := nftables.ObjTypeCounter
@@ -335,9 +339,15 @@ func (x *txn) addRules(t *nftables.Table, ch ruleset.Chain) error {
 	return nil
 }
 
+// portMapType is a port map's key type: protocol . port.
+var portMapType = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
+
 func mapSet(t *nftables.Table, name string) *nftables.Set {
-	return &nftables.Set{Table: t, Name: name, KeyType: nftables.TypeInetService, DataType: nftables.TypeVerdict,
-		IsMap: true, Interval: layout.IsRangeMap(name)}
+	if layout.IsRangeMap(name) {
+		return &nftables.Set{Table: t, Name: name, KeyType: nftables.TypeInetService, DataType: nftables.TypeVerdict,
+			IsMap: true, Interval: true}
+	}
+	return &nftables.Set{Table: t, Name: name, KeyType: portMapType, DataType: nftables.TypeVerdict, IsMap: true}
 }
 
 func exemptSet(t *nftables.Table) *nftables.Set {
@@ -406,13 +416,14 @@ func (x *txn) elements(els []ruleset.Element, add bool) error {
 		byMap[name] = make([]nftables.SetElement, 0, sizes[name])
 	}
 	for _, e := range els {
-		v := &expr.Verdict{Kind: expr.VerdictJump, Chain: e.Chain}
+		// goto: the walk ends in the item's chain, nothing to return to.
+		v := &expr.Verdict{Kind: expr.VerdictGoto, Chain: e.Chain}
 		if layout.IsRangeMap(e.Map) {
 			byMap[e.Map] = append(byMap[e.Map], intervalElements(e.Range, v)...)
 			continue
 		}
 		for p := int(e.Range.Lo); p <= int(e.Range.Hi); p++ {
-			byMap[e.Map] = append(byMap[e.Map], nftables.SetElement{Key: binaryutil.BigEndian.PutUint16(uint16(p)), VerdictData: v})
+			byMap[e.Map] = append(byMap[e.Map], nftables.SetElement{Key: portMapElement(e.Proto, uint16(p)), VerdictData: v})
 		}
 	}
 	for _, name := range order {

@@ -12,6 +12,7 @@ import (
 	"port-traffic-dog/internal/portspec"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
 )
 
 func item(t *testing.T, ports string) ruleset.Item {
@@ -126,7 +127,7 @@ func TestDispatchMapsSplitRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	elements := func(m string) string { return p.Server.Nft("list", "map", "inet", layout.Table, m) }
-	portMap, rangeMap := elements(layout.PortMap("tcp", layout.In)), elements(layout.RangeMap("tcp", layout.In))
+	portMap, rangeMap := elements(layout.PortMap(layout.In)), elements(layout.RangeMap("tcp", layout.In))
 	for _, want := range []struct {
 		in, notIn string
 		what      string
@@ -169,6 +170,60 @@ func TestDispatchMapsSplitRanges(t *testing.T) {
 			if moved != mine && !host {
 				t.Errorf("port %d: counter %s moved=%v, want %v", tc.port, name, moved, mine)
 			}
+		}
+	}
+}
+
+// TestSyncMigratesPreviousRelease: a host upgraded from the release whose
+// maps were per protocol (keyed by port alone, jump verdicts) and whose
+// forward chain always matched conntrack. The first Sync of this version
+// migrates that table in place: every counter and the quota's use are kept,
+// the old maps and the forward chain (the host does not forward) are gone,
+// and traffic counts on the new dispatch.
+func TestSyncMigratesPreviousRelease(t *testing.T) {
+	testutil.RequireBinary(t, "nft")
+	p := testnet.NewPair(t)
+	c := Open(p.Server.Fd())
+	p.Server.Run(t, "nft", "-f", "testdata/previous-release.nft")
+	before, err := c.ReadObjects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before.Counters) != 8 || before.Counters["p443_in"].Bytes != 12000 || before.Quotas["p443_q0_sum"].Consumed != 25000 {
+		t.Fatalf("fixture not loaded as expected: %+v", before)
+	}
+	web, fwd, long := item(t, "443"), item(t, "8080"), item(t, "6000-6999")
+	web.Quota = 1 << 30
+	host := ruleset.Item{ID: layout.HostID, Quota: 1 << 40, Billing: config.BillingSum}
+	rs := ruleset.Build(ruleset.Input{Items: []ruleset.Item{web, fwd, long}, Host: &host, Exempt: config.DefaultExempt}, nil)
+	if err := c.Sync(rs); err != nil {
+		t.Fatal(err)
+	}
+	after, err := c.ReadObjects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range before.Counters {
+		if after.Counters[name] != v {
+			t.Errorf("counter %s: %v before the upgrade, %v after", name, v, after.Counters[name])
+		}
+	}
+	if q := after.Quotas["p443_q0_sum"]; q.Consumed != 25000 {
+		t.Errorf("quota use after the upgrade: %+v", q)
+	}
+	table := p.Server.Nft("list", "table", "inet", layout.Table)
+	for _, gone := range []string{"in_tcp_port", "out_udp_port", "jump", " ct ", "chain forward"} {
+		if strings.Contains(table, gone) {
+			t.Errorf("%q still in the table after the upgrade:\n%s", gone, table)
+		}
+	}
+	for port, id := range map[uint16]string{443: web.ID, 6500: long.ID} {
+		c0 := counter(t, c, id, layout.In)
+		if _, err := p.TCP(testnet.ServerIP4, port, 10_000, 10_000, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if c1 := counter(t, c, id, layout.In); c1.Bytes <= c0.Bytes {
+			t.Errorf("port %d after the upgrade: counter %v -> %v\n%s", port, c0, c1, table)
 		}
 	}
 }

@@ -3,9 +3,11 @@
 // netlink: enforcer/nft compiles and applies what this package describes.
 //
 // Per-packet work does not grow with the number of items: base chains
-// dispatch through verdict maps per protocol and direction to a
-// chain per item and direction, which holds the item's counter, quota and
-// shaping rules.
+// dispatch through verdict maps per direction to a chain per item and
+// direction, which holds the item's counter, quota and shaping rules. A
+// packet walks as few rules as the table allows: one lookup in the common
+// case, a goto into its item's chain, and conntrack only when forwarded
+// traffic is counted (bench/RESULTS.md, PacketCost).
 package ruleset
 
 import (
@@ -64,9 +66,10 @@ const (
 	RulePriority
 	// RuleSkipLoopback: loopback traffic leaves the table (return)
 	RuleSkipLoopback
-	// RuleDispatch: meta l4proto <Proto> th dport|sport vmap @<Name>, by the
-	// chain's hook; in forward, Dir picks the conntrack direction and the
-	// key is the original destination port.
+	// RuleDispatch: meta l4proto . th dport|sport vmap @<Name> (a port
+	// map, Proto ""), or meta l4proto <Proto> th dport|sport vmap @<Name>
+	// (a range map), by the chain's hook; in forward, Dir picks the
+	// conntrack direction and the port is the original destination port.
 	RuleDispatch
 	// RuleExemptGoto: meta l4proto <Proto> th dport|sport @exempt goto <Name>
 	RuleExemptGoto
@@ -98,9 +101,11 @@ type Chain struct {
 	Rules []Rule
 }
 
-// Element maps a port range of a dispatch map to the chain it jumps to.
+// Element maps a port range of a dispatch map to the chain it goes to.
+// Proto is part of a port map's key.
 type Element struct {
 	Map   string
+	Proto string
 	Range portspec.Range
 	Chain string
 }
@@ -186,7 +191,12 @@ type Input struct {
 	Items         []Item
 	Host          *Item // whole-host counters always exist; quota optional
 	CountLoopback bool
-	Exempt        portspec.Spec
+	// CountForwarded adds the forward hook's chain, which counts and
+	// enforces forwarded traffic by conntrack's original destination port.
+	// Any ct expression in the table switches conntrack on for every packet
+	// of the namespace, so without it the table has none.
+	CountForwarded bool
+	Exempt         portspec.Spec
 }
 
 var protocols = []struct {
@@ -266,8 +276,9 @@ func counters(it *Item) []Object {
 	}
 }
 
-// Dispatch chains hold the vmap lookups; base chains goto them after the
-// host-level rules, so exempt ports can skip the host block and still count.
+// With a host quota, dispatch chains hold the vmap lookups; base chains goto
+// them after the host-level rules, so exempt ports can skip the host block
+// and still count.
 const (
 	dispatchIn  = "dispatch_in"
 	dispatchOut = "dispatch_out"
@@ -279,27 +290,28 @@ func keyOf(it *Item) fragmentKey {
 		quotaGen: it.QuotaGen, blocked: it.Blocked, classOut: it.ClassOut}
 }
 
-// dispatchMaps holds the map names once: every item's elements name their
-// map, and a string built per element was 40,000 strings (0.3 MB of the
-// enforcer's heap) at 10,000 items.
-var dispatchMaps = func() map[[3]string]string {
-	m := map[[3]string]string{}
-	for _, p := range protocols {
-		for _, d := range layout.Directions {
-			m[[3]string{p.name, d.String(), "port"}] = layout.PortMap(p.name, d)
-			m[[3]string{p.name, d.String(), "range"}] = layout.RangeMap(p.name, d)
+// The map names, held once: every item's elements name their map, and a
+// string built per element was 40,000 strings (0.3 MB of the enforcer's
+// heap) at 10,000 items.
+var (
+	portMaps  = [2]string{layout.PortMap(layout.In), layout.PortMap(layout.Out)}
+	rangeMaps = func() map[[2]string]string {
+		m := map[[2]string]string{}
+		for _, p := range protocols {
+			for _, d := range layout.Directions {
+				m[[2]string{p.name, d.String()}] = layout.RangeMap(p.name, d)
+			}
 		}
-	}
-	return m
-}()
+		return m
+	}()
+)
 
 // dispatchMap is the map r of proto's dispatch in direction d goes in.
 func dispatchMap(proto string, d layout.Direction, r portspec.Range) string {
-	kind := "port"
 	if int(r.Hi)-int(r.Lo)+1 > layout.MaxExpandedRange {
-		kind = "range"
+		return rangeMaps[[2]string{proto, d.String()}]
 	}
-	return dispatchMaps[[3]string{proto, d.String(), kind}]
+	return portMaps[d]
 }
 
 func itemFragment(it *Item) *Fragment {
@@ -315,7 +327,7 @@ func itemFragment(it *Item) *Fragment {
 				continue
 			}
 			for _, r := range it.Spec {
-				f.Elements = append(f.Elements, Element{Map: dispatchMap(p.name, d, r), Range: r, Chain: chain})
+				f.Elements = append(f.Elements, Element{Map: dispatchMap(p.name, d, r), Proto: p.name, Range: r, Chain: chain})
 			}
 		}
 	}
@@ -326,9 +338,10 @@ func itemFragment(it *Item) *Fragment {
 // last, may be nil) whose item did not change are reused as they are.
 func Build(in Input, prev *Ruleset) *Ruleset {
 	rs := &Ruleset{Exempt: in.Exempt, byID: make(map[string]*Fragment, len(in.Items))}
+	rs.Maps = append(rs.Maps, portMaps[:]...)
 	for _, p := range protocols {
 		for _, d := range layout.Directions {
-			rs.Maps = append(rs.Maps, layout.PortMap(p.name, d), layout.RangeMap(p.name, d))
+			rs.Maps = append(rs.Maps, layout.RangeMap(p.name, d))
 		}
 	}
 	rs.Items = make([]*Fragment, 0, len(in.Items))
@@ -346,32 +359,38 @@ func Build(in Input, prev *Ruleset) *Ruleset {
 		rs.Items = append(rs.Items, f)
 		rs.byID[it.ID] = f
 	}
-	rs.Shared = sharedFragment(in)
+	used := map[string]bool{}
+	for _, f := range rs.Items {
+		for i := range f.Elements {
+			used[f.Elements[i].Map] = true
+		}
+	}
+	rs.Shared = sharedFragment(in, used)
 	return rs
 }
 
-// sharedFragment is the host-level part and the dispatch.
-func sharedFragment(in Input) Fragment {
-	var sh Fragment
-
-	// Dispatch: local traffic by the local port; forwarded (DNAT) traffic by
-	// the port the client connected to, from conntrack's original tuple.
-	var din, dout, dfwd []Rule
-	// A port is in one of the two maps at most, so after the jump to its
-	// item the lookup in the other one finds nothing.
+// dispatchRules are the lookups of direction d in a chain of hook via: the
+// port map, then each protocol's range map, each only when it has elements
+// (used): a lookup in an empty map costs as much as any. A port is in one
+// map at most, and its element goes to the item's chain, so the walk ends
+// there.
+func dispatchRules(via Hook, d layout.Direction, used map[string]bool) []Rule {
+	var rules []Rule
+	if used[portMaps[d]] {
+		rules = append(rules, Rule{Kind: RuleDispatch, Dir: d, Via: via, Name: portMaps[d]})
+	}
 	for _, p := range protocols {
-		for _, m := range []func(string, layout.Direction) string{layout.PortMap, layout.RangeMap} {
-			din = append(din, Rule{Kind: RuleDispatch, Proto: p.name, Dir: layout.In, Via: HookInput, Name: m(p.name, layout.In)})
-			dout = append(dout, Rule{Kind: RuleDispatch, Proto: p.name, Dir: layout.Out, Via: HookOutput, Name: m(p.name, layout.Out)})
-			for _, d := range layout.Directions {
-				dfwd = append(dfwd, Rule{Kind: RuleDispatch, Proto: p.name, Dir: d, Via: HookForward, Name: m(p.name, d)})
-			}
+		if m := rangeMaps[[2]string{p.name, d.String()}]; used[m] {
+			rules = append(rules, Rule{Kind: RuleDispatch, Proto: p.name, Dir: d, Via: via, Name: m})
 		}
 	}
-	sh.Chains = append(sh.Chains,
-		Chain{Name: dispatchIn, Rules: din},
-		Chain{Name: dispatchOut, Rules: dout},
-		Chain{Name: dispatchFwd, Rules: dfwd})
+	return rules
+}
+
+// sharedFragment is the host-level part and the dispatch; used names the
+// maps that have elements.
+func sharedFragment(in Input, used map[string]bool) Fragment {
+	var sh Fragment
 
 	host := in.Host
 	if host == nil {
@@ -381,7 +400,15 @@ func sharedFragment(in Input) Fragment {
 	hobjs, href := quotaRefs(host)
 	sh.Objects = append(sh.Objects, hobjs...)
 
+	// base is a hook's chain, with its over chain and dispatch chain when
+	// there is a host quota. Dispatch: local traffic by the local port;
+	// forwarded (DNAT) traffic by the port the client connected to, from
+	// conntrack's original tuple.
 	base := func(name string, hook Hook, d layout.Direction, dispatch string, countBoth bool) []Chain {
+		lookups := dispatchRules(hook, d, used)
+		if countBoth {
+			lookups = append(lookups, dispatchRules(hook, layout.Out, used)...)
+		}
 		var rules []Rule
 		if !in.CountLoopback && hook != HookForward {
 			rules = append(rules, Rule{Kind: RuleSkipLoopback, Dir: d})
@@ -414,8 +441,11 @@ func sharedFragment(in Input) Fragment {
 			rules = append(rules, Rule{Kind: RuleGoto, Name: over})
 		case len(quotas) > 0:
 			rules = append(append(rules, quotas...), Rule{Kind: RuleGoto, Name: dispatch})
-		default: // no host quota: no over chain
-			return []Chain{{Name: name, Hook: hook, Rules: append(rules, Rule{Kind: RuleGoto, Name: dispatch})}}
+		default:
+			// No host quota: no over chain, so no dispatch chain for it
+			// to share; the lookups are in the hook's chain, which saves
+			// every packet a goto (bench/RESULTS.md, PacketCost).
+			return []Chain{{Name: name, Hook: hook, Rules: append(rules, lookups...)}}
 		}
 		var orules []Rule
 		if len(in.Exempt) > 0 {
@@ -427,10 +457,13 @@ func sharedFragment(in Input) Fragment {
 				}
 			}
 		}
-		return []Chain{{Name: name, Hook: hook, Rules: rules}, {Name: over, Rules: append(orules, Rule{Kind: RuleDrop})}}
+		return []Chain{{Name: dispatch, Rules: lookups}, {Name: name, Hook: hook, Rules: rules},
+			{Name: over, Rules: append(orules, Rule{Kind: RuleDrop})}}
 	}
 	sh.Chains = append(sh.Chains, base("input", HookInput, layout.In, dispatchIn, false)...)
 	sh.Chains = append(sh.Chains, base("output", HookOutput, layout.Out, dispatchOut, false)...)
-	sh.Chains = append(sh.Chains, base("forward", HookForward, layout.In, dispatchFwd, true)...)
+	if in.CountForwarded {
+		sh.Chains = append(sh.Chains, base("forward", HookForward, layout.In, dispatchFwd, true)...)
+	}
 	return sh
 }

@@ -44,6 +44,25 @@ const (
 
 var billings = []Billing{BillingOut, BillingIn, BillingSum, BillingMax, BillingRelay}
 
+// CountForwarded says whether traffic the host forwards (DNAT, routing) is
+// counted and enforced by item, which needs conntrack for every packet of the
+// host (docs/CONFIG.md).
+type CountForwarded string
+
+const (
+	ForwardedAuto  CountForwarded = "auto"  // while the host forwards (the default)
+	ForwardedTrue  CountForwarded = "true"  // always
+	ForwardedFalse CountForwarded = "false" // never
+)
+
+var countForwardedValues = []CountForwarded{ForwardedAuto, ForwardedTrue, ForwardedFalse}
+
+// Enabled tells whether forwarded traffic is counted on a host that
+// forwards (hostForwards) or does not. The zero value is auto.
+func (c CountForwarded) Enabled(hostForwards bool) bool {
+	return c == ForwardedTrue || (c != ForwardedFalse && hostForwards)
+}
+
 // Billable is the quota use of a period with the given in/out bytes.
 func (b Billing) Billable(in, out uint64) uint64 {
 	switch b {
@@ -179,6 +198,7 @@ type Config struct {
 	Timezone           string
 	Location           *time.Location
 	CountLoopback      bool
+	CountForwarded     CountForwarded
 	Exempt             portspec.Spec
 	Interfaces         []string // shaped interfaces; empty = the default routes' interfaces
 	Host               *HostQuota
@@ -193,6 +213,7 @@ func Default() *Config {
 		CheckpointInterval: DefaultCheckpointInterval,
 		Timezone:           "Local",
 		Location:           time.Local,
+		CountForwarded:     ForwardedAuto,
 		Exempt:             DefaultExempt,
 	}
 }

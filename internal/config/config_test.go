@@ -15,6 +15,7 @@ admin_socket: /tmp/dog.sock
 checkpoint_interval: 5s
 timezone: Asia/Shanghai
 count_loopback: true
+count_forwarded: "false"
 exempt: [22, "2222-2223"]
 interfaces: [eth0]
 host:
@@ -46,7 +47,8 @@ func TestParseFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.StateDir != "/tmp/dog-state" || cfg.CheckpointInterval != 5*time.Second || !cfg.CountLoopback {
+	if cfg.StateDir != "/tmp/dog-state" || cfg.CheckpointInterval != 5*time.Second || !cfg.CountLoopback ||
+		cfg.CountForwarded != ForwardedFalse {
 		t.Errorf("top-level fields wrong: %+v", cfg)
 	}
 	if cfg.Location.String() != "Asia/Shanghai" || cfg.Exempt.String() != "22,2222-2223" {
@@ -61,7 +63,7 @@ func TestParseFull(t *testing.T) {
 	a := cfg.Items[0]
 	if a.Remark != "alice <vip> & co 阿里" || a.Quota != 500<<30 || a.ResetDay != 31 ||
 		a.Expires != (Date{2026, 12, 31}) || a.RateIn != 20e6 || a.RateOut != 100e6 || a.Burst != 256000 ||
-		a.Protocols != TCP|UDP || a.ID() != "p443" || a.Source() != "full.yaml:14" {
+		a.Protocols != TCP|UDP || a.ID() != "p443" || a.Source() != "full.yaml:15" {
 		t.Errorf("item 0 wrong: %+v", a)
 	}
 	b := cfg.Items[1]
@@ -79,11 +81,34 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.StateDir != DefaultStateDir || cfg.AdminSocket != DefaultAdminSocket || cfg.Exempt.String() != "22" ||
-		cfg.CheckpointInterval != 10*time.Second || cfg.Location != time.Local || cfg.Host != nil {
+		cfg.CheckpointInterval != 10*time.Second || cfg.Location != time.Local || cfg.Host != nil ||
+		cfg.CountForwarded != ForwardedAuto {
 		t.Errorf("defaults wrong: %+v", cfg)
 	}
 	if _, err := Parse(nil, "empty.yaml"); err != nil {
 		t.Errorf("empty file: %v", err)
+	}
+}
+
+func TestCountForwarded(t *testing.T) {
+	for _, tc := range []struct {
+		yaml           string
+		want           CountForwarded
+		idle, forwards bool // Enabled on a host that does not / does forward
+	}{
+		{"", ForwardedAuto, false, true},
+		{"count_forwarded: auto\n", ForwardedAuto, false, true},
+		{"count_forwarded: true\n", ForwardedTrue, true, true},
+		{"count_forwarded: false\n", ForwardedFalse, false, false},
+	} {
+		cfg, err := Parse([]byte(tc.yaml), "f.yaml")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		c := cfg.CountForwarded
+		if c != tc.want || c.Enabled(false) != tc.idle || c.Enabled(true) != tc.forwards {
+			t.Errorf("%q: %q, enabled %v/%v, want %q, %v/%v", tc.yaml, c, c.Enabled(false), c.Enabled(true), tc.want, tc.idle, tc.forwards)
+		}
 	}
 }
 

@@ -220,7 +220,7 @@ const maxSocketPath = 107
 var groupName = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_.-]{0,31}|[0-9]{1,10})$`)
 
 var topKeys = []string{"state_dir", "admin_socket", "admin_group", "checkpoint_interval", "timezone",
-	"count_loopback", "exempt", "interfaces", "host", "ports"}
+	"count_loopback", "count_forwarded", "exempt", "interfaces", "host", "ports"}
 
 func (d *decoder) top(root *yaml.Node, cfg *Config) {
 	pairs, ok := d.mapping(root, "", "")
@@ -268,6 +268,14 @@ func (d *decoder) top(root *yaml.Node, cfg *Config) {
 			}
 		case "count_loopback":
 			cfg.CountLoopback, _ = d.boolean(v, "", k)
+		case "count_forwarded":
+			if s, ok := d.str(v, "", k); ok {
+				if c := CountForwarded(s); slices.Contains(countForwardedValues, c) {
+					cfg.CountForwarded = c
+				} else {
+					d.fail(v, "", k, "%q is not auto, true or false", s)
+				}
+			}
 		case "exempt":
 			cfg.Exempt = d.exempt(v)
 		case "interfaces":

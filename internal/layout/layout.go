@@ -83,16 +83,21 @@ func allDigits(s string) bool {
 // ItemChain is the regular chain an item's packets jump to.
 func ItemChain(id string, d Direction) string { return "item_" + id + "_" + d.String() }
 
-// A protocol's ("tcp", "udp") dispatch in one direction is two verdict
-// maps, port → jump ItemChain: a hash map of single ports, where ranges of
-// up to MaxExpandedRange ports are entered port by port, and an interval
-// map of the longer ranges. An interval map is a red-black tree, walked
-// for every packet: with 10,000 ports in one and nothing else in the table
-// a veth's TCP throughput was a median 92% of no table's, with the same
-// ports in a hash map 98% (bench/interval-vs-hash.sh).
+// Dispatch in one direction is verdict maps, port → goto ItemChain: one
+// hash map keyed by protocol and port (`meta l4proto . th dport`), where
+// single ports and ranges of up to MaxExpandedRange ports are entered port
+// by port, and an interval map per protocol of the longer ranges. An
+// interval map is a red-black tree, walked for every packet: with 10,000
+// ports in one and nothing else in the table a veth's TCP throughput was a
+// median 92% of no table's, with the same ports in a hash map 98%
+// (bench/interval-vs-hash.sh). One map for both protocols is one lookup per
+// packet instead of one per protocol rule (bench/RESULTS.md, PacketCost).
+//
+// The previous release's hash maps were one per protocol (in_tcp_port …,
+// keyed by the port alone); a sync deletes them.
 
-// PortMap is the hash map of a protocol and direction.
-func PortMap(proto string, d Direction) string { return d.String() + "_" + proto + "_port" }
+// PortMap is the hash map of a direction, keyed by protocol . port.
+func PortMap(d Direction) string { return d.String() + "_ports" }
 
 // RangeMap is the interval map of a protocol and direction.
 func RangeMap(proto string, d Direction) string { return d.String() + "_" + proto + "_range" }

@@ -114,6 +114,8 @@ func Invalid() []Case {
 		{"reset day float", item("    reset_day: 1.5\n"), `item "443": reset_day: "1.5" is not a day of the month`, false},
 		{"expires number", item("    expires: 20261231\n"), `item "443": expires: "20261231" is not a date (want YYYY-MM-DD)`, false},
 		{"count_loopback number", "count_loopback: 1\n", `count_loopback: expected true or false, found "1"`, false},
+		{"count_forwarded value", "count_forwarded: sometimes\n", `bad.yaml:1: count_forwarded: "sometimes" is not auto, true or false`, false},
+		{"count_forwarded list", "count_forwarded: [auto]\n", `bad.yaml:1: count_forwarded: expected a single value, found a list`, false},
 		{"ports float", "ports:\n  - ports: 1.5\n", `bad.yaml:2: item "1.5": ports: "1.5" is not a port number`, false},
 		{"item null", "ports:\n  - \n", `bad.yaml:2: ports: expected a mapping (key: value lines), found nothing`, false},
 		{"top scalar", "hello\n", `bad.yaml:1: expected a mapping (key: value lines), found "hello"`, false},
