@@ -216,7 +216,7 @@ func TestPackageContents(t *testing.T) {
 			}
 			unit, _ := os.ReadFile(filepath.Join(x, "lib/systemd/system/dog-enforcer.service"))
 			if !strings.Contains(string(unit), "ExecStart=/usr/bin/dog-enforcer --config.file=/etc/port-traffic-dog/config.yaml") ||
-				strings.Contains(string(unit), "@") {
+				strings.Contains(string(unit), "DIR@") {
 				t.Errorf("enforcer unit not filled in:\n%s", unit)
 			}
 			cr, _ := os.ReadFile(filepath.Join(x, "usr/share/doc", pkg, "copyright"))
@@ -433,14 +433,17 @@ func TestInstallUpgradeRemovePurge(t *testing.T) {
 	}
 	checkKept("upgrade")
 
-	// Remove, run inside the namespace: the prerm's dog-enforcer --cleanup
+	// Remove, run in the namespace: the prerm's dog-enforcer --cleanup
 	// removes the table the enforcer left there (it stays in the kernel
-	// when the daemon stops, so counting goes on across restarts).
-	if out, err := ns.Output("dpkg", "--remove", pkg); err != nil {
-		t.Fatalf("dpkg --remove: %v\n%s", err, out)
+	// when the daemon stops, so counting goes on across restarts). nsenter,
+	// not ip netns exec: that one also makes a mount namespace, in which
+	// ischroot(1) takes the machine for a chroot.
+	removed, err := exec.Command("nsenter", "--net=/run/netns/"+ns.Name, "dpkg", "--remove", pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dpkg --remove: %v\n%s", err, removed)
 	}
 	if out, err := ns.Output("nft", "list", "table", "inet", "port_traffic_dog"); err == nil {
-		t.Errorf("remove left the enforcer's table:\n%s", out)
+		t.Errorf("remove left the enforcer's table:\n%s\n(dpkg said:\n%s)", out, removed)
 	}
 	for _, gone := range []string{"/usr/bin/dog-enforcer", "/lib/systemd/system/dog-enforcer.service", "/usr/share/port-traffic-dog"} {
 		if exists(gone) {
