@@ -121,17 +121,13 @@ func (b *build) generate(arch, gen string) error {
 }
 
 // scripts writes the maintainer scripts of deploy/deb into gen, with the
-// legacy detection (deploy/deb/legacy-detect.sh) put in where a script says
-// #LEGACY_DETECT#, so each script stands alone: dpkg runs preinst before any
-// file of the package is on disk.
+// legacy detection that make install uses too (deploy/legacy-detect.sh)
+// put in where a script says #LEGACY_DETECT#: one rule for both, and each
+// script stands alone.
 func (b *build) scripts(gen string) error {
-	detect, err := os.ReadFile(filepath.Join(b.root, "deploy/deb/legacy-detect.sh"))
+	detect, err := os.ReadFile(filepath.Join(b.root, "deploy/legacy-detect.sh"))
 	if err != nil {
 		return err
-	}
-	// Drop the shebang and the file's header comment up to the first blank line.
-	if i := bytes.Index(detect, []byte("\n\n")); bytes.HasPrefix(detect, []byte("#!")) && i > 0 {
-		detect = detect[i+2:]
 	}
 	for _, s := range []string{"postinst", "prerm", "postrm"} {
 		t, err := os.ReadFile(filepath.Join(b.root, "deploy/deb", s))
