@@ -8,10 +8,14 @@ REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w \
 	-X github.com/prometheus/common/version.Version=$(VERSION) \
 	-X github.com/prometheus/common/version.Revision=$(REVISION)
-# Package-level time limit; the whole suite takes a few minutes.
-TEST_TIMEOUT ?= 15m
+# Package-level time limit; the whole suite takes a few minutes, but
+# deploy/deb cross-compiles both packages, minutes more on a cold cache.
+TEST_TIMEOUT ?= 30m
+# make deb: where the packages go and for which architectures.
+DIST     ?= dist
+DEB_ARCH ?= amd64,arm64
 
-.PHONY: help deps test-deps build test vet run bench fuzz clean install uninstall
+.PHONY: help deps test-deps build test vet run bench fuzz clean install uninstall deb
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -20,8 +24,8 @@ deps: ## install the Debian packages the daemons use (root)
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nftables iproute2
 
-test-deps: deps ## also install what the tests drive for real: iperf3, Prometheus, Alertmanager (root)
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 prometheus prometheus-alertmanager
+test-deps: deps ## also install what the tests drive for real: iperf3, Prometheus, Alertmanager, lintian (root)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 prometheus prometheus-alertmanager lintian
 
 build: ## build bin/dog-enforcer, bin/dog-exporter and bin/dog
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
@@ -29,9 +33,11 @@ build: ## build bin/dog-enforcer, bin/dog-exporter and bin/dog
 vet: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
+	$(GO) -C packaging vet ./...
 
 test: vet ## run every test (as root: namespace, nftables and tc tests need it)
 	set -o pipefail; $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -json ./... | $(GO) run ./internal/tools/testsum
+	$(GO) -C packaging test -count=1 ./...
 
 run: build ## run enforcer + exporter in the foreground on deploy/config.example.yaml (root)
 	deploy/run-local.sh deploy/config.example.yaml
@@ -48,5 +54,8 @@ install: build ## install binaries, systemd units, example config (0600) and dir
 uninstall: ## stop the services, remove rules, qdiscs, units and binaries; keep config and data unless PURGE=1 (root)
 	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' PURGE='$(PURGE)' deploy/install.sh uninstall
 
+deb: ## build dist/port-traffic-dog_<version>_{amd64,arm64}.deb (version from git; VERSION=, DEB_ARCH=amd64 to choose)
+	$(GO) -C packaging run . -root=$(CURDIR) -out=$(abspath $(DIST)) -arch=$(DEB_ARCH) $(if $(filter command line environment,$(origin VERSION)),-version='$(VERSION)')
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
