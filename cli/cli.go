@@ -18,6 +18,7 @@ import (
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/forwarding"
+	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/units"
 )
 
@@ -25,6 +26,7 @@ import (
 type Globals struct {
 	Socket string `name:"socket" default:"${socket}" help:"The enforcer's admin socket." placeholder:"PATH"`
 	Config string `name:"config" default:"${config_path}" help:"The configuration file." placeholder:"PATH"`
+	Lang   string `name:"lang" enum:"en,zh," default:"" help:"Language of the output: en or zh (default: from LC_ALL, LC_MESSAGES or LANG)." placeholder:"LANG"`
 }
 
 // CLI is the command tree.
@@ -65,6 +67,14 @@ type Env struct {
 	// raw is Out before Main made it terminal-safe: for an archive
 	// written to standard output.
 	raw io.Writer
+	// Getenv reads the locale (LC_ALL, LC_MESSAGES, LANG); nil: English.
+	Getenv func(string) string
+	// P prints in the chosen language (set by Main).
+	P *i18n.Printer
+}
+
+func (env *Env) style() tableStyle {
+	return tableStyle{color: env.Color, width: env.Width, eastAsian: env.EastAsian, p: env.P}
 }
 
 // Main runs dog with args and returns the exit code.
@@ -101,6 +111,13 @@ func Main(args []string, env Env) int {
 			code = 2
 			return
 		}
+		lang, err := i18n.Detect(c.Lang, env.Getenv)
+		if err != nil {
+			fmt.Fprintln(env.Err, "dog:", err)
+			code = 2
+			return
+		}
+		env.P = i18n.New(lang)
 		if err := ctx.Run(&c.Globals, &env); err != nil {
 			fmt.Fprintln(env.Err, "dog:", err)
 			code = 1
@@ -174,9 +191,9 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 		}
 		return writeJSON(env.Out, r)
 	}
-	fmt.Fprintf(env.Out, "%s: OK: %d items (%d with a quota, %d with a bandwidth limit), time zone %s", c.File, len(cfg.Items), quotas, limits, cfg.Timezone)
+	env.P.Fprintf(env.Out, i18n.CheckOK, c.File, env.P.Count(len(cfg.Items), i18n.ItemsOne, i18n.ItemsMany), quotas, limits, cfg.Timezone)
 	if cfg.Host != nil {
-		fmt.Fprintf(env.Out, ", whole-host quota %s (%s)", units.FormatBytes(cfg.Host.Quota), cfg.Host.Billing)
+		env.P.Fprintf(env.Out, i18n.CheckHostQuota, units.FormatBytes(cfg.Host.Quota), cfg.Host.Billing)
 	}
 	fmt.Fprintln(env.Out)
 	for _, w := range warnings {
@@ -194,7 +211,7 @@ type ResetCmd struct {
 
 func (c *ResetCmd) Run(g *Globals, env *Env) error {
 	if c.All == (len(c.Ports) > 0) {
-		return fmt.Errorf("name the items to reset, or --all")
+		return env.P.Errorf(i18n.ResetWhich)
 	}
 	resp, err := adminapi.NewClient(g.Socket).Reset(env.Ctx, adminapi.ResetRequest{Ports: c.Ports, All: c.All})
 	if err != nil {
@@ -204,7 +221,7 @@ func (c *ResetCmd) Run(g *Globals, env *Env) error {
 		return writeJSON(env.Out, resp)
 	}
 	for _, r := range resp.Resets {
-		fmt.Fprintf(env.Out, "reset %s%s: period since %s: in %s, out %s, billable %s\n", r.Ports, remark(r.Remark),
+		env.P.Fprintln(env.Out, i18n.ResetDone, r.Ports, remark(r.Remark),
 			r.PeriodStart.In(time.Local).Format("2006-01-02 15:04"), units.FormatBytes(r.InBytes),
 			units.FormatBytes(r.OutBytes), units.FormatBytes(r.Billable))
 	}
@@ -226,16 +243,10 @@ func (c *HistoryCmd) Run(g *Globals, env *Env) error {
 		return writeJSON(env.Out, resp)
 	}
 	if len(resp.Resets) == 0 {
-		fmt.Fprintln(env.Out, "no resets yet")
+		env.P.Fprintln(env.Out, i18n.NoResets)
 		return nil
 	}
-	cond := tableStyle{eastAsian: env.EastAsian}.cond()
-	remarkCol := func(s string) string { return cond.FillRight(cond.Truncate(s, 20, "…"), 20) }
-	fmt.Fprintf(env.Out, "%-16s  %-16s  %s  %-6s  %10s  %10s  %10s\n", "TIME", "PORTS", remarkCol("REMARK"), "REASON", "IN", "OUT", "BILLABLE")
-	for _, r := range resp.Resets {
-		fmt.Fprintf(env.Out, "%-16s  %-16s  %s  %-6s  %10s  %10s  %10s\n", r.Time.In(time.Local).Format("2006-01-02 15:04"),
-			r.Ports, remarkCol(r.Remark), r.Reason, units.FormatBytes(r.InBytes), units.FormatBytes(r.OutBytes), units.FormatBytes(r.Billable))
-	}
+	renderHistory(env.Out, resp.Resets, env.style())
 	return nil
 }
 

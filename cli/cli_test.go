@@ -251,6 +251,11 @@ func TestCLITour(t *testing.T) {
 
 	fits(t, h.ok("status"), 80)
 	golden(t, "status.golden", h.ok("status"))
+	// Chinese, chosen by the locale as on a zh_CN host whose terminal
+	// draws ambiguous characters two columns wide.
+	zh, _, _ := h.dog(Env{EastAsian: true, Getenv: locale("zh_CN.UTF-8")}, "status")
+	fitsOn(t, zh, 80, true)
+	golden(t, "status-zh.golden", zh)
 	// The enforcer's health counters depend on its monitor's timing, not
 	// on the CLI: masked.
 	js := strings.ReplaceAll(h.ok("status", "--json"), h.dir, "$DIR")
@@ -316,6 +321,8 @@ func TestCLITour(t *testing.T) {
 		t.Errorf("reset: %s", out)
 	}
 	golden(t, "history.golden", h.ok("history"))
+	zh, _, _ = h.dog(Env{}, "--lang", "zh", "history")
+	golden(t, "history-zh.golden", zh)
 	golden(t, "history.json.golden", h.ok("history", "--json"))
 	if st := h.ok("status", "--json"); strings.Contains(st, `"blocked": "quota"`) {
 		t.Errorf("8080 still blocked after the reset:\n%s", st)
@@ -352,9 +359,16 @@ func TestStatusWithoutEnforcerOrState(t *testing.T) {
 // a terminal (colors do not count, CJK counts two).
 func fits(t *testing.T, out string, width int) {
 	t.Helper()
+	fitsOn(t, out, width, false)
+}
+
+// fitsOn is fits on a terminal that draws ambiguous characters two
+// columns wide (eastAsian) or one.
+func fitsOn(t *testing.T, out string, width int, eastAsian bool) {
+	t.Helper()
 	ansi := regexp.MustCompile("\x1b\\[[0-9;]*m")
 	for _, l := range strings.Split(out, "\n") {
-		if w := (tableStyle{}).cond().StringWidth(ansi.ReplaceAllString(l, "")); w > width {
+		if w := (tableStyle{eastAsian: eastAsian}).cond().StringWidth(ansi.ReplaceAllString(l, "")); w > width {
 			t.Errorf("line is %d columns, more than %d: %q", w, width, l)
 		}
 	}
@@ -386,4 +400,14 @@ func TestCheckConfigWarnsForwardedUncounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("auto, forwarding", false)
+}
+
+// locale is the environment of a host whose LANG is lang.
+func locale(lang string) func(string) string {
+	return func(k string) string {
+		if k == "LANG" {
+			return lang
+		}
+		return ""
+	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/configedit"
+	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/portspec"
 	"port-traffic-dog/internal/state"
 )
@@ -32,7 +32,7 @@ type ItemFlags struct {
 
 // fields lists the given flags as config keys, in the YAML key order.
 // "none" (for set) becomes an empty value: remove the setting.
-func (f *ItemFlags) fields(allowNone bool) ([]configedit.Field, error) {
+func (f *ItemFlags) fields(p *i18n.Printer, allowNone bool) ([]configedit.Field, error) {
 	var out []configedit.Field
 	for _, kv := range []struct {
 		key string
@@ -46,15 +46,15 @@ func (f *ItemFlags) fields(allowNone bool) ([]configedit.Field, error) {
 		v := *kv.v
 		if strings.EqualFold(v, "none") {
 			if !allowNone {
-				return nil, fmt.Errorf("--%s none: leave the flag out instead", strings.ReplaceAll(kv.key, "_", "-"))
+				return nil, p.Errorf(i18n.FlagNoneAdd, strings.ReplaceAll(kv.key, "_", "-"))
 			}
 			v = ""
 		} else if v == "" {
-			return nil, fmt.Errorf("--%s needs a value (none removes the setting)", strings.ReplaceAll(kv.key, "_", "-"))
+			return nil, p.Errorf(i18n.FlagNeedsValue, strings.ReplaceAll(kv.key, "_", "-"))
 		}
 		if kv.key == "remark" && v != "" {
 			if err := config.CheckNewRemark(v); err != nil {
-				return nil, fmt.Errorf("--remark: %w", err)
+				return nil, p.Errorf(i18n.FlagValueErr, "remark", err)
 			}
 		}
 		out = append(out, configedit.Field{Key: kv.key, Value: v})
@@ -69,7 +69,7 @@ type AddCmd struct {
 }
 
 func (c *AddCmd) Run(g *Globals, env *Env) error {
-	fields, err := c.fields(false)
+	fields, err := c.fields(env.P, false)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (c *AddCmd) Run(g *Globals, env *Env) error {
 	}
 	return editConfig(g, env, true, func(src []byte) ([]byte, error) {
 		return configedit.AddItem(src, c.Ports, fields)
-	}, "added "+c.Ports)
+	}, env.P.Sprintf(i18n.EditAdded, c.Ports))
 }
 
 // SetCmd changes an item.
@@ -88,16 +88,16 @@ type SetCmd struct {
 }
 
 func (c *SetCmd) Run(g *Globals, env *Env) error {
-	fields, err := c.fields(true)
+	fields, err := c.fields(env.P, true)
 	if err != nil {
 		return err
 	}
 	if len(fields) == 0 {
-		return errors.New("nothing to change: give at least one setting, e.g. --quota 1TB or --remark none")
+		return env.P.Errorf(i18n.NothingToChange)
 	}
 	return editConfig(g, env, false, func(src []byte) ([]byte, error) {
 		return configedit.SetFields(src, c.Ports, fields)
-	}, "changed "+c.Ports)
+	}, env.P.Sprintf(i18n.EditChanged, c.Ports))
 }
 
 // RmCmd removes an item.
@@ -108,7 +108,7 @@ type RmCmd struct {
 func (c *RmCmd) Run(g *Globals, env *Env) error {
 	return editConfig(g, env, false, func(src []byte) ([]byte, error) {
 		return configedit.RemoveItem(src, c.Ports)
-	}, "removed "+c.Ports)
+	}, env.P.Sprintf(i18n.EditRemoved, c.Ports))
 }
 
 // editConfig applies edit to the config file: validated as the daemon
@@ -122,17 +122,17 @@ func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte,
 		path, err = g.Config, nil
 	}
 	if err != nil {
-		return fmt.Errorf("config file: %w", err)
+		return env.P.Errorf(i18n.ConfigFileErr, err)
 	}
 	old, err := os.ReadFile(path)
 	existed := err == nil
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && mayCreate:
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("config dir: %w", err)
+			return env.P.Errorf(i18n.ConfigDirErr, err)
 		}
 	case err != nil:
-		return fmt.Errorf("read config: %w", err)
+		return env.P.Errorf(i18n.ReadConfigErr, err)
 	}
 	mode := os.FileMode(0o600)
 	if fi, err := os.Stat(path); err == nil {
@@ -142,11 +142,11 @@ func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte,
 	}
 	edited, err := edit(old)
 	if err != nil {
-		return fmt.Errorf("%s: %w (nothing changed)", path, err)
+		return env.P.Errorf(i18n.EditFailed, path, err)
 	}
 	cfg, err := config.Parse(edited, path)
 	if err != nil {
-		return fmt.Errorf("the edit would make the config invalid, nothing changed:\n  %w", err)
+		return env.P.Errorf(i18n.EditInvalid, err)
 	}
 	if err := state.WriteFileAtomic(path, edited, mode); err != nil {
 		return err
@@ -154,9 +154,9 @@ func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte,
 	err = adminapi.NewClient(g.Socket).Reload(env.Ctx)
 	switch {
 	case err == nil:
-		fmt.Fprintf(env.Out, "%s in %s (%s); the enforcer applied it\n", done, path, plural(len(cfg.Items), "item"))
+		env.P.Fprintln(env.Out, i18n.EditApplied, done, path, env.P.Count(len(cfg.Items), i18n.ItemsOne, i18n.ItemsMany))
 	case errors.Is(err, adminapi.ErrNotRunning):
-		fmt.Fprintf(env.Out, "%s in %s (%s); the enforcer is not running: the change applies when it starts\n", done, path, plural(len(cfg.Items), "item"))
+		env.P.Fprintln(env.Out, i18n.EditPending, done, path, env.P.Count(len(cfg.Items), i18n.ItemsOne, i18n.ItemsMany))
 	default:
 		var rerr error
 		if existed {
@@ -165,9 +165,9 @@ func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte,
 			rerr = os.Remove(path)
 		}
 		if rerr != nil {
-			return fmt.Errorf("the enforcer refused the change (%v), and putting the old file back failed: %w", err, rerr)
+			return env.P.Errorf(i18n.EditRefusedRestoreFailed, err, rerr)
 		}
-		return fmt.Errorf("the enforcer refused the change, the file is back as it was: %w", err)
+		return env.P.Errorf(i18n.EditRefused, err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
@@ -22,12 +23,12 @@ func (c *StatusCmd) Run(g *Globals, env *Env) error {
 	st, err := adminapi.NewClient(g.Socket).Status(env.Ctx)
 	live := true
 	if errors.Is(err, adminapi.ErrNotRunning) {
-		fmt.Fprintf(env.Err, "dog: %v\n", err)
+		fmt.Fprintln(env.Err, "dog: "+env.P.Sprintf(i18n.ErrNotRunning))
 		live = false
 		var note string
 		st, note, err = c.offline(g, env)
 		if err != nil {
-			return fmt.Errorf("and no checkpoint to show: %w", err)
+			return env.P.Errorf(i18n.NoCheckpoint, err)
 		}
 		fmt.Fprintln(env.Err, "dog: "+note)
 	}
@@ -37,7 +38,7 @@ func (c *StatusCmd) Run(g *Globals, env *Env) error {
 	if c.JSON {
 		return writeJSON(env.Out, st)
 	}
-	return renderStatus(env.Out, st, live, tableStyle{color: env.Color, width: env.Width, eastAsian: env.EastAsian})
+	return renderStatus(env.Out, st, live, env.style())
 }
 
 // offline builds the status from the last checkpoint and, where dog may
@@ -54,7 +55,7 @@ func (c *StatusCmd) offline(g *Globals, env *Env) (*adminapi.Status, string, err
 	}
 	saved, _, err := state.Load(dir)
 	if err != nil {
-		return nil, "", fmt.Errorf("state dir %s: %w", dir, err)
+		return nil, "", env.P.Errorf(i18n.StateDirErr, dir, err)
 	}
 	if saved.Timezone != "" {
 		if l, err := time.LoadLocation(saved.Timezone); err == nil {
@@ -63,15 +64,14 @@ func (c *StatusCmd) offline(g *Globals, env *Env) (*adminapi.Status, string, err
 	}
 	now := env.Now()
 	objs, kerr := nftread.Read(env.NetNS, layout.Table)
-	note := fmt.Sprintf("showing the kernel's live counters with the billing periods of the checkpoint of %s",
-		saved.SavedAt.In(loc).Format("2006-01-02 15:04:05"))
+	savedAt := saved.SavedAt.In(loc).Format("2006-01-02 15:04:05")
+	note := env.P.Sprintf(i18n.OfflineLive, savedAt)
 	switch {
 	case errors.Is(kerr, nftread.ErrNoTable):
-		note = fmt.Sprintf("the kernel has no %s table (nothing is counted or blocked); showing the checkpoint of %s",
-			layout.Table, saved.SavedAt.In(loc).Format("2006-01-02 15:04:05"))
+		note = env.P.Sprintf(i18n.OfflineNoTable, layout.Table, savedAt)
 		objs = nil
 	case kerr != nil:
-		note = fmt.Sprintf("cannot read the kernel (%v); showing the checkpoint of %s", kerr, saved.SavedAt.In(loc).Format("2006-01-02 15:04:05"))
+		note = env.P.Sprintf(i18n.OfflineKernelErr, kerr, savedAt)
 		objs = nil
 	}
 	st := &adminapi.Status{Time: now, Timezone: saved.Timezone, LastCheckpoint: saved.SavedAt, Stats: saved.Stats}

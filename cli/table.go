@@ -9,6 +9,8 @@ import (
 	"github.com/mattn/go-runewidth"
 
 	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/i18n"
+	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/units"
 )
 
@@ -21,6 +23,7 @@ type tableStyle struct {
 	// ASCII for its own marks so the columns stay aligned. CJK remarks are
 	// measured as two columns either way.
 	eastAsian bool
+	p         *i18n.Printer
 }
 
 const (
@@ -59,8 +62,11 @@ type columns struct {
 
 const gap = "  "
 
-func layoutFor(st *adminapi.Status, width int) columns {
-	c := columns{ports: len("PORTS"), used: 8, state: len("blocked: quota"), bar: 10}
+func (s tableStyle) layoutFor(st *adminapi.Status, width int) columns {
+	cond := s.cond()
+	c := columns{ports: cond.StringWidth(s.p.Sprintf(i18n.ColPorts)), bar: 10,
+		used:  max(8, cond.StringWidth(s.p.Sprintf(i18n.ColUsed))),
+		state: max(cond.StringWidth(s.p.Sprintf(i18n.StateBlockedQuota)), cond.StringWidth(s.p.Sprintf(i18n.ColState)))}
 	for _, it := range append([]adminapi.Item{st.Host}, st.Items...) {
 		c.ports = max(c.ports, len(it.Ports))
 	}
@@ -72,11 +78,11 @@ func layoutFor(st *adminapi.Status, width int) columns {
 		c.bar = 5
 	}
 	// bar, "100%", " of " (" " when narrow), "1023 GiB"
-	c.quota = len("100% of 1023 GiB")
+	c.quota = max(cond.StringWidth(s.p.Sprintf(i18n.QuotaOf, "100%", "1023 GiB")), cond.StringWidth(s.p.Sprintf(i18n.NoQuota)))
 	if c.bar > 0 {
 		c.quota += c.bar + 1
 	} else {
-		c.quota = len("100% 1023 GiB")
+		c.quota = max(len("100% 1023 GiB"), cond.StringWidth(s.p.Sprintf(i18n.NoQuota)))
 	}
 	fixed := c.ports + c.used + c.quota + c.state + 4*len(gap)
 	c.remark = min(max(width-fixed, 6), 32)
@@ -97,32 +103,32 @@ func renderStatus(w io.Writer, st *adminapi.Status, live bool, s tableStyle) err
 		}
 	}
 	cond := s.cond()
-	col := layoutFor(st, width)
+	col := s.layoutFor(st, width)
 	var b strings.Builder
 
 	when := st.Time.In(loc).Format("2006-01-02 15:04 MST")
 	if st.Timezone != "" && st.Timezone != "Local" {
 		when = st.Time.In(loc).Format("2006-01-02 15:04 ") + st.Timezone // "CST" says little
 	}
-	head := []string{"Port Traffic Dog", when}
-	head = append(head, plural(len(st.Items), "item"))
+	head := []string{s.p.Sprintf(i18n.ProductName), when}
+	head = append(head, s.p.Count(len(st.Items), i18n.ItemsOne, i18n.ItemsMany))
 	if live {
 		if st.Version != "" {
-			head = append(head, "enforcer "+st.Version)
+			head = append(head, s.p.Sprintf(i18n.HeadEnforcer, st.Version))
 		}
 	} else {
-		head = append(head, "ENFORCER NOT RUNNING")
+		head = append(head, s.p.Sprintf(i18n.HeadNotRunning))
 	}
 	if !st.LastCheckpoint.IsZero() {
-		head = append(head, "checkpoint "+st.LastCheckpoint.In(loc).Format("15:04:05"))
+		head = append(head, s.p.Sprintf(i18n.HeadCheckpoint, st.LastCheckpoint.In(loc).Format("15:04:05")))
 	}
 	for _, l := range wrapJoin(head, s.sep(), width, "", cond) {
 		b.WriteString(s.paint(ansiBold, l) + "\n")
 	}
 	b.WriteString("\n")
 
-	hdr := cond.FillRight("PORTS", col.ports) + gap + cond.FillRight("REMARK", col.remark) + gap +
-		padLeft("USED", col.used) + gap + cond.FillRight("QUOTA", col.quota) + gap + "STATE"
+	hdr := cond.FillRight(s.p.Sprintf(i18n.ColPorts), col.ports) + gap + cond.FillRight(s.p.Sprintf(i18n.ColRemark), col.remark) + gap +
+		cond.FillLeft(s.p.Sprintf(i18n.ColUsed), col.used) + gap + cond.FillRight(s.p.Sprintf(i18n.ColQuota), col.quota) + gap + s.p.Sprintf(i18n.ColState)
 	b.WriteString(s.paint(ansiBold, hdr) + "\n")
 
 	for _, it := range st.Items {
@@ -130,7 +136,7 @@ func renderStatus(w io.Writer, st *adminapi.Status, live bool, s tableStyle) err
 	}
 	host := st.Host
 	if host.Remark == "" {
-		host.Remark = "(whole host)"
+		host.Remark = s.p.Sprintf(i18n.WholeHost)
 	}
 	s.row(&b, host, col, loc, width, cond)
 	_, err := io.WriteString(w, b.String())
@@ -149,7 +155,7 @@ func (s tableStyle) row(b *strings.Builder, it adminapi.Item, col columns, loc *
 	}
 	remark = cond.Truncate(remark, col.remark, "…")
 	line := cond.FillRight(ports, col.ports) + gap + cond.FillRight(remark, col.remark) + gap +
-		padLeft(units.FormatBytes(it.Billable), col.used) + gap + s.quotaCell(it, col, cond) + gap + s.state(it)
+		cond.FillLeft(units.FormatBytes(it.Billable), col.used) + gap + s.quotaCell(it, col, cond) + gap + s.state(it)
 	b.WriteString(strings.TrimRight(line, " ") + "\n")
 	for _, l := range wrapJoin(s.details(it, loc), s.sep(), width, "  ", cond) {
 		b.WriteString(s.paint(ansiDim, l) + "\n")
@@ -158,16 +164,16 @@ func (s tableStyle) row(b *strings.Builder, it adminapi.Item, col columns, loc *
 
 func (s tableStyle) quotaCell(it adminapi.Item, col columns, cond *runewidth.Condition) string {
 	if it.Quota == 0 {
-		return cond.FillRight("no quota", col.quota)
+		return cond.FillRight(s.p.Sprintf(i18n.NoQuota), col.quota)
 	}
 	pct := float64(it.Billable) / float64(it.Quota) * 100
-	of := " of "
-	if col.bar == 0 {
-		of = " " // narrow: every column counts
-	}
-	text := fmt.Sprintf("%3.0f%%%s%s", pct, of, units.FormatBytes(it.Quota))
+	p := fmt.Sprintf("%3.0f%%", pct)
 	if pct > 0 && pct < 1 {
-		text = fmt.Sprintf(" <1%%%s%s", of, units.FormatBytes(it.Quota))
+		p = " <1%"
+	}
+	text := s.p.Sprintf(i18n.QuotaOf, p, units.FormatBytes(it.Quota))
+	if col.bar == 0 {
+		text = p + " " + units.FormatBytes(it.Quota) // narrow: every column counts
 	}
 	color := ansiGreen
 	switch {
@@ -195,46 +201,51 @@ func (s tableStyle) quotaCell(it adminapi.Item, col columns, cond *runewidth.Con
 func (s tableStyle) state(it adminapi.Item) string {
 	switch it.Blocked {
 	case "":
-		return s.paint(ansiGreen, "ok")
+		return s.paint(ansiGreen, s.p.Sprintf(i18n.StateOK))
 	case "expired":
-		return s.paint(ansiYellow, "expired")
+		return s.paint(ansiYellow, s.p.Sprintf(i18n.StateExpired))
+	case "quota":
+		return s.paint(ansiRed, s.p.Sprintf(i18n.StateBlockedQuota))
 	default:
-		return s.paint(ansiRed, "blocked: "+it.Blocked)
+		return s.paint(ansiRed, s.p.Sprintf(i18n.StateBlocked, it.Blocked))
 	}
 }
 
 func (s tableStyle) details(it adminapi.Item, loc *time.Location) []string {
 	var d []string
-	d = append(d, fmt.Sprintf("in %s, out %s", units.FormatBytes(it.PeriodIn), units.FormatBytes(it.PeriodOut)))
+	d = append(d, s.p.Sprintf(i18n.InOut, units.FormatBytes(it.PeriodIn), units.FormatBytes(it.PeriodOut)))
 	if it.Protocols != "" {
-		d = append(d, it.Protocols+", billing "+it.Billing)
+		d = append(d, s.p.Sprintf(i18n.ProtocolsBilling, it.Protocols, it.Billing))
 	}
 	if it.ResetDay == 0 {
-		d = append(d, "never resets (since "+it.PeriodStart.In(loc).Format("2006-01-02")+")")
+		d = append(d, s.p.Sprintf(i18n.NeverResets, it.PeriodStart.In(loc).Format("2006-01-02")))
+	} else if it.NextReset.IsZero() {
+		d = append(d, s.p.Sprintf(i18n.ResetsOnDay, it.ResetDay))
 	} else {
-		reset := fmt.Sprintf("resets on day %d", it.ResetDay)
-		if !it.NextReset.IsZero() {
-			reset += ", next " + it.NextReset.In(loc).Format("2006-01-02")
-		}
-		d = append(d, reset)
+		d = append(d, s.p.Sprintf(i18n.ResetsOnDayNext, it.ResetDay, it.NextReset.In(loc).Format("2006-01-02")))
 	}
-	switch {
-	case it.RateIn > 0 && it.RateIn == it.RateOut:
-		d = append(d, "rate "+units.FormatRate(it.RateIn))
-	case it.RateIn > 0 || it.RateOut > 0:
-		var r []string
-		if it.RateIn > 0 {
-			r = append(r, "in "+units.FormatRate(it.RateIn))
-		}
-		if it.RateOut > 0 {
-			r = append(r, "out "+units.FormatRate(it.RateOut))
-		}
-		d = append(d, "rate "+strings.Join(r, ", "))
+	if r := s.rates(it); r != "" {
+		d = append(d, r)
 	}
 	if !it.Expires.IsZero() {
-		d = append(d, "expires "+it.Expires.In(loc).Format("2006-01-02"))
+		d = append(d, s.p.Sprintf(i18n.ExpiresOn, it.Expires.In(loc).Format("2006-01-02")))
 	}
 	return d
+}
+
+// rates is the item's bandwidth limit, "" for none.
+func (s tableStyle) rates(it adminapi.Item) string {
+	switch {
+	case it.RateIn > 0 && it.RateIn == it.RateOut:
+		return s.p.Sprintf(i18n.RateBoth, units.FormatRate(it.RateIn))
+	case it.RateIn > 0 && it.RateOut > 0:
+		return s.p.Sprintf(i18n.RateInOut, units.FormatRate(it.RateIn), units.FormatRate(it.RateOut))
+	case it.RateIn > 0:
+		return s.p.Sprintf(i18n.RateIn, units.FormatRate(it.RateIn))
+	case it.RateOut > 0:
+		return s.p.Sprintf(i18n.RateOut, units.FormatRate(it.RateOut))
+	}
+	return ""
 }
 
 // wrapJoin joins parts with sep into lines no wider than width (each
@@ -259,19 +270,32 @@ func wrapJoin(parts []string, sep string, width int, indent string, cond *runewi
 	return lines
 }
 
-func padLeft(s string, n int) string {
-	if len(s) >= n {
-		return s
+
+// renderHistory draws the reset history, one line per reset.
+func renderHistory(w io.Writer, resets []state.Reset, s tableStyle) {
+	cond := s.cond()
+	l, r := cond.FillRight, cond.FillLeft
+	remarkCol := func(t string) string { return l(cond.Truncate(t, 20, "…"), 20) }
+	line := func(cells ...string) {
+		fmt.Fprintln(w, strings.Join([]string{l(cells[0], 16), l(cells[1], 16), remarkCol(cells[2]), l(cells[3], 6),
+			r(cells[4], 10), r(cells[5], 10), r(cells[6], 10)}, "  "))
 	}
-	return strings.Repeat(" ", n-len(s)) + s
+	line(s.p.Sprintf(i18n.ColTime), s.p.Sprintf(i18n.ColPorts), s.p.Sprintf(i18n.ColRemark), s.p.Sprintf(i18n.ColReason),
+		s.p.Sprintf(i18n.ColIn), s.p.Sprintf(i18n.ColOut), s.p.Sprintf(i18n.ColBillable))
+	for _, rs := range resets {
+		line(rs.Time.In(time.Local).Format("2006-01-02 15:04"), rs.Ports, rs.Remark, s.reason(rs.Reason),
+			units.FormatBytes(rs.InBytes), units.FormatBytes(rs.OutBytes), units.FormatBytes(rs.Billable))
+	}
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
+func (s tableStyle) reason(r string) string {
+	switch r {
+	case state.ReasonAuto:
+		return s.p.Sprintf(i18n.ReasonAuto)
+	case state.ReasonManual:
+		return s.p.Sprintf(i18n.ReasonManual)
+	case state.ReasonImport:
+		return s.p.Sprintf(i18n.ReasonImport)
 	}
-	if strings.HasSuffix(word, "y") {
-		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
-	}
-	return fmt.Sprintf("%d %ss", n, word)
+	return r
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/archive"
+	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/units"
 )
 
@@ -28,25 +28,25 @@ func (c *ExportCmd) Run(g *Globals, env *Env) error {
 	client := adminapi.NewClient(g.Socket)
 	st, err := client.Status(env.Ctx)
 	if errors.Is(err, adminapi.ErrNotRunning) {
-		return fmt.Errorf("%w: export takes a fresh checkpoint through the enforcer; start it first", err)
+		return env.P.Errorf(i18n.ExportNeedsEnforcer, err)
 	}
 	if err != nil {
 		return err
 	}
 	if st.Config == "" {
-		return errors.New("the enforcer runs on --port flags only, without a config file to export; move the items to a config file first")
+		return env.P.Errorf(i18n.ExportNoConfig)
 	}
 	cfg, err := os.ReadFile(st.Config)
 	if err != nil {
-		return fmt.Errorf("read the enforcer's config: %w", err)
+		return env.P.Errorf(i18n.ExportReadConfig, err)
 	}
 	cp, err := client.Checkpoint(env.Ctx)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return env.P.Errorf(i18n.ExportCheckpoint, err)
 	}
 	hist, err := client.History(env.Ctx, nil)
 	if err != nil {
-		return fmt.Errorf("history: %w", err)
+		return env.P.Errorf(i18n.ExportHistory, err)
 	}
 	host, _ := os.Hostname()
 	tool := version.Version
@@ -62,43 +62,43 @@ func (c *ExportCmd) Run(g *Globals, env *Env) error {
 		_, err := env.raw.Write(buf.Bytes()) // the archive, not text
 		return err
 	}
-	if err := writeNew(c.File, buf.Bytes(), c.Force); err != nil {
+	if err := writeNew(env.P, c.File, buf.Bytes(), c.Force); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(buf.Bytes())
-	fmt.Fprintf(env.Out, "exported %s, %s and the config of %s to %s (%s, sha256 %s)\n",
-		plural(len(cp.State.Items), "item"), plural(len(hist.Resets), "history entry"), host, c.File,
+	env.P.Fprintln(env.Out, i18n.Exported,
+		env.P.Count(len(cp.State.Items), i18n.ItemsOne, i18n.ItemsMany), env.P.Count(len(hist.Resets), i18n.HistoryOne, i18n.HistoryMany), host, c.File,
 		units.FormatBytes(uint64(buf.Len())), hex.EncodeToString(sum[:]))
-	fmt.Fprintf(env.Out, "counters as of %s; on the new host: dog import %s\n",
+	env.P.Fprintln(env.Out, i18n.ExportedNext,
 		cp.State.SavedAt.Local().Format("2006-01-02 15:04:05"), filepath.Base(c.File))
 	return nil
 }
 
 // writeNew writes a private file (the archive names customers) atomically,
 // refusing to overwrite unless force.
-func writeNew(path string, data []byte, force bool) error {
+func writeNew(p *i18n.Printer, path string, data []byte, force bool) error {
 	if _, err := os.Lstat(path); err == nil && !force {
-		return fmt.Errorf("%s exists (use --force to overwrite)", path)
+		return p.Errorf(i18n.FileExists, path)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return p.Errorf(i18n.WriteFileErr, path, err)
 	}
 	defer os.Remove(tmp.Name())
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return p.Errorf(i18n.WriteFileErr, path, err)
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return p.Errorf(i18n.WriteFileErr, path, err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return p.Errorf(i18n.WriteFileErr, path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return p.Errorf(i18n.WriteFileErr, path, err)
 	}
 	return os.Rename(tmp.Name(), path)
 }
@@ -124,44 +124,44 @@ func (c *ImportCmd) Run(g *Globals, env *Env) error {
 	}
 	data, err := io.ReadAll(io.LimitReader(r, archive.MaxArchiveSize+1))
 	if err != nil {
-		return fmt.Errorf("read %s: %w", c.File, err)
+		return env.P.Errorf(i18n.ReadFileErr, c.File, err)
 	}
 	// Validate here first: the message is the same as the enforcer's, and
 	// a dry run works without it.
 	a, err := archive.Read(bytes.NewReader(data))
 	if err != nil {
-		return fmt.Errorf("%s: %w (nothing changed)", c.File, err)
+		return env.P.Errorf(i18n.EditFailed, c.File, err)
 	}
 	resp, err := adminapi.NewClient(g.Socket).Import(env.Ctx, data, c.DryRun)
 	switch {
 	case errors.Is(err, adminapi.ErrNotRunning) && c.DryRun:
 		resp = &adminapi.ImportResponse{DryRun: true, SourceHost: a.Manifest.Host, Exported: a.Manifest.Created,
 			SourceVersion: a.Manifest.ToolVersion, Items: len(a.Parsed.Items), HistoryEntries: len(a.History),
-			Notes: []string{"the enforcer is not running: only the archive itself was checked"}}
+			Notes: []string{env.P.Sprintf(i18n.ImportOnlyArchive)}}
 	case errors.Is(err, adminapi.ErrNotRunning):
-		return fmt.Errorf("%w: import re-creates the kernel counters with the archive's values, so the enforcer must run (systemctl start dog-enforcer); nothing changed", err)
+		return env.P.Errorf(i18n.ImportNeedsEnforcer, err)
 	case err != nil:
-		return fmt.Errorf("import refused, nothing changed: %w", err)
+		return env.P.Errorf(i18n.ImportRefused, err)
 	}
 	if c.JSON {
 		return writeJSON(env.Out, resp)
 	}
-	verb := "imported"
+	verb := i18n.Imported
 	if resp.DryRun {
-		verb = "dry run: the archive is valid; an import would take"
+		verb = i18n.ImportDryRun
 	}
-	fmt.Fprintf(env.Out, "%s %s and %s from %s (exported %s by dog %s)\n", verb, plural(resp.Items, "item"),
-		plural(resp.HistoryEntries, "history entry"), resp.SourceHost,
+	env.P.Fprintln(env.Out, verb, env.P.Count(resp.Items, i18n.ItemsOne, i18n.ItemsMany),
+		env.P.Count(resp.HistoryEntries, i18n.HistoryOne, i18n.HistoryMany), resp.SourceHost,
 		resp.Exported.Local().Format("2006-01-02 15:04:05"), resp.SourceVersion)
 	for _, n := range resp.Notes {
-		fmt.Fprintln(env.Out, "note: "+n)
+		env.P.Fprintln(env.Out, i18n.ImportNote, n)
 	}
 	for _, rs := range resp.Resets {
-		fmt.Fprintf(env.Out, "reset %s: its period ended after the export (in %s, out %s)\n", rs.Ports,
+		env.P.Fprintln(env.Out, i18n.ImportReset, rs.Ports,
 			units.FormatBytes(rs.InBytes), units.FormatBytes(rs.OutBytes))
 	}
 	if resp.DryRun {
-		fmt.Fprintf(env.Out, "counters as of %s; nothing changed\n", a.State.SavedAt.Local().Format(time.DateTime))
+		env.P.Fprintln(env.Out, i18n.ImportDryRunDone, a.State.SavedAt.Local().Format(time.DateTime))
 	}
 	return nil
 }

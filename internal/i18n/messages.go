@@ -1,0 +1,199 @@
+package i18n
+
+// Key names a message of the catalog. Keys are typed constants, so a
+// message used in code always exists; TestCatalog fails when one lacks a
+// translation.
+type Key int
+
+// The messages, grouped by where dog prints them.
+const (
+	// Counts.
+	ItemsOne Key = iota
+	ItemsMany
+	HistoryOne
+	HistoryMany
+
+	// The status table.
+	ProductName
+	HeadEnforcer
+	HeadNotRunning
+	HeadCheckpoint
+	ColPorts
+	ColRemark
+	ColUsed
+	ColQuota
+	ColState
+	WholeHost
+	NoQuota
+	QuotaOf
+	StateOK
+	StateExpired
+	StateBlockedQuota
+	StateBlocked
+	InOut
+	ProtocolsBilling
+	NeverResets
+	ResetsOnDay
+	ResetsOnDayNext
+	RateBoth
+	RateInOut
+	RateIn
+	RateOut
+	ExpiresOn
+	ErrNotRunning
+	NoCheckpoint
+	StateDirErr
+	OfflineLive
+	OfflineNoTable
+	OfflineKernelErr
+
+	// History and reset.
+	ColTime
+	ColReason
+	ColIn
+	ColOut
+	ColBillable
+	ReasonAuto
+	ReasonManual
+	ReasonImport
+	NoResets
+	ResetWhich
+	ResetDone
+
+	// check-config.
+	CheckOK
+	CheckHostQuota
+
+	// add, set, rm.
+	FlagNoneAdd
+	FlagNeedsValue
+	FlagValueErr
+	NothingToChange
+	EditAdded
+	EditChanged
+	EditRemoved
+	ConfigFileErr
+	ConfigDirErr
+	ReadConfigErr
+	EditFailed
+	EditInvalid
+	EditApplied
+	EditPending
+	EditRefusedRestoreFailed
+	EditRefused
+
+	// export, import.
+	ExportNeedsEnforcer
+	ExportNoConfig
+	ExportReadConfig
+	ExportCheckpoint
+	ExportHistory
+	Exported
+	ExportedNext
+	FileExists
+	WriteFileErr
+	ReadFileErr
+	ImportOnlyArchive
+	ImportNeedsEnforcer
+	ImportRefused
+	Imported
+	ImportDryRun
+	ImportNote
+	ImportReset
+	ImportDryRunDone
+
+	numKeys
+)
+
+// messages holds every message in English (the format string, also the
+// catalog key) and Chinese. Arguments may be reordered with %[n]s.
+var messages = [numKeys]struct{ en, zh string }{
+	ItemsOne:    {"1 item", "1 个条目"},
+	ItemsMany:   {"%d items", "%d 个条目"},
+	HistoryOne:  {"1 history entry", "1 条历史记录"},
+	HistoryMany: {"%d history entries", "%d 条历史记录"},
+
+	ProductName:       {"Port Traffic Dog", "端口流量狗"},
+	HeadEnforcer:      {"enforcer %s", "执行器 %s"},
+	HeadNotRunning:    {"ENFORCER NOT RUNNING", "执行器未运行"},
+	HeadCheckpoint:    {"checkpoint %s", "检查点 %s"},
+	ColPorts:          {"PORTS", "端口"},
+	ColRemark:         {"REMARK", "备注"},
+	ColUsed:           {"USED", "已用"},
+	ColQuota:          {"QUOTA", "配额"},
+	ColState:          {"STATE", "状态"},
+	WholeHost:         {"(whole host)", "（整机）"},
+	NoQuota:           {"no quota", "无配额"},
+	QuotaOf:           {"%s of %s", "%s / %s"},
+	StateOK:           {"ok", "正常"},
+	StateExpired:      {"expired", "已到期"},
+	StateBlockedQuota: {"blocked: quota", "已阻断：超额"},
+	StateBlocked:      {"blocked: %s", "已阻断：%s"},
+	InOut:             {"in %s, out %s", "入 %s，出 %s"},
+	ProtocolsBilling:  {"%s, billing %s", "%s，计费 %s"},
+	NeverResets:       {"never resets (since %s)", "不重置（自 %s 起）"},
+	ResetsOnDay:       {"resets on day %d", "每月 %d 日重置"},
+	ResetsOnDayNext:   {"resets on day %d, next %s", "每月 %d 日重置，下次 %s"},
+	RateBoth:          {"rate %s", "限速 %s"},
+	RateInOut:         {"rate in %s, out %s", "限速 入 %s，出 %s"},
+	RateIn:            {"rate in %s", "限速 入 %s"},
+	RateOut:           {"rate out %s", "限速 出 %s"},
+	ExpiresOn:         {"expires %s", "%s 到期"},
+	ErrNotRunning:     {"the enforcer is not running", "执行器（dog-enforcer）未运行"},
+	NoCheckpoint:      {"and no checkpoint to show: %v", "也没有可显示的检查点：%v"},
+	StateDirErr:       {"state dir %s: %v", "状态目录 %s：%v"},
+	OfflineLive:       {"showing the kernel's live counters with the billing periods of the checkpoint of %s", "显示内核的实时计数器，计费周期取自 %s 的检查点"},
+	OfflineNoTable:    {"the kernel has no %s table (nothing is counted or blocked); showing the checkpoint of %s", "内核中没有 %s 表（不计数也不阻断）；显示 %s 的检查点"},
+	OfflineKernelErr:  {"cannot read the kernel (%v); showing the checkpoint of %s", "无法读取内核（%v）；显示 %s 的检查点"},
+
+	ColTime:      {"TIME", "时间"},
+	ColReason:    {"REASON", "原因"},
+	ColIn:        {"IN", "入站"},
+	ColOut:       {"OUT", "出站"},
+	ColBillable:  {"BILLABLE", "计费量"},
+	ReasonAuto:   {"auto", "自动"},
+	ReasonManual: {"manual", "手动"},
+	ReasonImport: {"import", "导入"},
+	NoResets:     {"no resets yet", "尚无重置记录"},
+	ResetWhich:   {"name the items to reset, or --all", "请指定要重置的条目，或使用 --all"},
+	ResetDone:    {"reset %s%s: period since %s: in %s, out %s, billable %s", "已重置 %s%s：自 %s 起的周期：入 %s，出 %s，计费 %s"},
+
+	CheckOK:        {"%s: OK: %s (%d with a quota, %d with a bandwidth limit), time zone %s", "%s：正确：%s（%d 个有配额，%d 个有带宽限制），时区 %s"},
+	CheckHostQuota: {", whole-host quota %s (%s)", "，整机配额 %s（%s）"},
+
+	FlagNoneAdd:              {"--%s none: leave the flag out instead", "--%s none：添加时请直接省略该选项"},
+	FlagNeedsValue:           {"--%s needs a value (none removes the setting)", "--%s 需要一个值（none 表示删除该设置）"},
+	FlagValueErr:             {"--%s: %v", "--%s：%v"},
+	NothingToChange:          {"nothing to change: give at least one setting, e.g. --quota 1TB or --remark none", "没有要修改的内容：至少给出一项设置，例如 --quota 1TB 或 --remark none"},
+	EditAdded:                {"added %s", "已添加 %s"},
+	EditChanged:              {"changed %s", "已修改 %s"},
+	EditRemoved:              {"removed %s", "已删除 %s"},
+	ConfigFileErr:            {"config file: %v", "配置文件：%v"},
+	ConfigDirErr:             {"config dir: %v", "配置目录：%v"},
+	ReadConfigErr:            {"read config: %v", "读取配置：%v"},
+	EditFailed:               {"%s: %v (nothing changed)", "%s：%v（未做任何修改）"},
+	EditInvalid:              {"the edit would make the config invalid, nothing changed:\n  %v", "此修改会使配置无效，未做任何修改：\n  %v"},
+	EditApplied:              {"%s in %s (%s); the enforcer applied it", "%[2]s 中%[1]s（%[3]s）；执行器已应用"},
+	EditPending:              {"%s in %s (%s); the enforcer is not running: the change applies when it starts", "%[2]s 中%[1]s（%[3]s）；执行器未运行：修改在它启动时生效"},
+	EditRefusedRestoreFailed: {"the enforcer refused the change (%v), and putting the old file back failed: %v", "执行器拒绝了此修改（%v），且恢复原文件失败：%v"},
+	EditRefused:              {"the enforcer refused the change, the file is back as it was: %v", "执行器拒绝了此修改，文件已恢复原样：%v"},
+
+	ExportNeedsEnforcer: {"%v: export takes a fresh checkpoint through the enforcer; start it first", "%v：导出要通过执行器取得最新检查点，请先启动它"},
+	ExportNoConfig:      {"the enforcer runs on --port flags only, without a config file to export; move the items to a config file first", "执行器只用 --port 参数运行，没有可导出的配置文件；请先把条目移到配置文件中"},
+	ExportReadConfig:    {"read the enforcer's config: %v", "读取执行器的配置：%v"},
+	ExportCheckpoint:    {"checkpoint: %v", "检查点：%v"},
+	ExportHistory:       {"history: %v", "历史记录：%v"},
+	Exported:            {"exported %s, %s and the config of %s to %s (%s, sha256 %s)", "已把 %[1]s、%[2]s 和 %[3]s 的配置导出到 %[4]s（%[5]s，sha256 %[6]s）"},
+	ExportedNext:        {"counters as of %s; on the new host: dog import %s", "计数器截至 %s；在新主机上运行：dog import %s"},
+	FileExists:          {"%s exists (use --force to overwrite)", "%s 已存在（用 --force 覆盖）"},
+	WriteFileErr:        {"write %s: %v", "写入 %s：%v"},
+	ReadFileErr:         {"read %s: %v", "读取 %s：%v"},
+	ImportOnlyArchive:   {"the enforcer is not running: only the archive itself was checked", "执行器未运行：只检查了归档本身"},
+	ImportNeedsEnforcer: {"%v: import re-creates the kernel counters with the archive's values, so the enforcer must run (systemctl start dog-enforcer); nothing changed", "%v：导入会用归档中的值重建内核计数器，执行器必须运行（systemctl start dog-enforcer）；未做任何修改"},
+	ImportRefused:       {"import refused, nothing changed: %v", "导入被拒绝，未做任何修改：%v"},
+	Imported:            {"imported %s and %s from %s (exported %s by dog %s)", "已从 %[3]s 导入 %[1]s 和 %[2]s（dog %[5]s 于 %[4]s 导出）"},
+	ImportDryRun:        {"dry run: the archive is valid; an import would take %s and %s from %s (exported %s by dog %s)", "试运行：归档有效；导入将从 %[3]s 取得 %[1]s 和 %[2]s（dog %[5]s 于 %[4]s 导出）"},
+	ImportNote:          {"note: %s", "注意：%s"},
+	ImportReset:         {"reset %s: its period ended after the export (in %s, out %s)", "已重置 %s：它的周期在导出之后结束（入 %s，出 %s）"},
+	ImportDryRunDone:    {"counters as of %s; nothing changed", "计数器截至 %s；未做任何修改"},
+}
