@@ -270,7 +270,6 @@ func wrapJoin(parts []string, sep string, width int, indent string, cond *runewi
 	return lines
 }
 
-
 // renderHistory draws the reset history, one line per reset.
 func renderHistory(w io.Writer, resets []state.Reset, s tableStyle) {
 	cond := s.cond()
