@@ -71,6 +71,10 @@ type Env struct {
 	Getenv func(string) string
 	// P prints in the chosen language (set by Main).
 	P *i18n.Printer
+	// In answers confirmations when Interactive: stdin and stdout are
+	// a terminal.
+	In          io.Reader
+	Interactive bool
 }
 
 func (env *Env) style() tableStyle {
@@ -206,12 +210,18 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 type ResetCmd struct {
 	Ports []string `arg:"" optional:"" help:"Items by their ports spec (\"443\", \"5000-5100\", \"host\")."`
 	All   bool     `name:"all" help:"Reset every item and the host."`
+	Yes   bool     `name:"yes" short:"y" help:"Reset --all without asking (needed when not on a terminal)."`
 	JSON  bool     `name:"json" help:"Print the history entries as JSON."`
 }
 
 func (c *ResetCmd) Run(g *Globals, env *Env) error {
 	if c.All == (len(c.Ports) > 0) {
 		return env.P.Errorf(i18n.ResetWhich)
+	}
+	if c.All && !c.Yes {
+		if err := c.confirmAll(g, env); err != nil {
+			return err
+		}
 	}
 	resp, err := adminapi.NewClient(g.Socket).Reset(env.Ctx, adminapi.ResetRequest{Ports: c.Ports, All: c.All})
 	if err != nil {
@@ -226,6 +236,21 @@ func (c *ResetCmd) Run(g *Globals, env *Env) error {
 			units.FormatBytes(r.OutBytes), units.FormatBytes(r.Billable))
 	}
 	return nil
+}
+
+// confirmAll shows every period --all closes and asks.
+func (c *ResetCmd) confirmAll(g *Globals, env *Env) error {
+	var show []string
+	if env.Interactive {
+		st, err := adminapi.NewClient(g.Socket).Status(env.Ctx)
+		if err != nil {
+			return err
+		}
+		for _, it := range append(st.Items, st.Host) {
+			show = append(show, periodLine(env.P, it))
+		}
+	}
+	return confirm(env, "dog reset --all", show, env.P.Sprintf(i18n.ConfirmResetAll))
 }
 
 // HistoryCmd shows the reset history.
@@ -265,7 +290,8 @@ func writeJSON(w io.Writer, v any) error {
 
 // Run is main for the dog binary.
 func Run() int {
-	env := Env{Out: os.Stdout, Err: os.Stderr, Now: time.Now, Ctx: context.Background()}
+	env := Env{Out: os.Stdout, Err: os.Stderr, Now: time.Now, Ctx: context.Background(), Getenv: os.Getenv, In: os.Stdin}
+	env.Interactive = term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	if fd := int(os.Stdout.Fd()); term.IsTerminal(fd) {
 		env.Width = 80
 		if w, _, err := term.GetSize(fd); err == nil && w > 0 {

@@ -287,7 +287,7 @@ func TestCLITour(t *testing.T) {
 	}
 
 	// rm: the item's lines go, the others keep their counters.
-	h.ok("rm", "5000-5100")
+	h.ok("rm", "--yes", "5000-5100")
 	wantCfg := strings.Replace(strings.Replace(added, "    quota: 10MiB\n", "    quota: 20MiB\n", 1),
 		"  - ports: 5000-5100    # bob's range\n    remark: bob\n    reset_day: 15\n", "", 1)
 	if got := h.readConfig(); got != wantCfg {
@@ -310,9 +310,16 @@ func TestCLITour(t *testing.T) {
 	h.fails("reset_day", "set", "8080", "--reset-day", "40")
 	h.fails("overlaps", "add", "8000-8100")
 	h.fails("not configured", "set", "9999", "--remark", "x")
-	h.fails("not configured", "rm", "9999")
+	h.fails("not configured", "rm", "-y", "9999")
 	if got := h.readConfig(); got != cfgBefore {
 		t.Fatalf("a refused edit changed the file:\n%s", got)
+	}
+
+	// reset --all on a terminal shows every period it would close.
+	out, errOut, code := h.dog(Env{Interactive: true, In: strings.NewReader("n\n")}, "reset", "--all")
+	if code != 1 || !strings.Contains(out, "  8080 (carol: test): period since 2026-11-15 02:00: in 195 KiB, out 0 B, billable 195 KiB of 195 KiB\n") ||
+		!strings.Contains(out, "  host: period since") || !strings.Contains(errOut, "cancelled") {
+		t.Errorf("reset --all answered n: exit %d\n%s%s", code, out, errOut)
 	}
 
 	// reset and history.
@@ -332,7 +339,7 @@ func TestCLITour(t *testing.T) {
 	// last checkpoint's periods.
 	h.stop()
 	h.udp(443, 10, 72, 0) // the kernel keeps counting
-	out, errOut, code := h.dog(Env{}, "status", "--state-dir", h.state)
+	out, errOut, code = h.dog(Env{}, "status", "--state-dir", h.state)
 	if code != 0 || !strings.Contains(errOut, "not running") || !strings.Contains(errOut, "live counters") {
 		t.Fatalf("status with the enforcer down: exit %d\n%s%s", code, out, errOut)
 	}

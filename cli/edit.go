@@ -103,9 +103,21 @@ func (c *SetCmd) Run(g *Globals, env *Env) error {
 // RmCmd removes an item.
 type RmCmd struct {
 	Ports string `arg:"" help:"The item, by its ports."`
+	Yes   bool   `name:"yes" short:"y" help:"Remove without asking (needed when not on a terminal)."`
 }
 
 func (c *RmCmd) Run(g *Globals, env *Env) error {
+	if !c.Yes {
+		var show []string
+		if st := liveStatus(env.Ctx, g); st != nil && env.Interactive {
+			if it, ok := findItem(st, c.Ports); ok {
+				show = append(show, periodLine(env.P, it))
+			}
+		}
+		if err := confirm(env, "dog rm "+c.Ports, show, env.P.Sprintf(i18n.ConfirmRm, c.Ports)); err != nil {
+			return err
+		}
+	}
 	return editConfig(g, env, false, func(src []byte) ([]byte, error) {
 		return configedit.RemoveItem(src, c.Ports)
 	}, env.P.Sprintf(i18n.EditRemoved, c.Ports))

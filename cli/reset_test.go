@@ -151,7 +151,7 @@ func TestDogResetAndHistory(t *testing.T) {
 // message, not a connection error.
 func TestDogSaysWhenTheEnforcerIsNotRunning(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "enforcer.sock")
-	for _, args := range [][]string{{"reset", "443"}, {"reset", "--all"}, {"history"}, {"history", "443"}} {
+	for _, args := range [][]string{{"reset", "443"}, {"reset", "--all", "--yes"}, {"history"}, {"history", "443"}} {
 		code, out, errOut := dog(t, append([]string{"--socket", sock}, args...)...)
 		if code != 1 || out != "" || !strings.Contains(errOut, "the enforcer is not running") || !strings.Contains(errOut, sock) {
 			t.Errorf("dog %v: exit %d, stdout %q, stderr %q", args, code, out, errOut)

@@ -122,7 +122,7 @@ func TestAdminSocketAccess(t *testing.T) {
 	if err := os.Chmod(sock, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"reset", "443"}, {"reset", "--all"}, {"status"}, {"history"}} {
+	for _, args := range [][]string{{"reset", "443"}, {"reset", "--all", "--yes"}, {"status"}, {"history"}} {
 		out, err := runAs(nobody, dog, append([]string{"--socket", sock}, args...)...)
 		if err == nil || !strings.Contains(out, "permission denied: the admin API is for root only; you are uid 65534") {
 			t.Errorf("nobody: dog %v on a 0666 socket: %v\n%s", args, err, out)

@@ -102,6 +102,16 @@ const (
 	ImportReset
 	ImportDryRunDone
 
+	// Confirmations.
+	ConfirmNoTTY
+	Indented
+	ConfirmPrompt
+	Cancelled
+	PeriodUse
+	PeriodOfQuota
+	ConfirmResetAll
+	ConfirmRm
+
 	numKeys
 )
 
@@ -196,4 +206,13 @@ var messages = [numKeys]struct{ en, zh string }{
 	ImportNote:          {"note: %s", "注意：%s"},
 	ImportReset:         {"reset %s: its period ended after the export (in %s, out %s)", "已重置 %s：它的周期在导出之后结束（入 %s，出 %s）"},
 	ImportDryRunDone:    {"counters as of %s; nothing changed", "计数器截至 %s；未做任何修改"},
+
+	ConfirmNoTTY:    {"%s needs a confirmation and there is no terminal to ask on: add --yes; nothing changed", "%s 需要确认，但没有可以提问的终端：请加上 --yes；未做任何修改"},
+	Indented:        {"  %s", "  %s"},
+	ConfirmPrompt:   {"%s [y/N] ", "%s [y/N] "},
+	Cancelled:       {"cancelled, nothing changed", "已取消，未做任何修改"},
+	PeriodUse:       {"%s%s: period since %s: in %s, out %s, billable %s", "%s%s：自 %s 起的周期：入 %s，出 %s，计费 %s"},
+	PeriodOfQuota:   {" of %s", " / %s"},
+	ConfirmResetAll: {"Close these periods now (use back to zero, blocked items unblocked)?", "现在结束以上周期（用量清零，已阻断的条目解除阻断）？"},
+	ConfirmRm:       {"Remove %s from the config and drop its counters?", "从配置中删除 %s 并丢弃它的计数器？"},
 }
