@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -290,7 +292,10 @@ func writeJSON(w io.Writer, v any) error {
 
 // Run is main for the dog binary.
 func Run() int {
-	env := Env{Out: os.Stdout, Err: os.Stderr, Now: time.Now, Ctx: context.Background(), Getenv: os.Getenv, In: os.Stdin}
+	// Ctrl-C ends a live view (status --watch, the console) cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := Env{Out: os.Stdout, Err: os.Stderr, Now: time.Now, Ctx: ctx, Getenv: os.Getenv, In: os.Stdin}
 	env.Interactive = term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	if fd := int(os.Stdout.Fd()); term.IsTerminal(fd) {
 		env.Width = 80

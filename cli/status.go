@@ -15,11 +15,16 @@ import (
 
 // StatusCmd shows every item.
 type StatusCmd struct {
-	JSON     bool   `name:"json" help:"Print JSON (the admin API's status object)."`
-	StateDir string `name:"state-dir" help:"Where to find the last checkpoint when the enforcer is down (default: the config's state_dir)." placeholder:"DIR"`
+	JSON     bool          `name:"json" help:"Print JSON (the admin API's status object)."`
+	StateDir string        `name:"state-dir" help:"Where to find the last checkpoint when the enforcer is down (default: the config's state_dir)." placeholder:"DIR"`
+	Watch    bool          `name:"watch" short:"w" help:"Redraw the table every --interval with live in/out rates, until Ctrl-C."`
+	Interval time.Duration `name:"interval" default:"2s" help:"How often --watch reads the status (at least 1s)."`
 }
 
 func (c *StatusCmd) Run(g *Globals, env *Env) error {
+	if c.Watch {
+		return c.watch(g, env)
+	}
 	st, err := adminapi.NewClient(g.Socket).Status(env.Ctx)
 	live := true
 	if errors.Is(err, adminapi.ErrNotRunning) {

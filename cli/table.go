@@ -24,6 +24,8 @@ type tableStyle struct {
 	// measured as two columns either way.
 	eastAsian bool
 	p         *i18n.Printer
+	// rates, by item ID, are shown when set (the live views).
+	rates map[string]rate
 }
 
 const (
@@ -213,6 +215,9 @@ func (s tableStyle) state(it adminapi.Item) string {
 
 func (s tableStyle) details(it adminapi.Item, loc *time.Location) []string {
 	var d []string
+	if r, ok := s.rates[it.ID]; ok {
+		d = append(d, s.p.Sprintf(i18n.NowRates, units.FormatRate(r.in), units.FormatRate(r.out)))
+	}
 	d = append(d, s.p.Sprintf(i18n.InOut, units.FormatBytes(it.PeriodIn), units.FormatBytes(it.PeriodOut)))
 	if it.Protocols != "" {
 		d = append(d, s.p.Sprintf(i18n.ProtocolsBilling, it.Protocols, it.Billing))
@@ -224,7 +229,7 @@ func (s tableStyle) details(it adminapi.Item, loc *time.Location) []string {
 	} else {
 		d = append(d, s.p.Sprintf(i18n.ResetsOnDayNext, it.ResetDay, it.NextReset.In(loc).Format("2006-01-02")))
 	}
-	if r := s.rates(it); r != "" {
+	if r := s.limits(it); r != "" {
 		d = append(d, r)
 	}
 	if !it.Expires.IsZero() {
@@ -233,8 +238,8 @@ func (s tableStyle) details(it adminapi.Item, loc *time.Location) []string {
 	return d
 }
 
-// rates is the item's bandwidth limit, "" for none.
-func (s tableStyle) rates(it adminapi.Item) string {
+// limits is the item's bandwidth limit, "" for none.
+func (s tableStyle) limits(it adminapi.Item) string {
 	switch {
 	case it.RateIn > 0 && it.RateIn == it.RateOut:
 		return s.p.Sprintf(i18n.RateBoth, units.FormatRate(it.RateIn))

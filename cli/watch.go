@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"strings"
+	"time"
+
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/i18n"
+)
+
+// MinWatchInterval bounds how often a live view reads the status: one read
+// costs about 100 ms of the enforcer's lock at 10,000 items.
+const MinWatchInterval = time.Second
+
+// rate is an item's traffic between two status samples, in bits per second.
+type rate struct{ in, out uint64 }
+
+// sampler turns successive statuses into rates.
+type sampler struct {
+	at   time.Time
+	prev map[string][2]uint64 // item ID → in, out bytes
+}
+
+// sample takes st, read at at, and returns every item's rate since the
+// previous sample (none on the first).
+func (s *sampler) sample(st *adminapi.Status, at time.Time) map[string]rate {
+	cur := make(map[string][2]uint64, len(st.Items)+1)
+	rates := make(map[string]rate, len(st.Items)+1)
+	dt := at.Sub(s.at).Seconds()
+	for _, it := range append(st.Items, st.Host) {
+		now := [2]uint64{it.In.Bytes, it.Out.Bytes}
+		cur[it.ID] = now
+		if p, ok := s.prev[it.ID]; ok && dt > 0 {
+			rates[it.ID] = rate{in: perSecond(p[0], now[0], dt), out: perSecond(p[1], now[1], dt)}
+		}
+	}
+	s.prev, s.at = cur, at
+	return rates
+}
+
+func perSecond(from, to uint64, seconds float64) uint64 {
+	if to < from { // the item was removed and added again: no rate yet
+		return 0
+	}
+	return uint64(float64(to-from) * 8 / seconds)
+}
+
+// watch redraws the status table every interval until the context ends.
+func (c *StatusCmd) watch(g *Globals, env *Env) error {
+	if c.Interval < MinWatchInterval {
+		return env.P.Errorf(i18n.WatchInterval, c.Interval, MinWatchInterval)
+	}
+	client := adminapi.NewClient(g.Socket)
+	var smp sampler
+	tick := time.NewTicker(c.Interval)
+	defer tick.Stop()
+	for {
+		var b strings.Builder
+		st, err := client.Status(env.Ctx)
+		if env.Ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			// The enforcer restarting is no reason to stop watching.
+			b.WriteString("dog: " + err.Error() + "\n")
+		} else {
+			s := env.style()
+			s.rates = smp.sample(st, time.Now())
+			if err := renderStatus(&b, st, true, s); err != nil {
+				return err
+			}
+		}
+		env.P.Fprintln(&b, i18n.WatchFooter, c.Interval)
+		frame := b.String()
+		if env.Width > 0 {
+			// Home, each line cleared to its end, the rest of the screen
+			// cleared: no flicker of a full clear.
+			frame = "\x1b[H" + strings.ReplaceAll(frame, "\n", "\x1b[K\n") + "\x1b[J"
+		} else {
+			frame += "\n"
+		}
+		if _, err := env.Out.Write([]byte(frame)); err != nil {
+			return err
+		}
+		select {
+		case <-env.Ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
