@@ -29,6 +29,7 @@ type Globals struct {
 	Socket string `name:"socket" default:"${socket}" help:"The enforcer's admin socket." placeholder:"PATH"`
 	Config string `name:"config" default:"${config_path}" help:"The configuration file." placeholder:"PATH"`
 	Lang   string `name:"lang" enum:"en,zh," default:"" help:"Language of the output: en or zh (default: from LC_ALL, LC_MESSAGES or LANG)." placeholder:"LANG"`
+	NoMenu bool   `name:"no-menu" help:"dog alone on a terminal prints the status instead of opening the console."`
 }
 
 // CLI is the command tree.
@@ -124,6 +125,13 @@ func Main(args []string, env Env) int {
 			return
 		}
 		env.P = i18n.New(lang)
+		if wantsConsole(args, &env) {
+			if err := runConsole(&c.Globals, &env); err != nil {
+				fmt.Fprintln(env.Err, "dog:", err)
+				code = 1
+			}
+			return
+		}
 		if err := ctx.Run(&c.Globals, &env); err != nil {
 			fmt.Fprintln(env.Err, "dog:", err)
 			code = 1
@@ -249,7 +257,7 @@ func (c *ResetCmd) confirmAll(g *Globals, env *Env) error {
 			return err
 		}
 		for _, it := range append(st.Items, st.Host) {
-			show = append(show, periodLine(env.P, it))
+			show = append(show, periodLine(env.P, it, statusLocation(st)))
 		}
 	}
 	return confirm(env, "dog reset --all", show, env.P.Sprintf(i18n.ConfirmResetAll))

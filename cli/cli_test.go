@@ -317,7 +317,7 @@ func TestCLITour(t *testing.T) {
 
 	// reset --all on a terminal shows every period it would close.
 	out, errOut, code := h.dog(Env{Interactive: true, In: strings.NewReader("n\n")}, "reset", "--all")
-	if code != 1 || !strings.Contains(out, "  8080 (carol: test): period since 2026-11-15 02:00: in 195 KiB, out 0 B, billable 195 KiB of 195 KiB\n") ||
+	if code != 1 || !strings.Contains(out, "  8080 (carol: test): period since 2026-11-15 10:00: in 195 KiB, out 0 B, billable 195 KiB of 195 KiB\n") ||
 		!strings.Contains(out, "  host: period since") || !strings.Contains(errOut, "cancelled") {
 		t.Errorf("reset --all answered n: exit %d\n%s%s", code, out, errOut)
 	}

@@ -32,8 +32,8 @@ func confirm(env *Env, command string, show []string, question string) error {
 }
 
 // periodLine is an item's open period as a confirmation shows it.
-func periodLine(p *i18n.Printer, it adminapi.Item) string {
-	use := p.Sprintf(i18n.PeriodUse, it.Ports, remark(it.Remark), it.PeriodStart.In(time.Local).Format("2006-01-02 15:04"),
+func periodLine(p *i18n.Printer, it adminapi.Item, loc *time.Location) string {
+	use := p.Sprintf(i18n.PeriodUse, it.Ports, remark(it.Remark), it.PeriodStart.In(loc).Format("2006-01-02 15:04"),
 		units.FormatBytes(it.PeriodIn), units.FormatBytes(it.PeriodOut), units.FormatBytes(it.Billable))
 	if it.Quota > 0 {
 		use += p.Sprintf(i18n.PeriodOfQuota, units.FormatBytes(it.Quota))

@@ -111,7 +111,7 @@ func (c *RmCmd) Run(g *Globals, env *Env) error {
 		var show []string
 		if st := liveStatus(env.Ctx, g); st != nil && env.Interactive {
 			if it, ok := findItem(st, c.Ports); ok {
-				show = append(show, periodLine(env.P, it))
+				show = append(show, periodLine(env.P, it, statusLocation(st)))
 			}
 		}
 		if err := confirm(env, "dog rm "+c.Ports, show, env.P.Sprintf(i18n.ConfirmRm, c.Ports)); err != nil {

@@ -98,12 +98,7 @@ func renderStatus(w io.Writer, st *adminapi.Status, live bool, s tableStyle) err
 	if width <= 0 {
 		width = 80
 	}
-	loc := time.Local
-	if st.Timezone != "" {
-		if l, err := time.LoadLocation(st.Timezone); err == nil {
-			loc = l
-		}
-	}
+	loc := statusLocation(st)
 	cond := s.cond()
 	col := s.layoutFor(st, width)
 	var b strings.Builder
@@ -273,6 +268,17 @@ func wrapJoin(parts []string, sep string, width int, indent string, cond *runewi
 		lines = append(lines, cur)
 	}
 	return lines
+}
+
+// statusLocation is the enforcer's time zone, in which periods and
+// resets are shown.
+func statusLocation(st *adminapi.Status) *time.Location {
+	if st != nil && st.Timezone != "" {
+		if l, err := time.LoadLocation(st.Timezone); err == nil {
+			return l
+		}
+	}
+	return time.Local
 }
 
 // renderHistory draws the reset history, one line per reset.

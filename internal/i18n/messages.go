@@ -117,6 +117,64 @@ const (
 	WatchFooter
 	NowRates
 
+	// The console.
+	Working
+	ConsoleResetTitle
+	ConsoleResetWhat
+	ConsoleHistoryAll
+	ConsoleHistoryOf
+	ConsoleFormKeys
+	ConsoleConfirmKeys
+	ConsoleTextKeys
+	ConsoleImportKeys
+	ConsoleColIn
+	ConsoleColOut
+	ConsoleStateBlocked
+	ConsoleStateExpiring
+	ConsoleStateLimited
+	ConsoleNoItems
+	ConsoleRefresh
+	ConsoleKeys
+	ConsoleTotal
+	ConsoleNBlocked
+	FieldPorts
+	HintPorts
+	FieldRemark
+	HintRemark
+	FieldQuota
+	HintQuota
+	FieldBilling
+	HintBilling
+	FieldResetDay
+	HintResetDay
+	FieldExpires
+	HintExpires
+	FieldRate
+	HintRate
+	FieldRateIn
+	HintRateIn
+	FieldRateOut
+	HintRateOut
+	FieldBurst
+	HintBurst
+	FieldProtocols
+	HintProtocols
+	PortsRequired
+	ConsoleAddTitle
+	ConsoleEditTitle
+	ConsoleNoChange
+	ConsolePreview
+	ConsoleRemoveTitle
+	ConsoleRemoveWhat
+	ConsoleImportTitle
+	ConsoleExportTitle
+	FieldImportFile
+	FieldExportFile
+	PathRequired
+	ConsoleImportWhat
+	NotConfigured
+	PathHint
+
 	numKeys
 )
 
@@ -224,4 +282,61 @@ var messages = [numKeys]struct{ en, zh string }{
 	WatchInterval: {"--interval %v: at least %v (every status read holds the enforcer's lock)", "--interval %v：至少 %v（每次读取状态都会占用执行器的锁）"},
 	WatchFooter:   {"every %v, Ctrl-C stops", "每 %v 刷新，Ctrl-C 退出"},
 	NowRates:      {"now in %s, out %s", "当前 入 %s，出 %s"},
+
+	Working:              {"working…", "处理中…"},
+	ConsoleResetTitle:    {"Reset %s", "重置 %s"},
+	ConsoleResetWhat:     {"This closes the period now: it goes to the history, the use starts again from zero and a blocked item is unblocked.", "这会立即结束当前周期：周期记入历史，用量从零开始，已阻断的条目解除阻断。"},
+	ConsoleHistoryAll:    {"Reset history", "重置历史"},
+	ConsoleHistoryOf:     {"Reset history of %s", "%s 的重置历史"},
+	ConsoleFormKeys:      {"enter next · shift+tab back · esc cancel", "回车 下一项 · shift+tab 上一项 · esc 取消"},
+	ConsoleConfirmKeys:   {"y yes · n no", "y 确认 · n 取消"},
+	ConsoleTextKeys:      {"↑↓ scroll · esc back", "↑↓ 滚动 · esc 返回"},
+	ConsoleImportKeys:    {"y import · esc cancel", "y 导入 · esc 取消"},
+	ConsoleColIn:         {"IN b/s", "入 b/s"},
+	ConsoleColOut:        {"OUT b/s", "出 b/s"},
+	ConsoleStateBlocked:  {"blocked", "已阻断"},
+	ConsoleStateExpiring: {"expiring", "即将到期"},
+	ConsoleStateLimited:  {"limited", "限速"},
+	ConsoleNoItems:       {"no items yet: a adds one", "还没有条目：按 a 添加"},
+	ConsoleRefresh:       {"live: every %v", "实时：每 %v 刷新"},
+	ConsoleKeys:          {"a add  e edit  l limits  x expiry  d remove  r reset  h history  o export  i import  q quit", "a 添加  e 编辑  l 限速  x 到期  d 删除  r 重置  h 历史  o 导出  i 导入  q 退出"},
+	ConsoleTotal:         {"TOTAL", "合计"},
+	ConsoleNBlocked:      {"%d blocked", "%d 个阻断"},
+	FieldPorts:           {"Ports", "端口"},
+	HintPorts:            {"443, 5000-5100 or 443,5000-5100", "443、5000-5100 或 443,5000-5100"},
+	FieldRemark:          {"Remark", "备注"},
+	HintRemark:           {"free text, e.g. the customer", "任意文字，例如客户名"},
+	FieldQuota:           {"Quota", "配额"},
+	HintQuota:            {"per period: 500GiB, 1TB; empty: none", "每周期：500GiB、1TB；留空表示不限"},
+	FieldBilling:         {"Billing", "计费方式"},
+	HintBilling:          {"out, in, sum, max or relay; empty: sum", "out、in、sum、max 或 relay；留空为 sum"},
+	FieldResetDay:        {"Reset day", "重置日"},
+	HintResetDay:         {"1-31, 0 never; empty: 1", "1-31，0 为不重置；留空为 1"},
+	FieldExpires:         {"Expires", "到期日"},
+	HintExpires:          {"YYYY-MM-DD; empty: never", "YYYY-MM-DD；留空为永不到期"},
+	FieldRate:            {"Rate", "限速"},
+	HintRate:             {"both ways: 100Mbps; empty: none", "双向：100Mbps；留空为不限"},
+	FieldRateIn:          {"Rate in", "入站限速"},
+	HintRateIn:           {"to the port (uploads)", "到端口的流量（上传）"},
+	FieldRateOut:         {"Rate out", "出站限速"},
+	HintRateOut:          {"from the port (downloads)", "从端口发出的流量（下载）"},
+	FieldBurst:           {"Burst", "突发"},
+	HintBurst:            {"size; empty: derived from the rate", "大小；留空则按限速推算"},
+	FieldProtocols:       {"Protocols", "协议"},
+	HintProtocols:        {"tcp, udp or tcp,udp; empty: both", "tcp、udp 或 tcp,udp；留空为两者"},
+	PortsRequired:        {"an item needs its ports", "条目需要端口"},
+	ConsoleAddTitle:      {"Add an item", "添加条目"},
+	ConsoleEditTitle:     {"Change %s", "修改 %s"},
+	ConsoleNoChange:      {"nothing changed", "没有修改"},
+	ConsolePreview:       {"The change to %s (checked as dog check-config checks it):", "对 %s 的修改（已按 dog check-config 的规则检查）："},
+	ConsoleRemoveTitle:   {"Remove %s", "删除 %s"},
+	ConsoleRemoveWhat:    {"Its counters and open period are dropped; the history stays.", "它的计数器和当前周期将被丢弃；历史记录保留。"},
+	ConsoleImportTitle:   {"Import an archive", "导入归档"},
+	ConsoleExportTitle:   {"Export to an archive", "导出到归档"},
+	FieldImportFile:      {"Archive", "归档文件"},
+	FieldExportFile:      {"File", "文件"},
+	PathRequired:         {"give a file", "请给出文件名"},
+	PathHint:             {"a path on this host", "本机上的路径"},
+	NotConfigured:        {"%q is not configured", "%q 未配置"},
+	ConsoleImportWhat:    {"Import replaces the config, counters, periods and history of this host.", "导入会替换本机的配置、计数器、周期和历史记录。"},
 }

@@ -1,0 +1,627 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/huh"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/i18n"
+	"port-traffic-dog/internal/units"
+)
+
+// The console: `dog` alone on a terminal. A live table of every item (rates
+// from successive status reads, period use with a quota bar, state), the
+// host and a total, and the operator's actions on the selected item, each
+// through the same code as its command (editConfig, the admin API) so the
+// checks and messages are the same.
+
+// consoleInterval is how often the console reads the status.
+const consoleInterval = 2 * time.Second
+
+// ExpiringSoon is how close an expiry date makes an item "expiring".
+const ExpiringSoon = 7 * 24 * time.Hour
+
+// wantsConsole: dog was started with no command (global flags only), on a
+// terminal that can draw one.
+func wantsConsole(args []string, env *Env) bool {
+	if !env.Interactive || env.In == nil || env.Getenv == nil {
+		return false
+	}
+	if t := env.Getenv("TERM"); t == "dumb" || t == "" {
+		return false
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--socket" || a == "--config" || a == "--lang":
+			i++ // its value
+		case strings.HasPrefix(a, "--socket=") || strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "--lang="):
+		default:
+			return false // a command, --no-menu, --help, …
+		}
+	}
+	return true
+}
+
+type screen int
+
+const (
+	screenMain screen = iota
+	screenForm
+	screenConfirm
+	screenText
+)
+
+// console is the bubbletea model.
+type console struct {
+	g      *Globals
+	env    *Env
+	p      *i18n.Printer
+	client *adminapi.Client
+	style  tableStyle
+
+	st    *adminapi.Status
+	err   error
+	smp   sampler
+	rates map[string]rate
+	sel   int // selected item
+	top   int // first item shown
+	w, h  int
+
+	screen screen
+	// form: the open form, and what its values do when submitted.
+	form     *huh.Form
+	onSubmit func() tea.Cmd
+	// confirm: what the confirmation shows and runs.
+	title    string
+	lines    []string
+	onYes    func() tea.Cmd
+	textTop  int
+	message  string // the last action's outcome
+	failed   bool
+	quitting bool
+}
+
+type statusMsg struct {
+	st  *adminapi.Status
+	err error
+	at  time.Time
+}
+
+type tickMsg struct{}
+
+// doneMsg is the outcome of an action: its output or its error.
+type doneMsg struct {
+	out string
+	err error
+}
+
+// textMsg opens a text view (history, a dry-run import).
+type textMsg struct {
+	title string
+	lines []string
+	err   error
+	then  func() tea.Cmd // y on the view runs it (import after its dry run)
+}
+
+func runConsole(g *Globals, env *Env) error {
+	if !env.Color {
+		// NO_COLOR or TERM=dumb: the forms' theme draws with the same
+		// renderer.
+		lipgloss.SetColorProfile(termenv.Ascii)
+	}
+	c := newConsole(g, env)
+	prog := tea.NewProgram(c, tea.WithInput(env.In), tea.WithOutput(env.Out), tea.WithContext(env.Ctx), tea.WithAltScreen())
+	_, err := prog.Run()
+	if err != nil && env.Ctx.Err() != nil {
+		return nil // Ctrl-C or SIGTERM: a normal way out
+	}
+	return err
+}
+
+func newConsole(g *Globals, env *Env) *console {
+	return &console{g: g, env: env, p: env.P, client: adminapi.NewClient(g.Socket),
+		style: env.style(), w: 80, h: 24}
+}
+
+func (c *console) Init() tea.Cmd { return c.fetch() }
+
+func (c *console) fetch() tea.Cmd {
+	return func() tea.Msg {
+		st, err := c.client.Status(c.env.Ctx)
+		return statusMsg{st: st, err: err, at: time.Now()}
+	}
+}
+
+func (c *console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch m := msg.(type) {
+	case tea.WindowSizeMsg:
+		c.w, c.h = m.Width, m.Height
+		c.style.width = m.Width
+		if c.form != nil {
+			c.form = c.form.WithWidth(min(m.Width, 100))
+		}
+	case statusMsg:
+		c.err = m.err
+		if m.err == nil {
+			c.st = m.st
+			c.rates = c.smp.sample(m.st, m.at)
+			c.style.rates = c.rates
+			c.sel = min(c.sel, max(len(c.st.Items)-1, 0))
+		}
+		// One read at a time: the next starts an interval after this one.
+		return c, tea.Tick(consoleInterval, func(time.Time) tea.Msg { return tickMsg{} })
+	case tickMsg:
+		return c, c.fetch()
+	case doneMsg:
+		c.screen, c.form = screenMain, nil
+		c.failed = m.err != nil
+		if m.err != nil {
+			c.message = "dog: " + m.err.Error()
+		} else {
+			c.message = strings.TrimSpace(m.out)
+		}
+		return c, c.fetch()
+	case confirmMsg:
+		c.screen, c.title, c.lines, c.onYes = screenConfirm, m.title, m.lines, m.yes
+		return c, nil
+	case textMsg:
+		if m.err != nil {
+			return c.Update(doneMsg{err: m.err})
+		}
+		c.screen, c.title, c.lines, c.textTop, c.onYes = screenText, m.title, m.lines, 0, m.then
+		return c, nil
+	case tea.KeyMsg:
+		if m.String() == "ctrl+c" {
+			c.quitting = true
+			return c, tea.Quit
+		}
+		switch c.screen {
+		case screenMain:
+			return c.mainKey(m)
+		case screenConfirm:
+			return c.confirmKey(m)
+		case screenText:
+			return c.textKey(m)
+		}
+	}
+	if c.screen == screenForm && c.form != nil {
+		if k, ok := msg.(tea.KeyMsg); ok && k.String() == "esc" {
+			c.screen, c.form = screenMain, nil
+			c.message, c.failed = c.p.Sprintf(i18n.Cancelled), false
+			return c, nil
+		}
+		f, cmd := c.form.Update(msg)
+		if f, ok := f.(*huh.Form); ok {
+			c.form = f
+		}
+		switch c.form.State {
+		case huh.StateCompleted:
+			c.form = nil
+			c.screen = screenMain
+			return c, c.onSubmit()
+		case huh.StateAborted:
+			c.screen, c.form = screenMain, nil
+			return c, nil
+		}
+		return c, cmd
+	}
+	return c, nil
+}
+
+// selected is the item under the cursor, if any.
+func (c *console) selected() (adminapi.Item, bool) {
+	if c.st == nil || c.sel >= len(c.st.Items) {
+		return adminapi.Item{}, false
+	}
+	return c.st.Items[c.sel], true
+}
+
+func (c *console) mainKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+	n := 0
+	if c.st != nil {
+		n = len(c.st.Items)
+	}
+	page := c.listRows()
+	it, ok := c.selected()
+	switch k.String() {
+	case "q", "esc":
+		c.quitting = true
+		return c, tea.Quit
+	case "up", "k":
+		c.sel = max(c.sel-1, 0)
+	case "down", "j":
+		c.sel = max(min(c.sel+1, n-1), 0)
+	case "pgup":
+		c.sel = max(c.sel-page, 0)
+	case "pgdown", " ":
+		c.sel = max(min(c.sel+page, n-1), 0)
+	case "home", "g":
+		c.sel = 0
+	case "end", "G":
+		c.sel = max(n-1, 0)
+	case "a":
+		return c.openItemForm("", fieldsAll)
+	case "e":
+		if ok {
+			return c.openItemForm(it.Ports, fieldsAll)
+		}
+	case "l":
+		if ok {
+			return c.openItemForm(it.Ports, fieldsLimits)
+		}
+	case "x":
+		if ok {
+			return c.openItemForm(it.Ports, fieldsExpiry)
+		}
+	case "d", "delete":
+		if ok {
+			return c.confirmRemove(it)
+		}
+	case "r":
+		if ok {
+			return c.confirmReset(it)
+		}
+	case "h":
+		return c, c.history(it.Ports, ok)
+	case "o":
+		return c.openPathForm(true)
+	case "i":
+		return c.openPathForm(false)
+	}
+	return c, nil
+}
+
+func (c *console) confirmKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+	switch strings.ToLower(k.String()) {
+	case "y":
+		c.screen = screenMain
+		c.message, c.failed = c.p.Sprintf(i18n.Working), false
+		return c, c.onYes()
+	case "n", "esc", "q":
+		c.screen = screenMain
+		c.message, c.failed = c.p.Sprintf(i18n.Cancelled), false
+	}
+	return c, nil
+}
+
+func (c *console) textKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+	page := max(c.h-4, 1)
+	switch k.String() {
+	case "y":
+		if c.onYes != nil {
+			c.screen = screenMain
+			c.message, c.failed = c.p.Sprintf(i18n.Working), false
+			return c, c.onYes()
+		}
+	case "q", "esc", "n":
+		c.screen = screenMain
+	case "up", "k":
+		c.textTop = max(c.textTop-1, 0)
+	case "down", "j":
+		c.textTop = max(min(c.textTop+1, len(c.lines)-page), 0)
+	case "pgup":
+		c.textTop = max(c.textTop-page, 0)
+	case "pgdown", " ":
+		c.textTop = max(min(c.textTop+page, len(c.lines)-page), 0)
+	}
+	return c, nil
+}
+
+// capture runs a command's code with its output kept for the message line.
+func (c *console) capture(run func(env *Env) error) tea.Cmd {
+	return func() tea.Msg {
+		var out bytes.Buffer
+		env := *c.env
+		env.Out, env.Err, env.Interactive, env.Width, env.Color = &out, &out, false, 0, false
+		err := run(&env)
+		return doneMsg{out: out.String(), err: err}
+	}
+}
+
+func (c *console) confirmReset(it adminapi.Item) (tea.Model, tea.Cmd) {
+	c.screen = screenConfirm
+	c.title = c.p.Sprintf(i18n.ConsoleResetTitle, it.Ports)
+	c.lines = []string{periodLine(c.p, it, statusLocation(c.st)), "", c.p.Sprintf(i18n.ConsoleResetWhat)}
+	ports := it.Ports
+	c.onYes = func() tea.Cmd {
+		return c.capture(func(env *Env) error {
+			return (&ResetCmd{Ports: []string{ports}}).Run(c.g, env)
+		})
+	}
+	return c, nil
+}
+
+func (c *console) history(ports string, one bool) tea.Cmd {
+	return func() tea.Msg {
+		var filter []string
+		title := c.p.Sprintf(i18n.ConsoleHistoryAll)
+		if one {
+			filter = []string{ports}
+			title = c.p.Sprintf(i18n.ConsoleHistoryOf, ports)
+		}
+		resp, err := c.client.History(c.env.Ctx, filter)
+		if err != nil {
+			return textMsg{err: err}
+		}
+		if len(resp.Resets) == 0 {
+			return textMsg{title: title, lines: []string{c.p.Sprintf(i18n.NoResets)}}
+		}
+		var b strings.Builder
+		s := c.style
+		s.color = false
+		renderHistory(&b, resp.Resets, s)
+		return textMsg{title: title, lines: strings.Split(strings.TrimRight(b.String(), "\n"), "\n")}
+	}
+}
+
+// View draws the current screen in at most c.h lines of c.w columns.
+func (c *console) View() string {
+	if c.quitting {
+		return ""
+	}
+	var lines []string
+	switch c.screen {
+	case screenForm:
+		if c.form != nil {
+			lines = append([]string{c.bold(c.title), ""}, strings.Split(c.form.View(), "\n")...)
+			lines = append(lines, "", c.dim(c.p.Sprintf(i18n.ConsoleFormKeys)))
+		}
+	case screenConfirm:
+		lines = append([]string{c.bold(c.title), ""}, c.wrapAll(c.lines)...)
+		lines = append(lines, "", c.bold(c.p.Sprintf(i18n.ConsoleConfirmKeys)))
+	case screenText:
+		page := max(c.h-4, 1)
+		body := c.lines[min(c.textTop, len(c.lines)):]
+		if len(body) > page {
+			body = body[:page]
+		}
+		lines = append([]string{c.bold(c.title), ""}, body...)
+		keys := c.p.Sprintf(i18n.ConsoleTextKeys)
+		if c.onYes != nil {
+			keys = c.p.Sprintf(i18n.ConsoleImportKeys)
+		}
+		lines = append(lines, "", c.dim(keys))
+	default:
+		lines = c.mainView()
+	}
+	if len(lines) > c.h {
+		lines = lines[:c.h]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (c *console) wrapAll(ls []string) []string {
+	var out []string
+	cond := c.style.cond()
+	for _, l := range ls {
+		if cond.StringWidth(l) <= c.w {
+			out = append(out, l)
+			continue
+		}
+		out = append(out, wrapJoin(strings.Split(l, " "), " ", c.w, "", cond)...)
+	}
+	return out
+}
+
+func (c *console) bold(s string) string {
+	if !c.style.color {
+		return s
+	}
+	return lipgloss.NewStyle().Bold(true).Render(s)
+}
+
+func (c *console) dim(s string) string { return c.style.paint(ansiDim, s) }
+
+// listRows is how many item lines fit: the screen less the header, the
+// column titles, host and total, the details of the selection (2), the
+// message and the keys (2).
+func (c *console) listRows() int { return max(c.h-9, 1) }
+
+// consoleCols are the widths of the main table.
+type consoleCols struct{ ports, remark, rate, used, bar, pct, state int }
+
+func (c *console) cols() consoleCols {
+	cond := c.style.cond()
+	k := consoleCols{ports: 11, rate: 7, used: 9, bar: 10, pct: 4}
+	for _, s := range []i18n.Key{i18n.StateOK, i18n.ConsoleStateBlocked, i18n.StateExpired,
+		i18n.ConsoleStateExpiring, i18n.ConsoleStateLimited, i18n.ColState} {
+		k.state = max(k.state, cond.StringWidth(c.p.Sprintf(s)))
+	}
+	for _, s := range []i18n.Key{i18n.ConsoleColIn, i18n.ConsoleColOut} {
+		k.rate = max(k.rate, cond.StringWidth(c.p.Sprintf(s)))
+	}
+	if c.w < 76 {
+		k.bar = max(c.w-70, 0)
+	}
+	fixed := 2 + k.ports + 2*k.rate + k.used + k.bar + k.pct + k.state + 7
+	k.remark = min(max(c.w-fixed, 4), 32)
+	return k
+}
+
+func (c *console) mainView() []string {
+	cond := c.style.cond()
+	k := c.cols()
+	var lines []string
+	loc := statusLocation(c.st)
+	head := []string{c.p.Sprintf(i18n.ProductName)}
+	if c.st != nil {
+		head = append(head, c.st.Time.In(loc).Format("2006-01-02 15:04:05"),
+			c.p.Count(len(c.st.Items), i18n.ItemsOne, i18n.ItemsMany))
+		if c.st.Version != "" {
+			head = append(head, c.p.Sprintf(i18n.HeadEnforcer, c.st.Version))
+		}
+	}
+	lines = append(lines, c.bold(cond.Truncate(strings.Join(head, c.style.sep()), c.w, "")))
+	row := func(cursor, ports, remark, in, out, used, bar, pct, state string) string {
+		l := cursor + cond.FillRight(cond.Truncate(ports, k.ports, "~"), k.ports) + " " +
+			cond.FillRight(cond.Truncate(remark, k.remark, "~"), k.remark) + " " +
+			cond.FillLeft(in, k.rate) + " " + cond.FillLeft(out, k.rate) + " " + cond.FillLeft(used, k.used) + " "
+		if k.bar > 0 {
+			l += bar + " "
+		}
+		return strings.TrimRight(l+cond.FillLeft(pct, k.pct)+" "+state, " ")
+	}
+	lines = append(lines, c.bold(row("  ", c.p.Sprintf(i18n.ColPorts), c.p.Sprintf(i18n.ColRemark), c.p.Sprintf(i18n.ConsoleColIn),
+		c.p.Sprintf(i18n.ConsoleColOut), c.p.Sprintf(i18n.ColUsed), cond.FillRight(c.p.Sprintf(i18n.ColQuota), k.bar), "", c.p.Sprintf(i18n.ColState))))
+	rows := c.listRows()
+	if c.st == nil {
+		for range rows + 2 {
+			lines = append(lines, "")
+		}
+	} else {
+		// Keep the selection on screen.
+		if c.sel < c.top {
+			c.top = c.sel
+		}
+		if c.sel >= c.top+rows {
+			c.top = c.sel - rows + 1
+		}
+		c.top = max(min(c.top, len(c.st.Items)-rows), 0)
+		itemLine := func(cursor string, it adminapi.Item) string {
+			in, out := "", ""
+			if r, ok := c.rates[it.ID]; ok {
+				in, out = compactRate(r.in), compactRate(r.out)
+			}
+			bar, pct := c.bar(it, k.bar)
+			return row(cursor, it.Ports, it.Remark, in, out, units.FormatBytes(it.Billable), bar, pct, c.state(it))
+		}
+		pad := 0
+		for i := c.top; i < c.top+rows; i++ {
+			if i >= len(c.st.Items) {
+				pad++
+				continue
+			}
+			cursor := "  "
+			if i == c.sel {
+				cursor = "> "
+			}
+			l := itemLine(cursor, c.st.Items[i])
+			if i == c.sel && c.style.color {
+				l = lipgloss.NewStyle().Reverse(true).Render(l)
+			}
+			lines = append(lines, l)
+		}
+		host := c.st.Host
+		if host.Remark == "" {
+			host.Remark = c.p.Sprintf(i18n.WholeHost)
+		}
+		lines = append(lines, itemLine("  ", host))
+		lines = append(lines, c.bold(c.totalLine(row)))
+		for range pad {
+			lines = append(lines, "")
+		}
+	}
+	// The selection's details.
+	var details []string
+	if it, ok := c.selected(); ok {
+		details = wrapJoin(append([]string{it.Ports}, c.style.details(it, loc)...), c.style.sep(), c.w, "", cond)
+	} else if c.st != nil {
+		details = []string{c.p.Sprintf(i18n.ConsoleNoItems)}
+	}
+	for i := range 2 {
+		if i < len(details) {
+			lines = append(lines, c.dim(details[i]))
+		} else {
+			lines = append(lines, "")
+		}
+	}
+	msg := c.message
+	switch {
+	case c.err != nil:
+		msg, c.failed = "dog: "+c.err.Error(), true
+	case msg == "" && c.st != nil:
+		msg = c.p.Sprintf(i18n.ConsoleRefresh, consoleInterval)
+	}
+	msg = cond.Truncate(strings.ReplaceAll(msg, "\n", " "), c.w, "~")
+	if c.failed {
+		msg = c.style.paint(ansiRed, msg)
+	}
+	lines = append(lines, msg)
+	for _, l := range wrapJoin(strings.Split(c.p.Sprintf(i18n.ConsoleKeys), "  "), "  ", c.w, "", cond) {
+		lines = append(lines, c.dim(l))
+	}
+	return lines
+}
+
+// totalLine sums every item (the host is already a total of its own).
+func (c *console) totalLine(row func(cursor, ports, remark, in, out, used, bar, pct, state string) string) string {
+	var in, out, used uint64
+	blocked := 0
+	for _, it := range c.st.Items {
+		r := c.rates[it.ID]
+		in, out, used = in+r.in, out+r.out, used+it.Billable
+		if it.Blocked != "" {
+			blocked++
+		}
+	}
+	rin, rout := "", ""
+	if len(c.rates) > 0 {
+		rin, rout = compactRate(in), compactRate(out)
+	}
+	state := ""
+	if blocked > 0 {
+		state = c.p.Sprintf(i18n.ConsoleNBlocked, blocked)
+	}
+	return row("  ", c.p.Sprintf(i18n.ConsoleTotal), c.p.Count(len(c.st.Items), i18n.ItemsOne, i18n.ItemsMany),
+		rin, rout, units.FormatBytes(used), strings.Repeat(" ", c.cols().bar), "", state)
+}
+
+// bar is the quota bar and percentage of an item ("" without a quota).
+func (c *console) bar(it adminapi.Item, width int) (string, string) {
+	if it.Quota == 0 {
+		return strings.Repeat(" ", width), "-"
+	}
+	frac := float64(it.Billable) / float64(it.Quota)
+	filled := min(int(frac*float64(width)+0.5), width)
+	if it.Billable > 0 && filled == 0 {
+		filled = 1
+	}
+	full, empty := "█", "░"
+	if c.style.eastAsian {
+		full, empty = "#", "-"
+	}
+	color := ansiGreen
+	switch {
+	case frac >= 0.95:
+		color = ansiRed
+	case frac >= 0.8:
+		color = ansiYellow
+	}
+	bar := c.style.paint(color, strings.Repeat(full, filled)) + c.style.paint(ansiDim, strings.Repeat(empty, width-filled))
+	return bar, fmt.Sprintf("%.0f%%", frac*100)
+}
+
+// state is the one word the table has room for: blocked, expired,
+// expiring (within a week), limited (a bandwidth limit), ok.
+func (c *console) state(it adminapi.Item) string {
+	var now time.Time
+	if c.st != nil {
+		now = c.st.Time
+	}
+	switch {
+	case it.Blocked == "quota":
+		return c.style.paint(ansiRed, c.p.Sprintf(i18n.ConsoleStateBlocked))
+	case it.Blocked != "":
+		return c.style.paint(ansiYellow, c.p.Sprintf(i18n.StateExpired))
+	case !it.Expires.IsZero() && it.Expires.Sub(now) < ExpiringSoon:
+		return c.style.paint(ansiYellow, c.p.Sprintf(i18n.ConsoleStateExpiring))
+	case it.RateIn > 0 || it.RateOut > 0:
+		return c.p.Sprintf(i18n.ConsoleStateLimited)
+	}
+	return c.style.paint(ansiGreen, c.p.Sprintf(i18n.StateOK))
+}
+
+// compactRate is bits per second in at most 6 columns: 0, 980K, 12.3M, 1.05G.
+func compactRate(bps uint64) string {
+	s := units.FormatRate(bps)
+	s = strings.TrimSuffix(s, "bit/s")
+	return strings.ReplaceAll(s, " ", "")
+}
