@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/huh"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
 	"port-traffic-dog/internal/adminapi"
@@ -395,6 +396,10 @@ func (c *console) View() string {
 	if len(lines) > c.h {
 		lines = lines[:c.h]
 	}
+	for i, l := range lines {
+		// Nothing may wrap (a long path, an error): the screen would scroll.
+		lines[i] = ansi.Truncate(l, c.w, "")
+	}
 	return strings.Join(lines, "\n")
 }
 
@@ -457,6 +462,15 @@ func (c *console) mainView() []string {
 			c.p.Count(len(c.st.Items), i18n.ItemsOne, i18n.ItemsMany))
 		if c.st.Version != "" {
 			head = append(head, c.p.Sprintf(i18n.HeadEnforcer, c.st.Version))
+		}
+		blocked := 0
+		for _, it := range c.st.Items {
+			if it.Blocked != "" {
+				blocked++
+			}
+		}
+		if blocked > 0 {
+			head = append(head, c.style.paint(ansiRed, c.p.Sprintf(i18n.ConsoleNBlocked, blocked)))
 		}
 	}
 	lines = append(lines, c.bold(cond.Truncate(strings.Join(head, c.style.sep()), c.w, "")))
@@ -554,24 +568,16 @@ func (c *console) mainView() []string {
 // totalLine sums every item (the host is already a total of its own).
 func (c *console) totalLine(row func(cursor, ports, remark, in, out, used, bar, pct, state string) string) string {
 	var in, out, used uint64
-	blocked := 0
 	for _, it := range c.st.Items {
 		r := c.rates[it.ID]
 		in, out, used = in+r.in, out+r.out, used+it.Billable
-		if it.Blocked != "" {
-			blocked++
-		}
 	}
 	rin, rout := "", ""
 	if len(c.rates) > 0 {
 		rin, rout = compactRate(in), compactRate(out)
 	}
-	state := ""
-	if blocked > 0 {
-		state = c.p.Sprintf(i18n.ConsoleNBlocked, blocked)
-	}
 	return row("  ", c.p.Sprintf(i18n.ConsoleTotal), c.p.Count(len(c.st.Items), i18n.ItemsOne, i18n.ItemsMany),
-		rin, rout, units.FormatBytes(used), strings.Repeat(" ", c.cols().bar), "", state)
+		rin, rout, units.FormatBytes(used), "", "", "")
 }
 
 // bar is the quota bar and percentage of an item ("" without a quota).

@@ -9,6 +9,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/huh"
+	"github.com/charmbracelet/lipgloss"
 	"go.yaml.in/yaml/v3"
 
 	"port-traffic-dog/internal/adminapi"
@@ -174,8 +175,11 @@ func (c *console) newForm(groups ...*huh.Group) *huh.Form {
 	if !c.style.color {
 		theme = huh.ThemeBase()
 	}
-	km := huh.NewDefaultKeyMap()
-	return huh.NewForm(groups...).WithTheme(theme).WithKeyMap(km).WithWidth(min(c.w, 100)).WithShowHelp(false)
+	if c.style.eastAsian {
+		// A CJK terminal draws the box-drawing ┃ two columns wide.
+		theme.Focused.Base = theme.Focused.Base.Border(lipgloss.Border{Left: "|"}, false, false, false, true)
+	}
+	return huh.NewForm(groups...).WithTheme(theme).WithWidth(min(c.w, 100)).WithShowHelp(false)
 }
 
 // preview shows the config change an edit makes, checked as the enforcer
@@ -198,7 +202,7 @@ func (c *console) preview(title string, mayCreate bool, edit func([]byte) ([]byt
 		if _, err := config.Parse(edited, path); err != nil {
 			return textMsg{err: c.p.Errorf(i18n.EditInvalid, err)}
 		}
-		lines := append([]string{c.p.Sprintf(i18n.ConsolePreview, path), ""}, lineDiff(string(old), string(edited), 2)...)
+		lines := append([]string{c.p.Sprintf(i18n.ConsolePreview), "", "  " + path}, lineDiff(string(old), string(edited), 2)...)
 		return confirmMsg{title: title, lines: lines, yes: func() tea.Cmd {
 			return c.capture(func(env *Env) error { return editConfig(c.g, env, mayCreate, edit, done) })
 		}}

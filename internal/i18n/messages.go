@@ -328,7 +328,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	ConsoleAddTitle:      {"Add an item", "添加条目"},
 	ConsoleEditTitle:     {"Change %s", "修改 %s"},
 	ConsoleNoChange:      {"nothing changed", "没有修改"},
-	ConsolePreview:       {"The change to %s (checked as dog check-config checks it):", "对 %s 的修改（已按 dog check-config 的规则检查）："},
+	ConsolePreview:       {"The change to the config, checked as dog check-config checks it:", "对配置的修改（已按 dog check-config 的规则检查）："},
 	ConsoleRemoveTitle:   {"Remove %s", "删除 %s"},
 	ConsoleRemoveWhat:    {"Its counters and open period are dropped; the history stays.", "它的计数器和当前周期将被丢弃；历史记录保留。"},
 	ConsoleImportTitle:   {"Import an archive", "导入归档"},

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/i18n"
+	"port-traffic-dog/internal/state"
+)
+
+// consoleStatus is a status as the enforcer would send it, at t, with the
+// counters grown by step bytes a second since fixedNow.
+func consoleStatus(at time.Time, step uint64) *adminapi.Status {
+	secs := uint64(at.Sub(fixedNow) / time.Second)
+	c := func(base uint64, mult uint64) state.Counter { return state.Counter{Bytes: base + secs*step*mult} }
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	next := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	st := &adminapi.Status{Version: "1.0.0", Time: at, Timezone: "UTC", Items: []adminapi.Item{
+		{Ports: "443", ID: "p443", Remark: "alice 阿里巴巴 香港中转 premium", Protocols: "tcp+udp", Billing: "sum", Quota: 500 << 30,
+			ResetDay: 1, In: c(120<<30, 1), Out: c(80<<30, 3), PeriodIn: 120 << 30, PeriodOut: 80 << 30, Billable: 200 << 30,
+			PeriodStart: start, NextReset: next},
+		{Ports: "5000-5100", ID: "p5000-5100", Remark: "bob", Protocols: "tcp+udp", Billing: "out", Quota: 100 << 30, ResetDay: 15,
+			RateIn: 20e6, RateOut: 20e6, In: c(10<<30, 0), Out: c(99<<30, 0), PeriodIn: 10 << 30, PeriodOut: 99 << 30, Billable: 99 << 30,
+			PeriodStart: start, NextReset: next},
+		{Ports: "8080", ID: "p8080", Remark: "carol", Protocols: "tcp", Billing: "sum", Quota: 1 << 30, ResetDay: 1,
+			In: c(1<<29, 0), Out: c(1<<29, 0), PeriodIn: 1 << 29, PeriodOut: 1 << 29, Billable: 1 << 30, Blocked: "quota",
+			PeriodStart: start, NextReset: next},
+		{Ports: "443,9000-9100", ID: "p443_9000-9100", Remark: "dave", Protocols: "tcp+udp", Billing: "sum", ResetDay: 0,
+			Expires: time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC), In: c(5<<20, 1<<4), Out: c(1<<20, 1),
+			PeriodIn: 5 << 20, PeriodOut: 1 << 20, Billable: 6 << 20, PeriodStart: start},
+	}}
+	st.Host = adminapi.Item{Ports: "host", ID: "host", Protocols: "tcp+udp", Billing: "sum", In: c(200<<30, 2), Out: c(200<<30, 4),
+		PeriodIn: 200 << 30, PeriodOut: 200 << 30, Billable: 400 << 30, PeriodStart: start}
+	return st
+}
+
+// press sends keys to the console as bubbletea would, running the
+// commands they return (a form moves to its next field through one);
+// timers (cursor blink, the refresh tick) are dropped.
+func press(c *console, keys ...string) {
+	for _, k := range keys {
+		_, cmd := c.Update(key(k))
+		run(c, cmd)
+	}
+}
+
+func run(c *console, cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	got := make(chan tea.Msg, 1)
+	go func() { got <- cmd() }()
+	select {
+	case msg := <-got:
+		switch m := msg.(type) {
+		case nil:
+		case tea.BatchMsg:
+			for _, cmd := range m {
+				run(c, cmd)
+			}
+		case statusMsg, tickMsg:
+			// no enforcer in these tests: the fixture's status stays
+		default:
+			_, next := c.Update(m)
+			run(c, next)
+		}
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+func key(s string) tea.KeyMsg {
+	switch s {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+// newTestConsole is a console of 80×24 that has read two statuses two
+// seconds apart (so it shows rates), with a config file of its own.
+func newTestConsole(t *testing.T, lang i18n.Lang, eastAsian bool) (*console, string) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("ports:\n  - ports: \"443\"\n    remark: alice\n    quota: 500GiB\n  - ports: 5000-5100\n    rate: 20Mbps\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{P: i18n.New(lang), Ctx: context.Background(), Now: func() time.Time { return fixedNow }, EastAsian: eastAsian, Width: 80}
+	c := newConsole(&Globals{Config: cfg, Socket: filepath.Join(dir, "none.sock")}, env)
+	c.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	c.Update(statusMsg{st: consoleStatus(fixedNow, 1<<20), at: fixedNow})
+	at := fixedNow.Add(2 * time.Second)
+	c.Update(statusMsg{st: consoleStatus(at, 1<<20), at: at})
+	return c, cfg
+}
+
+// screenFits checks a screen is at most 24 lines of 80 columns.
+func screenFits(t *testing.T, name, v string, eastAsian bool) {
+	t.Helper()
+	if n := strings.Count(strings.TrimSuffix(v, "\n"), "\n") + 1; n > 24 {
+		t.Errorf("%s: %d lines", name, n)
+	}
+	fitsOn(t, v, 80, eastAsian)
+}
+
+// TestConsoleScreens keeps golden captures of the console's main screens
+// at 80×24 in both languages (the CJK ones measured as a CJK terminal
+// draws them).
+func TestConsoleScreens(t *testing.T) {
+	for _, lc := range []struct {
+		lang      i18n.Lang
+		eastAsian bool
+	}{{i18n.EN, false}, {i18n.ZH, true}} {
+		t.Run(string(lc.lang), func(t *testing.T) {
+			shot := func(name string, c *console) {
+				t.Helper()
+				v := strings.ReplaceAll(c.View()+"\n", filepath.Dir(c.g.Config), "$DIR")
+				screenFits(t, name, v, lc.eastAsian)
+				golden(t, "console-"+name+"-"+string(lc.lang)+".golden", v)
+			}
+			c, _ := newTestConsole(t, lc.lang, lc.eastAsian)
+			shot("main", c)
+
+			// The add form, with a refused value and check-config's message.
+			press(c, "a", "9", "0", "0", "0", "enter", "c", "a", "r", "o", "l", "enter", "l", "o", "t", "s", "enter")
+			shot("add", c)
+			press(c, "esc")
+
+			// Reset confirmation of the second item.
+			press(c, "down", "r")
+			shot("reset", c)
+			press(c, "n")
+
+			// Remove: the period and the config change.
+			press(c, "up", "d")
+			shot("remove", c)
+		})
+	}
+}
