@@ -26,7 +26,9 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from this run
 func TestMain(m *testing.M) {
 	// dog prints history times in the local zone: pin it for the goldens.
 	time.Local = time.UTC
-	os.Exit(m.Run())
+	code := m.Run()
+	commands.Remove()
+	os.Exit(code)
 }
 
 // fixedNow is the clock of the golden tests: the enforcer and dog both see

@@ -147,3 +147,37 @@ func TestConsoleScreens(t *testing.T) {
 		})
 	}
 }
+
+// TestWantsConsole: the console opens for dog alone (global flags
+// allowed) on a terminal; a command, --no-menu, a pipe or TERM=dumb gets
+// the plain status.
+func TestWantsConsole(t *testing.T) {
+	term := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "TERM" {
+				return v
+			}
+			return ""
+		}
+	}
+	tty := Env{Interactive: true, In: strings.NewReader(""), Getenv: term("xterm-256color")}
+	for _, c := range []struct {
+		args []string
+		env  Env
+		want bool
+	}{
+		{nil, tty, true},
+		{[]string{"--lang", "zh", "--socket=/run/x.sock", "--config", "/etc/x.yaml"}, tty, true},
+		{[]string{"--no-menu"}, tty, false},
+		{[]string{"status"}, tty, false},
+		{[]string{"--lang", "zh", "history"}, tty, false},
+		{[]string{"--help"}, tty, false},
+		{nil, Env{Interactive: false, In: strings.NewReader(""), Getenv: term("xterm")}, false},
+		{nil, Env{Interactive: true, In: strings.NewReader(""), Getenv: term("dumb")}, false},
+		{nil, Env{Interactive: true, In: strings.NewReader(""), Getenv: term("")}, false},
+	} {
+		if got := wantsConsole(c.args, &c.env); got != c.want {
+			t.Errorf("dog %v (interactive %v, TERM=%q): console %v, want %v", c.args, c.env.Interactive, c.env.Getenv("TERM"), got, c.want)
+		}
+	}
+}

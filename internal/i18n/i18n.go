@@ -105,7 +105,7 @@ func (p *Printer) Fprintf(w io.Writer, k Key, args ...any) {
 
 // Fprintln writes message k formatted with args and a newline to w.
 func (p *Printer) Fprintln(w io.Writer, k Key, args ...any) {
-	p.p.Fprintf(w, messages[k].en+"\n", args...)
+	io.WriteString(w, p.Sprintf(k, args...)+"\n")
 }
 
 // Errorf is fmt.Errorf in the printer's language: the message is

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -115,6 +116,12 @@ func TestPrinter(t *testing.T) {
 	}
 	if got := zh.Sprintf(EditApplied, zh.Sprintf(EditAdded, "443"), "/etc/dog.yaml", zh.Count(1, ItemsOne, ItemsMany)); got != "/etc/dog.yaml 中已添加 443（1 个条目）；执行器已应用" {
 		t.Errorf("zh: %q", got)
+	}
+	var b strings.Builder
+	zh.Fprintln(&b, EditAdded, "443")
+	zh.Fprintf(&b, EditRemoved, "80")
+	if b.String() != "已添加 443\n已删除 80" {
+		t.Errorf("zh Fprintln, Fprintf: %q", b.String())
 	}
 	base := errors.New("boom")
 	err := zh.Errorf(EditRefused, base)
