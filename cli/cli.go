@@ -127,13 +127,13 @@ func Main(args []string, env Env) int {
 		env.P = i18n.New(lang)
 		if wantsConsole(args, &env) {
 			if err := runConsole(&c.Globals, &env); err != nil {
-				fmt.Fprintln(env.Err, "dog:", err)
+				fmt.Fprintln(env.Err, "dog:", env.P.Error(err))
 				code = 1
 			}
 			return
 		}
 		if err := ctx.Run(&c.Globals, &env); err != nil {
-			fmt.Fprintln(env.Err, "dog:", err)
+			fmt.Fprintln(env.Err, "dog:", env.P.Error(err))
 			code = 1
 		}
 	}()

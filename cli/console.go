@@ -165,7 +165,7 @@ func (c *console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		c.screen, c.form = screenMain, nil
 		c.failed = m.err != nil
 		if m.err != nil {
-			c.message = "dog: " + m.err.Error()
+			c.message = "dog: " + c.p.Error(m.err)
 		} else {
 			c.message = strings.TrimSpace(m.out)
 		}
@@ -550,7 +550,7 @@ func (c *console) mainView() []string {
 	msg := c.message
 	switch {
 	case c.err != nil:
-		msg, c.failed = "dog: "+c.err.Error(), true
+		msg, c.failed = "dog: "+c.p.Error(c.err), true
 	case msg == "" && c.st != nil:
 		msg = c.p.Sprintf(i18n.ConsoleRefresh, consoleInterval)
 	}

@@ -67,13 +67,13 @@ func rawItem(p *i18n.Printer, path, ports string) (map[string]string, error) {
 
 // validateField checks one value as dog check-config would, with its
 // message: the value alone in an item of a config of its own.
-func validateField(key, value string) error {
+func validateField(p *i18n.Printer, key, value string) error {
 	if strings.TrimSpace(value) == "" {
 		return nil
 	}
 	src, err := configedit.AddItem(nil, "1", []configedit.Field{{Key: key, Value: value}})
 	if err != nil {
-		return err
+		return errors.New(p.Error(err))
 	}
 	if key == "burst" { // a burst alone is refused for want of a rate
 		src, err = configedit.SetFields(src, "1", []configedit.Field{{Key: "rate", Value: "1Mbps"}})
@@ -84,9 +84,12 @@ func validateField(key, value string) error {
 	_, err = config.Parse(src, "form")
 	var ce *config.Error
 	if errors.As(err, &ce) {
-		return errors.New(ce.Msg)
+		return errors.New(p.Message(ce.Msg))
 	}
-	return err
+	if err != nil {
+		return errors.New(p.Error(err))
+	}
+	return nil
 }
 
 // openItemForm opens the add form (ports "") or the edit form of an item
@@ -97,7 +100,7 @@ func (c *console) openItemForm(ports string, keys []string) (tea.Model, tea.Cmd)
 	if !adding {
 		raw, err := rawItem(c.p, c.g.Config, ports)
 		if err != nil {
-			c.message, c.failed = "dog: "+err.Error(), true
+			c.message, c.failed = "dog: "+c.p.Error(err), true
 			return c, nil
 		}
 		old = raw
@@ -111,8 +114,10 @@ func (c *console) openItemForm(ports string, keys []string) (tea.Model, tea.Cmd)
 			if strings.TrimSpace(s) == "" {
 				return errors.New(c.p.Sprintf(i18n.PortsRequired))
 			}
-			_, err := portspec.Parse(strings.TrimSpace(s))
-			return err
+			if _, err := portspec.Parse(strings.TrimSpace(s)); err != nil {
+				return errors.New(c.p.Error(err))
+			}
+			return nil
 		}))
 	} else {
 		c.title = c.p.Sprintf(i18n.ConsoleEditTitle, ports)
@@ -122,7 +127,7 @@ func (c *console) openItemForm(ports string, keys []string) (tea.Model, tea.Cmd)
 		vals[key] = &v
 		key := key
 		help := fieldHelp[key]
-		fields = append(fields, c.input(help[0], help[1], vals[key]).Validate(func(s string) error { return validateField(key, s) }))
+		fields = append(fields, c.input(help[0], help[1], vals[key]).Validate(func(s string) error { return validateField(c.p, key, s) }))
 	}
 	// Pages of at most 5 fields: a page fits 24 rows with its hints.
 	var groups []*huh.Group

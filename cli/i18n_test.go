@@ -85,6 +85,10 @@ func TestLanguageChoice(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("ports:\n  - ports: \"443\"\n    quota: 1TB\n  - ports: \"8080\"\n    rate: 10Mbps\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("ports:\n  - ports: \"443\"\n    quota: lots\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	run := func(getenv func(string) string, args ...string) (string, string, int) {
 		var out, errb bytes.Buffer
 		code := Main(append([]string{"--socket", filepath.Join(dir, "none.sock")}, args...),
@@ -101,6 +105,10 @@ func TestLanguageChoice(t *testing.T) {
 		{locale("zh_CN.UTF-8"), []string{"check-config", cfg}, cfg + "：正确：2 个条目（1 个有配额，1 个有带宽限制），时区 Local\n", "", 0},
 		{locale("zh_CN.UTF-8"), []string{"--lang", "en", "check-config", cfg}, cfg + ": OK: 2 items (1 with a quota, 1 with a bandwidth limit), time zone Local\n", "", 0},
 		{nil, []string{"--lang", "zh", "reset"}, "", "dog: 请指定要重置的条目，或使用 --all\n", 1},
+		{nil, []string{"--lang", "zh", "check-config", bad}, "", "dog: " + bad + ":3：条目 \"443\"：quota：无效的大小 \"lots\"：没有数字\n", 1},
+		{nil, []string{"check-config", bad}, "", "dog: " + bad + ":3: item \"443\": quota: invalid size \"lots\": no number\n", 1},
+		{locale("zh_CN.UTF-8"), []string{"--config", cfg, "add", "440-450"}, "", "dog: 此修改会使配置无效，未做任何修改：\n  " + cfg +
+			":6：条目 \"440-450\"：ports：与条目 \"443\"（" + cfg + ":2）在端口 443 上重叠：一个端口只能属于一个条目\n", 1},
 		{locale("en_US.UTF-8"), []string{"reset"}, "", "dog: name the items to reset, or --all\n", 1},
 	} {
 		out, errOut, code := run(c.getenv, c.args...)

@@ -62,7 +62,7 @@ func (c *StatusCmd) watch(g *Globals, env *Env) error {
 		}
 		if err != nil {
 			// The enforcer restarting is no reason to stop watching.
-			b.WriteString("dog: " + err.Error() + "\n")
+			b.WriteString("dog: " + env.P.Error(err) + "\n")
 		} else {
 			s := env.style()
 			s.rates = smp.sample(st, time.Now())

@@ -94,13 +94,36 @@ func New(lang Lang) *Printer {
 func (p *Printer) Lang() Lang { return p.lang }
 
 // Sprintf formats message k with args.
+// An error among args is shown in the printer's language (Error).
 func (p *Printer) Sprintf(k Key, args ...any) string {
-	return p.p.Sprintf(messages[k].en, args...)
+	return p.p.Sprintf(messages[k].en, p.errorArgs(args)...)
 }
 
 // Fprintf writes message k formatted with args to w.
 func (p *Printer) Fprintf(w io.Writer, k Key, args ...any) {
-	p.p.Fprintf(w, messages[k].en, args...)
+	p.p.Fprintf(w, messages[k].en, p.errorArgs(args)...)
+}
+
+func (p *Printer) errorArgs(args []any) []any {
+	out := args
+	for i, a := range args {
+		if err, ok := a.(error); ok {
+			if &out[0] == &args[0] {
+				out = append([]any(nil), args...)
+			}
+			out[i] = p.Error(err)
+		}
+	}
+	return out
+}
+
+// Message translates one message of dog's packages (as Error does for an
+// error's), e.g. a config check's message without its place.
+func (p *Printer) Message(msg string) string {
+	if p.lang == EN {
+		return msg
+	}
+	return translateMessage(msg)
 }
 
 // Fprintln writes message k formatted with args and a newline to w.

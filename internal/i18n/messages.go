@@ -174,6 +174,7 @@ const (
 	ConsoleImportWhat
 	NotConfigured
 	PathHint
+	ItemPrefix
 
 	numKeys
 )
@@ -336,6 +337,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	FieldImportFile:      {"Archive", "归档文件"},
 	FieldExportFile:      {"File", "文件"},
 	PathRequired:         {"give a file", "请给出文件名"},
+	ItemPrefix:           {"item %q: ", "条目 %q："},
 	PathHint:             {"a path on this host", "本机上的路径"},
 	NotConfigured:        {"%q is not configured", "%q 未配置"},
 	ConsoleImportWhat:    {"Import replaces the config, counters, periods and history of this host.", "导入会替换本机的配置、计数器、周期和历史记录。"},
