@@ -1,22 +1,19 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/configedit"
+	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/legacy"
 	"port-traffic-dog/internal/notify"
 	"port-traffic-dog/internal/state"
@@ -120,30 +117,11 @@ func (c *ImportLegacyCmd) Run(g *Globals, env *Env) error {
 		return stErr
 	}
 	if !c.Yes {
-		ok, err := confirm(env)
-		if err != nil {
+		if err := confirm(env, "dog import-legacy", nil, env.P.Sprintf(i18n.ConfirmMigrate)); err != nil {
 			return err
-		}
-		if !ok {
-			fmt.Fprintln(env.Out, "not migrated: nothing changed")
-			return nil
 		}
 	}
 	return r.migrate(client, st.Config, ours, withRates, withoutRates)
-}
-
-// confirm asks on a terminal; elsewhere it refuses without --yes.
-func confirm(env *Env) (bool, error) {
-	if !term.IsTerminal(int(os.Stdin.Fd())) {
-		return false, errors.New("not a terminal: review the report above and run again with --yes to migrate (nothing changed)")
-	}
-	fmt.Fprint(env.Out, "Migrate now? The script's table, qdiscs and cron lines will be removed. [y/N] ")
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, err
-	}
-	a := strings.ToLower(strings.TrimSpace(line))
-	return a == "y" || a == "yes", nil
 }
 
 // read gathers the live setup: the table, if it is this config's, its tc

@@ -111,6 +111,7 @@ const (
 	PeriodOfQuota
 	ConfirmResetAll
 	ConfirmRm
+	ConfirmMigrate
 
 	// Live views.
 	WatchInterval
@@ -279,6 +280,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	PeriodOfQuota:   {" of %s", " / %s"},
 	ConfirmResetAll: {"Close these periods now (use back to zero, blocked items unblocked)?", "现在结束以上周期（用量清零，已阻断的条目解除阻断）？"},
 	ConfirmRm:       {"Remove %s from the config and drop its counters?", "从配置中删除 %s 并丢弃它的计数器？"},
+	ConfirmMigrate:  {"Migrate now? The script's table, qdiscs and cron lines will be removed.", "现在迁移吗？脚本的 nftables 表、qdisc 和 cron 行将被删除。"},
 
 	WatchInterval: {"--interval %v: at least %v (every status read holds the enforcer's lock)", "--interval %v：至少 %v（每次读取状态都会占用执行器的锁）"},
 	WatchFooter:   {"every %v, Ctrl-C stops", "每 %v 刷新，Ctrl-C 退出"},
