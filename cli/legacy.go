@@ -56,22 +56,22 @@ func (c *ImportLegacyCmd) Run(g *Globals, env *Env) error {
 	cfg, err := legacy.LoadConfig(c.From)
 	if errors.Is(err, legacy.ErrNoConfig) {
 		if done := legacy.Retired(c.From); len(done) > 0 {
-			fmt.Fprintf(env.Out, "nothing to import: %s was already migrated (%s)\n", c.From, filepath.Base(done[len(done)-1]))
+			env.P.Fprintln(env.Out, i18n.LegacyAlreadyMigrated, c.From, filepath.Base(done[len(done)-1]))
 		} else {
-			fmt.Fprintf(env.Out, "nothing to import: no port-traffic-dog.sh config in %s\n", c.From)
+			env.P.Fprintln(env.Out, i18n.LegacyNoConfig, c.From)
 		}
 		if _, err := legacy.ReadTable(env.NetNS, legacy.DefaultTable); err == nil {
 			// Its quota rules would go on dropping traffic.
-			fmt.Fprintf(env.Out, "but its table inet %s is still loaded, without a config to import from: look at it with nft list table inet %[1]s, remove it with nft delete table inet %[1]s\n", legacy.DefaultTable)
+			env.P.Fprintln(env.Out, i18n.LegacyTableLeft, legacy.DefaultTable)
 		}
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%w (nothing changed)", err)
+		return env.P.Errorf(i18n.LegacyNothingChanged, err)
 	}
 	r := &legacyRun{c: c, env: env, cfg: cfg}
 	if err := r.read(); err != nil {
-		return fmt.Errorf("%w (nothing changed)", err)
+		return env.P.Errorf(i18n.LegacyNothingChanged, err)
 	}
 
 	client := adminapi.NewClient(g.Socket)
@@ -80,19 +80,19 @@ func (c *ImportLegacyCmd) Run(g *Globals, env *Env) error {
 	var ours *config.Config
 	if stErr == nil {
 		if st.Config == "" {
-			return errors.New("the enforcer runs on --port flags only, without a config file to add the ports to; start it with --config.file (nothing changed)")
+			return env.P.Errorf(i18n.LegacyFlagsOnly)
 		}
 		if ourText, err = os.ReadFile(st.Config); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("read the enforcer's config: %w (nothing changed)", err)
+			return env.P.Errorf(i18n.LegacyReadOurs, err)
 		}
 		if ours, err = config.Parse(ourText, st.Config); err != nil {
-			return fmt.Errorf("the enforcer's config: %w (nothing changed)", err)
+			return env.P.Errorf(i18n.LegacyOursInvalid, err)
 		}
 	}
 	planErr := r.plan()
 	r.report(stErr == nil)
 	if planErr != nil {
-		return fmt.Errorf("not migrated, nothing changed:\n%w", planErr)
+		return env.P.Errorf(i18n.LegacyNotMigrated, planErr)
 	}
 	var withRates, withoutRates []byte
 	if stErr == nil {
@@ -103,15 +103,15 @@ func (c *ImportLegacyCmd) Run(g *Globals, env *Env) error {
 			_, err = config.Parse(withRates, st.Config)
 		}
 		if err != nil {
-			return fmt.Errorf("the ports do not fit the enforcer's config %s, nothing changed:\n  %w", st.Config, err)
+			return env.P.Errorf(i18n.LegacyDoesNotFit, st.Config, err)
 		}
 	}
 	if c.DryRun {
-		fmt.Fprintln(env.Out, "dry run: nothing changed")
+		env.P.Fprintln(env.Out, i18n.LegacyDryRun)
 		return nil
 	}
 	if errors.Is(stErr, adminapi.ErrNotRunning) {
-		return fmt.Errorf("%w: the import goes through it; start it (systemctl start dog-enforcer: it leaves the script's setup alone), then run this again; nothing changed", stErr)
+		return env.P.Errorf(i18n.LegacyNeedsEnforcer, stErr)
 	}
 	if stErr != nil {
 		return stErr
@@ -137,7 +137,7 @@ func (r *legacyRun) read() error {
 		for _, p := range r.cfg.Ports {
 			if _, ok := t.Counters[p.CounterBase()+"_out"]; !ok {
 				// Not this config's table (or half of it): touch nothing.
-				fmt.Fprintf(r.env.Err, "warning: table inet %s exists here but has no counter %s_out: it is not this config's, so it is left alone and the counters come from %s\n",
+				r.env.P.Fprintln(r.env.Err, i18n.LegacyForeignTable,
 					r.cfg.Table, p.CounterBase(), legacy.TrafficDataName)
 				r.table = nil
 				break
@@ -188,12 +188,12 @@ func (r *legacyRun) plan() error {
 // settings.
 func (r *legacyRun) report(enforcer bool) {
 	w := r.env.Out
-	where := "its table inet " + r.cfg.Table + " is live here: counters read from it"
+	where := r.env.P.Sprintf(i18n.LegacyWhereLive, r.cfg.Table)
 	if r.table == nil {
-		where = "its table is not live here: counters from " + legacy.TrafficDataName + "; no table, qdisc or cron line is touched"
+		where = r.env.P.Sprintf(i18n.LegacyWhereNotLive, legacy.TrafficDataName)
 	}
-	fmt.Fprintf(w, "port-traffic-dog.sh in %s (%s)\n", r.c.From, where)
-	fmt.Fprintf(w, "%d ports:\n", len(r.cfg.Ports))
+	r.env.P.Fprintln(w, i18n.LegacyHeader, r.c.From, where)
+	r.env.P.Fprintln(w, i18n.LegacyPorts, len(r.cfg.Ports))
 	for i := range r.items {
 		it := &r.items[i]
 		fmt.Fprintf(w, "\n  %s\n", it.Ports)
@@ -203,52 +203,52 @@ func (r *legacyRun) report(enforcer bool) {
 	}
 	fmt.Fprintln(w)
 	if r.cfg.GlobalBilling != "" {
-		fmt.Fprintf(w, "global.billing_mode %q: not read by any version of the script (each port has its own); ignored\n", r.cfg.GlobalBilling)
+		r.env.P.Fprintln(w, i18n.LegacyGlobalBilling, r.cfg.GlobalBilling)
 	}
 	if n := len(legacy.History(r.history, r.items)); n > 0 {
-		fmt.Fprintf(w, "history: %d resets from %s carried into ours (reason %q)\n", n, legacy.HistoryLogName, legacy.ReasonLegacy)
+		r.env.P.Fprintln(w, i18n.LegacyHistory, n, legacy.HistoryLogName, legacy.ReasonLegacy)
 	}
 	if t := r.cfg.Telegram; t != nil {
-		fmt.Fprintf(w, "telegram: chat %s, server name %q, status report %s: ", t.ChatID, t.ServerName, orOff(t.Interval))
+		r.env.P.Fprintf(w, i18n.LegacyTelegramHead, t.ChatID, t.ServerName, orOff(r.env.P, t.Interval))
 		_, why := r.telegram(notifyEnv(r.env).Msg)
 		switch {
 		case t.Token == "" || t.ChatID == "":
-			fmt.Fprintln(w, "no bot token or chat id in the script's config: nothing to carry")
+			r.env.P.Fprintln(w, i18n.LegacyTelegramNothing)
 		case why == nil:
-			fmt.Fprintf(w, "set up after the migration as dog notify telegram does, in %s and %s\n", r.c.AlertmanagerConfig, r.c.PrometheusConfig)
+			r.env.P.Fprintln(w, i18n.LegacyTelegramSetUp, r.c.AlertmanagerConfig, r.c.PrometheusConfig)
 		case expected(why):
-			fmt.Fprintf(w, "not set up here: %v; after the migration the bot token goes into a 0600 file and the dog notify telegram command is printed\n", why)
+			r.env.P.Fprintln(w, i18n.LegacyTelegramNotHere, why)
 		default:
-			fmt.Fprintf(w, "dog notify telegram refuses: %s; after the migration the bot token goes into a 0600 file, the command is printed and import-legacy exits non-zero\n", whyText(why))
+			r.env.P.Fprintln(w, i18n.LegacyTelegramRefuses, whyText(why))
 		}
 	}
 	if r.cfg.WeCom {
-		fmt.Fprintln(w, "wecom: cannot be carried: Alertmanager has no WeCom group-robot receiver (its wechat_configs is the WeChat Work app API); set up alerts with dog notify")
+		r.env.P.Fprintln(w, i18n.LegacyWeCom)
 	}
 	if r.table != nil {
-		fmt.Fprintf(w, "to remove: %d cron lines of the script", len(r.cronOld))
+		r.env.P.Fprintf(w, i18n.LegacyToRemove, len(r.cronOld))
 		for _, l := range r.cronOld {
 			fmt.Fprintf(w, "\n    %s", l)
 		}
-		fmt.Fprintf(w, "\n  then table inet %s", r.cfg.Table)
+		r.env.P.Fprintf(w, i18n.LegacyThenTable, r.cfg.Table)
 		for _, s := range r.shaping {
-			fmt.Fprintf(w, ", the HTB root 1: on %s (%d classes, %d filters)", s.Link, s.Classes, s.Filters)
+			r.env.P.Fprintf(w, i18n.LegacyThenHTB, s.Link, s.Classes, s.Filters)
 		}
 		if r.script {
-			fmt.Fprintf(w, ", %s (the script's shortcut)", r.c.Shortcut)
+			r.env.P.Fprintf(w, i18n.LegacyThenShortcut, r.c.Shortcut)
 		}
 		fmt.Fprintln(w)
 	}
 	if !enforcer {
-		fmt.Fprintln(w, "the enforcer is not running: the ports could not be checked against its config")
+		r.env.P.Fprintln(w, i18n.LegacyNotChecked)
 	}
 }
 
-func orOff(s string) string {
+func orOff(p *i18n.Printer, s string) string {
 	if s == "" {
-		return "off"
+		return p.Sprintf(i18n.LegacyOff)
 	}
-	return "every " + s
+	return p.Sprintf(i18n.LegacyEvery, s)
 }
 
 // ourConfig is the enforcer's config with the script's ports appended.
@@ -261,7 +261,7 @@ func (r *legacyRun) ourConfig(text []byte, withRates bool) ([]byte, error) {
 			fields = append(fields, configedit.Field{Key: f[0], Value: f[1]})
 		}
 		if text, err = configedit.AddItem(text, it.Ports, fields); err != nil {
-			return nil, fmt.Errorf("port %s: %w", it.Ports, err)
+			return nil, r.env.P.Errorf(i18n.LegacyPortErr, it.Ports, err)
 		}
 	}
 	return text, nil
@@ -274,25 +274,25 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 	w, now := r.env.Out, r.env.Now()
 	backup, err := legacy.BackupDir(r.c.From, now)
 	if err != nil {
-		return fmt.Errorf("%w (nothing changed)", err)
+		return r.env.P.Errorf(i18n.LegacyNothingChanged, err)
 	}
-	fmt.Fprintf(w, "1. backed up %s to %s (0600)\n", r.c.From, backup)
+	r.env.P.Fprintln(w, i18n.LegacyBackedUp, r.c.From, backup)
 
 	// The script's counters went on counting while the operator read the
 	// report: take them again, a moment before ours take over.
 	if r.table != nil {
 		t, err := legacy.ReadTable(r.env.NetNS, r.cfg.Table)
 		if err != nil {
-			return fmt.Errorf("read the script's table again: %w (nothing changed)", err)
+			return r.env.P.Errorf(i18n.LegacyReread, err)
 		}
 		r.table = t
 		if err := r.plan(); err != nil {
-			return fmt.Errorf("the script's table changed since the report: %w (nothing changed)", err)
+			return r.env.P.Errorf(i18n.LegacyChanged, err)
 		}
 	}
 	cp, err := client.Checkpoint(r.env.Ctx)
 	if err != nil {
-		return fmt.Errorf("checkpoint the enforcer: %w (nothing changed)", err)
+		return r.env.P.Errorf(i18n.LegacyCheckpoint, err)
 	}
 	before, err := os.ReadFile(cfgPath)
 	if err != nil && !os.IsNotExist(err) {
@@ -320,14 +320,14 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 		return err
 	}
 	if _, err := client.Import(r.env.Ctx, data, false); err != nil {
-		return fmt.Errorf("the enforcer refused the import, nothing changed: %w", err)
+		return r.env.P.Errorf(i18n.LegacyRefused, err)
 	}
-	fmt.Fprintf(w, "2. wrote %d items into %s\n3. imported their counters and periods (blocked: %s)\n", len(r.items), cfgPath, r.blocked())
+	r.env.P.Fprintln(w, i18n.LegacyWrote, len(r.items), cfgPath, r.blocked())
 	rollback := func(cause error) error {
 		if _, err := client.Import(r.env.Ctx, undo, false); err != nil {
-			return fmt.Errorf("%w; undoing the import failed too: %v (the backup %s holds the script's files)", cause, err, backup)
+			return r.env.P.Errorf(i18n.LegacyUndoFailed, cause, err, backup)
 		}
-		return fmt.Errorf("%w; the import was undone: the script's setup runs as before", cause)
+		return r.env.P.Errorf(i18n.LegacyUndone, cause)
 	}
 
 	if r.table != nil {
@@ -335,13 +335,13 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 			return err
 		}
 	} else {
-		fmt.Fprintln(w, "4. the script's table is not live here: no table, qdisc or cron line touched")
+		r.env.P.Fprintln(w, i18n.LegacyNotLive)
 	}
 	retired, err := legacy.RetireConfig(r.c.From, now)
 	if err != nil {
-		return fmt.Errorf("%w: rename it yourself, or the next run imports it again", err)
+		return r.env.P.Errorf(i18n.LegacyRenameYourself, err)
 	}
-	fmt.Fprintf(w, "5. renamed the script's config to %s\n", retired)
+	r.env.P.Fprintln(w, i18n.LegacyRenamed, retired)
 
 	if len(r.shaping) > 0 && !bytes.Equal(text, withRates) {
 		g := &Globals{Socket: client.Socket, Config: cfgPath}
@@ -351,17 +351,17 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 				return nil, err
 			}
 			return r.addRates(cur)
-		}, "6. added the bandwidth limits")
+		}, r.env.P.Sprintf(i18n.LegacyRatesAdded))
 		if err != nil {
-			return fmt.Errorf("the bandwidth limits could not be applied (%w); set them with dog set PORTS --rate-out RATE", err)
+			return r.env.P.Errorf(i18n.LegacyRatesFailed, err)
 		}
 	} else if err := client.Reload(r.env.Ctx); err != nil {
-		return fmt.Errorf("6. reload: %w", err)
+		return r.env.P.Errorf(i18n.LegacyReloadErr, err)
 	} else {
-		fmt.Fprintln(w, "6. the enforcer reloaded its config")
+		r.env.P.Fprintln(w, i18n.LegacyReloaded)
 	}
 	notifyErr := r.notifications(cfgPath)
-	fmt.Fprintln(w, "done: dog status shows the ports; enable the daemons at boot with systemctl enable dog-enforcer dog-exporter")
+	r.env.P.Fprintln(w, i18n.LegacyDone)
 	return notifyErr
 }
 
@@ -373,7 +373,7 @@ func (r *legacyRun) blocked() string {
 		}
 	}
 	if len(b) == 0 {
-		return "none"
+		return r.env.P.Sprintf(i18n.LegacyNone)
 	}
 	return strings.Join(b, ", ")
 }
@@ -385,36 +385,36 @@ func (r *legacyRun) removeLegacy(rollback func(error) error) error {
 	cron := legacy.Crontab{File: r.c.Crontab}
 	if len(r.cronOld) > 0 {
 		if err := cron.Write(strings.Join(r.keep, "")); err != nil {
-			return rollback(fmt.Errorf("remove the script's cron lines: %w", err))
+			return rollback(r.env.P.Errorf(i18n.LegacyRmCron, err))
 		}
 	}
 	if err := legacy.DeleteTable(r.env.NetNS, r.cfg.Table); err != nil {
-		err = fmt.Errorf("remove the script's table: %w", err)
+		err = r.env.P.Errorf(i18n.LegacyRmTable, err)
 		if len(r.cronOld) > 0 {
 			if cerr := cron.Write(r.cron); cerr != nil {
-				return fmt.Errorf("%w; putting its cron lines back failed: %v", err, cerr)
+				return r.env.P.Errorf(i18n.LegacyCronBackFailed, err, cerr)
 			}
 		}
 		return rollback(err)
 	}
-	fmt.Fprintf(w, "4. removed %d cron lines of the script and table inet %s\n", len(r.cronOld), r.cfg.Table)
+	r.env.P.Fprintln(w, i18n.LegacyRemoved, len(r.cronOld), r.cfg.Table)
 	var errs []error
 	for _, s := range r.shaping {
 		if err := legacy.RemoveShaping(r.env.NetNS, s); err != nil {
-			errs = append(errs, fmt.Errorf("%w: remove it with tc qdisc del dev %s root", err, s.Link))
+			errs = append(errs, r.env.P.Errorf(i18n.LegacyRmQdisc, err, s.Link))
 			continue
 		}
-		fmt.Fprintf(w, "   removed the script's HTB root on %s\n", s.Link)
+		r.env.P.Fprintln(w, i18n.LegacyRemovedHTB, s.Link)
 	}
 	if r.script {
 		if err := os.Remove(r.c.Shortcut); err != nil {
-			errs = append(errs, fmt.Errorf("remove the script's shortcut %s: %w", r.c.Shortcut, err))
+			errs = append(errs, r.env.P.Errorf(i18n.LegacyRmShortcut, r.c.Shortcut, err))
 		} else {
-			fmt.Fprintf(w, "   removed %s (the script's shortcut)\n", r.c.Shortcut)
+			r.env.P.Fprintln(w, i18n.LegacyRemovedShortcut, r.c.Shortcut)
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("the ports are ours now, but part of the script's setup is left:\n%w", errors.Join(errs...))
+		return r.env.P.Errorf(i18n.LegacyPartlyLeft, errors.Join(errs...))
 	}
 	return nil
 }
@@ -465,7 +465,7 @@ func (r *legacyRun) telegram(m *notify.Messages) (notify.TelegramOptions, error)
 	o := notify.TelegramOptions{Paths: r.c.paths(), ChatID: t.ChatID, Token: t.Token, ServerName: t.ServerName,
 		ReportEvery: orDefault(t.Interval, "off"), Language: r.c.MessageLang, Force: r.c.ForceAlertmanager}
 	if !t.Enabled {
-		return o, notCarried{errors.New("they are disabled in the script")}
+		return o, notCarried{r.env.P.Errorf(i18n.LegacyTelegramDisabled)}
 	}
 	// The script also took an @channel name, which Alertmanager does not.
 	if _, err := notify.ParseChatID(t.ChatID, m); err != nil {
@@ -482,7 +482,7 @@ func (r *legacyRun) telegram(m *notify.Messages) (notify.TelegramOptions, error)
 func (r *legacyRun) notifications(cfgPath string) error {
 	w := r.env.Out
 	if r.cfg.WeCom {
-		fmt.Fprintln(w, "wecom: not carried (Alertmanager cannot send to WeCom group robots)")
+		r.env.P.Fprintln(w, i18n.LegacyWeComNot)
 	}
 	t := r.cfg.Telegram
 	if t == nil || t.Token == "" || t.ChatID == "" {
@@ -491,32 +491,32 @@ func (r *legacyRun) notifications(cfgPath string) error {
 	e := notifyEnv(r.env)
 	o, why := r.telegram(e.Msg)
 	if why == nil {
-		fmt.Fprintln(w, "7. the script's Telegram settings, set up as dog notify telegram does:")
+		r.env.P.Fprintln(w, i18n.LegacyTelegramStep)
 		if why = notify.Telegram(r.env.Ctx, e, o); why == nil {
 			return nil
 		}
 	}
 	if expected(why) {
-		fmt.Fprintf(w, "telegram: not set up with dog notify here: %v\n", why)
+		r.env.P.Fprintln(w, i18n.LegacyTelegramNotSetUp, why)
 	} else {
-		fmt.Fprintf(w, "telegram: dog notify telegram did not set it up: %s\n", whyText(why))
+		r.env.P.Fprintln(w, i18n.LegacyTelegramFailed, whyText(why))
 	}
 	tokenFile := filepath.Join(filepath.Dir(cfgPath), "telegram-bot-token")
 	if err := state.WriteFileAtomic(tokenFile, []byte(t.Token+"\n"), 0o600); err != nil {
-		fmt.Fprintf(w, "telegram: could not write the bot token file: %v; carry it by hand with dog notify telegram\n", err)
+		r.env.P.Fprintln(w, i18n.LegacyTokenFailed, err)
 	} else {
 		// A group's id is negative: --chat-id=-100… keeps it a value.
-		cmd := fmt.Sprintf("dog notify telegram --chat-id=%s --token-file %s", shellQuote(t.ChatID), shellQuote(tokenFile))
+		cmd := "dog notify telegram --chat-id=" + shellQuote(t.ChatID) + " --token-file " + shellQuote(tokenFile)
 		if t.ServerName != "" {
 			cmd += " --server-name " + shellQuote(t.ServerName)
 		}
 		cmd += " --report-every " + o.ReportEvery + " --message-lang " + o.Language
-		fmt.Fprintf(w, "telegram: the bot token is in %s (0600); to get the script's alerts and reports from Alertmanager, run:\n  %s\n", tokenFile, cmd)
+		r.env.P.Fprintln(w, i18n.LegacyTokenDone, tokenFile, cmd)
 	}
 	if expected(why) {
 		return nil
 	}
-	return fmt.Errorf("the ports are migrated, but the script's Telegram settings were not carried: %w", why)
+	return r.env.P.Errorf(i18n.LegacyTelegramNotCarried, why)
 }
 
 func orDefault(s, d string) string {

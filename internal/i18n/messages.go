@@ -177,6 +177,74 @@ const (
 	PathHint
 	ItemPrefix
 
+	// import-legacy.
+	LegacyAlreadyMigrated
+	LegacyNoConfig
+	LegacyTableLeft
+	LegacyNothingChanged
+	LegacyFlagsOnly
+	LegacyReadOurs
+	LegacyOursInvalid
+	LegacyNotMigrated
+	LegacyDoesNotFit
+	LegacyDryRun
+	LegacyNeedsEnforcer
+	LegacyForeignTable
+	LegacyHeader
+	LegacyPorts
+	LegacyGlobalBilling
+	LegacyHistory
+	LegacyWeCom
+	LegacyToRemove
+	LegacyThenTable
+	LegacyThenHTB
+	LegacyThenShortcut
+	LegacyNotChecked
+	LegacyPortErr
+	LegacyBackedUp
+	LegacyReread
+	LegacyChanged
+	LegacyCheckpoint
+	LegacyRefused
+	LegacyWrote
+	LegacyUndoFailed
+	LegacyUndone
+	LegacyNotLive
+	LegacyRenameYourself
+	LegacyRenamed
+	LegacyRatesFailed
+	LegacyReloadErr
+	LegacyReloaded
+	LegacyDone
+	LegacyRmCron
+	LegacyRmTable
+	LegacyCronBackFailed
+	LegacyRemoved
+	LegacyRmQdisc
+	LegacyRemovedHTB
+	LegacyRmShortcut
+	LegacyRemovedShortcut
+	LegacyPartlyLeft
+	LegacyTokenFailed
+	LegacyTokenDone
+	LegacyWeComNot
+	LegacyRatesAdded
+	LegacyTelegramHead
+	LegacyTelegramNothing
+	LegacyTelegramSetUp
+	LegacyTelegramNotHere
+	LegacyTelegramRefuses
+	LegacyTelegramDisabled
+	LegacyTelegramStep
+	LegacyTelegramNotSetUp
+	LegacyTelegramFailed
+	LegacyTelegramNotCarried
+	LegacyWhereLive
+	LegacyWhereNotLive
+	LegacyOff
+	LegacyEvery
+	LegacyNone
+
 	numKeys
 )
 
@@ -286,61 +354,127 @@ var messages = [numKeys]struct{ en, zh string }{
 	WatchFooter:   {"every %v, Ctrl-C stops", "每 %v 刷新，Ctrl-C 退出"},
 	NowRates:      {"now in %s, out %s", "当前 入 %s，出 %s"},
 
-	Working:              {"working…", "处理中…"},
-	ConsoleResetTitle:    {"Reset %s", "重置 %s"},
-	ConsoleResetWhat:     {"This closes the period now: it goes to the history, the use starts again from zero and a blocked item is unblocked.", "这会立即结束当前周期：周期记入历史，用量从零开始，已阻断的条目解除阻断。"},
-	ConsoleHistoryAll:    {"Reset history", "重置历史"},
-	ConsoleHistoryOf:     {"Reset history of %s", "%s 的重置历史"},
-	ConsoleFormKeys:      {"enter next · shift+tab back · esc cancel", "回车 下一项 · shift+tab 上一项 · esc 取消"},
-	ConsoleConfirmKeys:   {"y yes · n no", "y 确认 · n 取消"},
-	ConsoleTextKeys:      {"↑↓ scroll · esc back", "↑↓ 滚动 · esc 返回"},
-	ConsoleImportKeys:    {"y import · esc cancel", "y 导入 · esc 取消"},
-	ConsoleColIn:         {"IN b/s", "入 b/s"},
-	ConsoleColOut:        {"OUT b/s", "出 b/s"},
-	ConsoleStateBlocked:  {"blocked", "已阻断"},
-	ConsoleStateExpiring: {"expiring", "即将到期"},
-	ConsoleStateLimited:  {"limited", "限速"},
-	ConsoleNoItems:       {"no items yet: a adds one", "还没有条目：按 a 添加"},
-	ConsoleRefresh:       {"live: every %v", "实时：每 %v 刷新"},
-	ConsoleKeys:          {"a add  e edit  l limits  x expiry  d remove  r reset  h history  o export  i import  q quit", "a 添加  e 编辑  l 限速  x 到期  d 删除  r 重置  h 历史  o 导出  i 导入  q 退出"},
-	ConsoleTotal:         {"TOTAL", "合计"},
-	ConsoleNBlocked:      {"%d blocked", "%d 个阻断"},
-	FieldPorts:           {"Ports", "端口"},
-	HintPorts:            {"443, 5000-5100 or 443,5000-5100", "443、5000-5100 或 443,5000-5100"},
-	FieldRemark:          {"Remark", "备注"},
-	HintRemark:           {"free text, e.g. the customer", "任意文字，例如客户名"},
-	FieldQuota:           {"Quota", "配额"},
-	HintQuota:            {"per period: 500GiB, 1TB; empty: none", "每周期：500GiB、1TB；留空表示不限"},
-	FieldBilling:         {"Billing", "计费方式"},
-	HintBilling:          {"out, in, sum, max or relay; empty: sum", "out、in、sum、max 或 relay；留空为 sum"},
-	FieldResetDay:        {"Reset day", "重置日"},
-	HintResetDay:         {"1-31, 0 never; empty: 1", "1-31，0 为不重置；留空为 1"},
-	FieldExpires:         {"Expires", "到期日"},
-	HintExpires:          {"YYYY-MM-DD; empty: never", "YYYY-MM-DD；留空为永不到期"},
-	FieldRate:            {"Rate", "限速"},
-	HintRate:             {"both ways: 100Mbps; empty: none", "双向：100Mbps；留空为不限"},
-	FieldRateIn:          {"Rate in", "入站限速"},
-	HintRateIn:           {"to the port (uploads)", "到端口的流量（上传）"},
-	FieldRateOut:         {"Rate out", "出站限速"},
-	HintRateOut:          {"from the port (downloads)", "从端口发出的流量（下载）"},
-	FieldBurst:           {"Burst", "突发"},
-	HintBurst:            {"size; empty: derived from the rate", "大小；留空则按限速推算"},
-	FieldProtocols:       {"Protocols", "协议"},
-	HintProtocols:        {"tcp, udp or tcp,udp; empty: both", "tcp、udp 或 tcp,udp；留空为两者"},
-	PortsRequired:        {"an item needs its ports", "条目需要端口"},
-	ConsoleAddTitle:      {"Add an item", "添加条目"},
-	ConsoleEditTitle:     {"Change %s", "修改 %s"},
-	ConsoleNoChange:      {"nothing changed", "没有修改"},
-	ConsolePreview:       {"The change to the config, checked as dog check-config checks it:", "对配置的修改（已按 dog check-config 的规则检查）："},
-	ConsoleRemoveTitle:   {"Remove %s", "删除 %s"},
-	ConsoleRemoveWhat:    {"Its counters and open period are dropped; the history stays.", "它的计数器和当前周期将被丢弃；历史记录保留。"},
-	ConsoleImportTitle:   {"Import an archive", "导入归档"},
-	ConsoleExportTitle:   {"Export to an archive", "导出到归档"},
-	FieldImportFile:      {"Archive", "归档文件"},
-	FieldExportFile:      {"File", "文件"},
-	PathRequired:         {"give a file", "请给出文件名"},
-	ItemPrefix:           {"item %q: ", "条目 %q："},
-	PathHint:             {"a path on this host", "本机上的路径"},
-	NotConfigured:        {"%q is not configured", "%q 未配置"},
-	ConsoleImportWhat:    {"Import replaces the config, counters, periods and history of this host.", "导入会替换本机的配置、计数器、周期和历史记录。"},
+	Working:                  {"working…", "处理中…"},
+	ConsoleResetTitle:        {"Reset %s", "重置 %s"},
+	ConsoleResetWhat:         {"This closes the period now: it goes to the history, the use starts again from zero and a blocked item is unblocked.", "这会立即结束当前周期：周期记入历史，用量从零开始，已阻断的条目解除阻断。"},
+	ConsoleHistoryAll:        {"Reset history", "重置历史"},
+	ConsoleHistoryOf:         {"Reset history of %s", "%s 的重置历史"},
+	ConsoleFormKeys:          {"enter next · shift+tab back · esc cancel", "回车 下一项 · shift+tab 上一项 · esc 取消"},
+	ConsoleConfirmKeys:       {"y yes · n no", "y 确认 · n 取消"},
+	ConsoleTextKeys:          {"↑↓ scroll · esc back", "↑↓ 滚动 · esc 返回"},
+	ConsoleImportKeys:        {"y import · esc cancel", "y 导入 · esc 取消"},
+	ConsoleColIn:             {"IN b/s", "入 b/s"},
+	ConsoleColOut:            {"OUT b/s", "出 b/s"},
+	ConsoleStateBlocked:      {"blocked", "已阻断"},
+	ConsoleStateExpiring:     {"expiring", "即将到期"},
+	ConsoleStateLimited:      {"limited", "限速"},
+	ConsoleNoItems:           {"no items yet: a adds one", "还没有条目：按 a 添加"},
+	ConsoleRefresh:           {"live: every %v", "实时：每 %v 刷新"},
+	ConsoleKeys:              {"a add  e edit  l limits  x expiry  d remove  r reset  h history  o export  i import  q quit", "a 添加  e 编辑  l 限速  x 到期  d 删除  r 重置  h 历史  o 导出  i 导入  q 退出"},
+	ConsoleTotal:             {"TOTAL", "合计"},
+	ConsoleNBlocked:          {"%d blocked", "%d 个阻断"},
+	FieldPorts:               {"Ports", "端口"},
+	HintPorts:                {"443, 5000-5100 or 443,5000-5100", "443、5000-5100 或 443,5000-5100"},
+	FieldRemark:              {"Remark", "备注"},
+	HintRemark:               {"free text, e.g. the customer", "任意文字，例如客户名"},
+	FieldQuota:               {"Quota", "配额"},
+	HintQuota:                {"per period: 500GiB, 1TB; empty: none", "每周期：500GiB、1TB；留空表示不限"},
+	FieldBilling:             {"Billing", "计费方式"},
+	HintBilling:              {"out, in, sum, max or relay; empty: sum", "out、in、sum、max 或 relay；留空为 sum"},
+	FieldResetDay:            {"Reset day", "重置日"},
+	HintResetDay:             {"1-31, 0 never; empty: 1", "1-31，0 为不重置；留空为 1"},
+	FieldExpires:             {"Expires", "到期日"},
+	HintExpires:              {"YYYY-MM-DD; empty: never", "YYYY-MM-DD；留空为永不到期"},
+	FieldRate:                {"Rate", "限速"},
+	HintRate:                 {"both ways: 100Mbps; empty: none", "双向：100Mbps；留空为不限"},
+	FieldRateIn:              {"Rate in", "入站限速"},
+	HintRateIn:               {"to the port (uploads)", "到端口的流量（上传）"},
+	FieldRateOut:             {"Rate out", "出站限速"},
+	HintRateOut:              {"from the port (downloads)", "从端口发出的流量（下载）"},
+	FieldBurst:               {"Burst", "突发"},
+	HintBurst:                {"size; empty: derived from the rate", "大小；留空则按限速推算"},
+	FieldProtocols:           {"Protocols", "协议"},
+	HintProtocols:            {"tcp, udp or tcp,udp; empty: both", "tcp、udp 或 tcp,udp；留空为两者"},
+	PortsRequired:            {"an item needs its ports", "条目需要端口"},
+	ConsoleAddTitle:          {"Add an item", "添加条目"},
+	ConsoleEditTitle:         {"Change %s", "修改 %s"},
+	ConsoleNoChange:          {"nothing changed", "没有修改"},
+	ConsolePreview:           {"The change to the config, checked as dog check-config checks it:", "对配置的修改（已按 dog check-config 的规则检查）："},
+	ConsoleRemoveTitle:       {"Remove %s", "删除 %s"},
+	ConsoleRemoveWhat:        {"Its counters and open period are dropped; the history stays.", "它的计数器和当前周期将被丢弃；历史记录保留。"},
+	ConsoleImportTitle:       {"Import an archive", "导入归档"},
+	ConsoleExportTitle:       {"Export to an archive", "导出到归档"},
+	FieldImportFile:          {"Archive", "归档文件"},
+	FieldExportFile:          {"File", "文件"},
+	PathRequired:             {"give a file", "请给出文件名"},
+	LegacyAlreadyMigrated:    {"nothing to import: %s was already migrated (%s)", "没有可导入的：%s 已经迁移过了（%s）"},
+	LegacyNoConfig:           {"nothing to import: no port-traffic-dog.sh config in %s", "没有可导入的：%s 中没有 port-traffic-dog.sh 的配置"},
+	LegacyTableLeft:          {"but its table inet %s is still loaded, without a config to import from: look at it with nft list table inet %[1]s, remove it with nft delete table inet %[1]s", "但它的 inet %s 表仍然加载着，却没有可导入的配置：用 nft list table inet %[1]s 查看，用 nft delete table inet %[1]s 删除"},
+	LegacyNothingChanged:     {"%v (nothing changed)", "%v（未做任何修改）"},
+	LegacyFlagsOnly:          {"the enforcer runs on --port flags only, without a config file to add the ports to; start it with --config.file (nothing changed)", "执行器只用 --port 参数运行，没有可以添加端口的配置文件；请用 --config.file 启动它（未做任何修改）"},
+	LegacyReadOurs:           {"read the enforcer's config: %v (nothing changed)", "读取执行器的配置：%v（未做任何修改）"},
+	LegacyOursInvalid:        {"the enforcer's config: %v (nothing changed)", "执行器的配置：%v（未做任何修改）"},
+	LegacyNotMigrated:        {"not migrated, nothing changed:\n%v", "未迁移，未做任何修改：\n%v"},
+	LegacyDoesNotFit:         {"the ports do not fit the enforcer's config %s, nothing changed:\n  %v", "这些端口与执行器的配置 %s 冲突，未做任何修改：\n  %v"},
+	LegacyDryRun:             {"dry run: nothing changed", "试运行：未做任何修改"},
+	LegacyNeedsEnforcer:      {"%v: the import goes through it; start it (systemctl start dog-enforcer: it leaves the script's setup alone), then run this again; nothing changed", "%v：导入要通过它进行；请先启动它（systemctl start dog-enforcer：它不会动脚本的设置），再运行一次；未做任何修改"},
+	LegacyForeignTable:       {"warning: table inet %s exists here but has no counter %s_out: it is not this config's, so it is left alone and the counters come from %s", "警告：这里有 inet %s 表，但没有计数器 %s_out：它不属于这份配置，所以不动它，计数取自 %s"},
+	LegacyHeader:             {"port-traffic-dog.sh in %s (%s)", "%s 中的 port-traffic-dog.sh（%s）"},
+	LegacyPorts:              {"%d ports:", "%d 个端口："},
+	LegacyGlobalBilling:      {"global.billing_mode %q: not read by any version of the script (each port has its own); ignored", "global.billing_mode %q：脚本的任何版本都不读取它（每个端口有自己的设置）；忽略"},
+	LegacyHistory:            {"history: %d resets from %s carried into ours (reason %q)", "历史：%[2]s 中的 %[1]d 次重置转入我们的历史（原因 %[3]q）"},
+	LegacyWeCom:              {"wecom: cannot be carried: Alertmanager has no WeCom group-robot receiver (its wechat_configs is the WeChat Work app API); set up alerts with dog notify", "企业微信：无法转移：Alertmanager 没有企业微信群机器人接收器（它的 wechat_configs 用的是企业微信应用 API）；请用 dog notify 设置告警"},
+	LegacyToRemove:           {"to remove: %d cron lines of the script", "将删除：脚本的 %d 行 cron"},
+	LegacyThenTable:          {"\n  then table inet %s", "\n  然后是 inet %s 表"},
+	LegacyThenHTB:            {", the HTB root 1: on %s (%d classes, %d filters)", "、%s 上的 HTB 根 1:（%d 个类，%d 个过滤器）"},
+	LegacyThenShortcut:       {", %s (the script's shortcut)", "、%s（脚本的快捷命令）"},
+	LegacyNotChecked:         {"the enforcer is not running: the ports could not be checked against its config", "执行器未运行：无法对照它的配置检查这些端口"},
+	LegacyPortErr:            {"port %s: %v", "端口 %s：%v"},
+	LegacyBackedUp:           {"1. backed up %s to %s (0600)", "1. 已把 %s 备份到 %s（0600）"},
+	LegacyReread:             {"read the script's table again: %v (nothing changed)", "再次读取脚本的表：%v（未做任何修改）"},
+	LegacyChanged:            {"the script's table changed since the report: %v (nothing changed)", "脚本的表在报告之后变了：%v（未做任何修改）"},
+	LegacyCheckpoint:         {"checkpoint the enforcer: %v (nothing changed)", "让执行器保存检查点：%v（未做任何修改）"},
+	LegacyRefused:            {"the enforcer refused the import, nothing changed: %v", "执行器拒绝了导入，未做任何修改：%v"},
+	LegacyWrote:              {"2. wrote %d items into %s\n3. imported their counters and periods (blocked: %s)", "2. 已把 %d 个条目写入 %s\n3. 已导入它们的计数器和周期（阻断：%s）"},
+	LegacyUndoFailed:         {"%v; undoing the import failed too: %v (the backup %s holds the script's files)", "%v；撤销导入也失败了：%v（备份 %s 里有脚本的文件）"},
+	LegacyUndone:             {"%v; the import was undone: the script's setup runs as before", "%v；导入已撤销：脚本的设置照常运行"},
+	LegacyNotLive:            {"4. the script's table is not live here: no table, qdisc or cron line touched", "4. 脚本的表不在本机运行：没有动任何表、qdisc 或 cron 行"},
+	LegacyRenameYourself:     {"%v: rename it yourself, or the next run imports it again", "%v：请自己改名，否则下次运行会再次导入它"},
+	LegacyRenamed:            {"5. renamed the script's config to %s", "5. 已把脚本的配置改名为 %s"},
+	LegacyRatesFailed:        {"the bandwidth limits could not be applied (%v); set them with dog set PORTS --rate-out RATE", "无法应用带宽限制（%v）；请用 dog set 端口 --rate-out 速率 设置"},
+	LegacyReloadErr:          {"6. reload: %v", "6. 重新加载：%v"},
+	LegacyReloaded:           {"6. the enforcer reloaded its config", "6. 执行器已重新加载配置"},
+	LegacyDone:               {"done: dog status shows the ports; enable the daemons at boot with systemctl enable dog-enforcer dog-exporter", "完成：dog status 会显示这些端口；用 systemctl enable dog-enforcer dog-exporter 设置开机启动"},
+	LegacyRmCron:             {"remove the script's cron lines: %v", "删除脚本的 cron 行：%v"},
+	LegacyRmTable:            {"remove the script's table: %v", "删除脚本的表：%v"},
+	LegacyCronBackFailed:     {"%v; putting its cron lines back failed: %v", "%v；恢复它的 cron 行失败：%v"},
+	LegacyRemoved:            {"4. removed %d cron lines of the script and table inet %s", "4. 已删除脚本的 %d 行 cron 和 inet %s 表"},
+	LegacyRmQdisc:            {"%v: remove it with tc qdisc del dev %s root", "%v：请用 tc qdisc del dev %s root 删除"},
+	LegacyRemovedHTB:         {"   removed the script's HTB root on %s", "   已删除 %s 上脚本的 HTB 根"},
+	LegacyRmShortcut:         {"remove the script's shortcut %s: %v", "删除脚本的快捷命令 %s：%v"},
+	LegacyRemovedShortcut:    {"   removed %s (the script's shortcut)", "   已删除 %s（脚本的快捷命令）"},
+	LegacyPartlyLeft:         {"the ports are ours now, but part of the script's setup is left:\n%v", "端口已经归我们管理，但脚本的部分设置还在：\n%v"},
+	LegacyTokenFailed:        {"telegram: could not write the bot token file: %v; carry it by hand with dog notify telegram", "telegram：无法写入 bot token 文件：%v；请用 dog notify telegram 手工转移"},
+	LegacyTokenDone:          {"telegram: the bot token is in %s (0600); to get the script's alerts and reports from Alertmanager, run:\n  %s", "telegram：bot token 在 %s（0600）；要从 Alertmanager 收到脚本原来的告警和报告，请运行：\n  %s"},
+	LegacyWeComNot:           {"wecom: not carried (Alertmanager cannot send to WeCom group robots)", "企业微信：未转移（Alertmanager 不能发送到企业微信群机器人）"},
+	LegacyRatesAdded:         {"6. added the bandwidth limits", "6. 已添加带宽限制"},
+	LegacyTelegramHead:       {"telegram: chat %s, server name %q, status report %s: ", "telegram：聊天 %s，服务器名 %q，状态报告 %s："},
+	LegacyTelegramNothing:    {"no bot token or chat id in the script's config: nothing to carry", "脚本的配置里没有 bot token 或 chat id：没有可转移的"},
+	LegacyTelegramSetUp:      {"set up after the migration as dog notify telegram does, in %s and %s", "迁移后按 dog notify telegram 的方式设置，写入 %s 和 %s"},
+	LegacyTelegramNotHere:    {"not set up here: %v; after the migration the bot token goes into a 0600 file and the dog notify telegram command is printed", "本机不设置：%v；迁移后 bot token 存入一个 0600 文件，并打印 dog notify telegram 命令"},
+	LegacyTelegramRefuses:    {"dog notify telegram refuses: %s; after the migration the bot token goes into a 0600 file, the command is printed and import-legacy exits non-zero", "dog notify telegram 拒绝：%s；迁移后 bot token 存入一个 0600 文件，打印命令，import-legacy 以非零状态退出"},
+	LegacyTelegramDisabled:   {"they are disabled in the script", "脚本里已停用"},
+	LegacyTelegramStep:       {"7. the script's Telegram settings, set up as dog notify telegram does:", "7. 按 dog notify telegram 的方式设置脚本的 Telegram："},
+	LegacyTelegramNotSetUp:   {"telegram: not set up with dog notify here: %v", "telegram：本机没有用 dog notify 设置：%v"},
+	LegacyTelegramFailed:     {"telegram: dog notify telegram did not set it up: %s", "telegram：dog notify telegram 没有设置成功：%s"},
+	LegacyTelegramNotCarried: {"the ports are migrated, but the script's Telegram settings were not carried: %v", "端口已迁移，但脚本的 Telegram 设置没有转过来：%v"},
+	LegacyWhereLive:          {"its table inet %s is live here: counters read from it", "它的 inet %s 表在本机运行：计数从表中读取"},
+	LegacyWhereNotLive:       {"its table is not live here: counters from %s; no table, qdisc or cron line is touched", "它的表不在本机运行：计数取自 %s；不会动任何表、qdisc 或 cron 行"},
+	LegacyOff:                {"off", "关闭"},
+	LegacyEvery:              {"every %s", "每 %s"},
+	LegacyNone:               {"none", "无"},
+	ItemPrefix:               {"item %q: ", "条目 %q："},
+	PathHint:                 {"a path on this host", "本机上的路径"},
+	NotConfigured:            {"%q is not configured", "%q 未配置"},
+	ConsoleImportWhat:        {"Import replaces the config, counters, periods and history of this host.", "导入会替换本机的配置、计数器、周期和历史记录。"},
 }
