@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -113,6 +114,11 @@ type textMsg struct {
 }
 
 func runConsole(g *Globals, env *Env) error {
+	if _, err := adminapi.NewClient(g.Socket).Status(env.Ctx); errors.Is(err, adminapi.ErrNotRunning) {
+		// Nothing to act through: what dog status shows without the
+		// enforcer (the kernel's counters, the last checkpoint) says more.
+		return (&StatusCmd{}).Run(g, env)
+	}
 	if !env.Color {
 		// NO_COLOR or TERM=dumb: the forms' theme draws with the same
 		// renderer.
@@ -427,8 +433,8 @@ func (c *console) dim(s string) string { return c.style.paint(ansiDim, s) }
 
 // listRows is how many item lines fit: the screen less the header, the
 // column titles, host and total, the details of the selection (2), the
-// message and the keys (2).
-func (c *console) listRows() int { return max(c.h-9, 1) }
+// message (2) and the keys (2).
+func (c *console) listRows() int { return max(c.h-10, 1) }
 
 // consoleCols are the widths of the main table.
 type consoleCols struct{ ports, remark, rate, used, bar, pct, state int }
@@ -554,11 +560,20 @@ func (c *console) mainView() []string {
 	case msg == "" && c.st != nil:
 		msg = c.p.Sprintf(i18n.ConsoleRefresh, consoleInterval)
 	}
-	msg = cond.Truncate(strings.ReplaceAll(msg, "\n", " "), c.w, "~")
-	if c.failed {
-		msg = c.style.paint(ansiRed, msg)
+	// Two lines: an outcome names a file, an error its place and value.
+	msgLines := strings.SplitN(cond.Wrap(strings.ReplaceAll(msg, "\n", " "), c.w), "\n", 3)
+	if len(msgLines) == 3 {
+		msgLines = []string{msgLines[0], cond.Truncate(msgLines[1]+" "+msgLines[2], c.w, "~")}
 	}
-	lines = append(lines, msg)
+	for len(msgLines) < 2 {
+		msgLines = append(msgLines, "")
+	}
+	for _, l := range msgLines {
+		if c.failed {
+			l = c.style.paint(ansiRed, l)
+		}
+		lines = append(lines, l)
+	}
 	for _, l := range wrapJoin(strings.Split(c.p.Sprintf(i18n.ConsoleKeys), "  "), "  ", c.w, "", cond) {
 		lines = append(lines, c.dim(l))
 	}

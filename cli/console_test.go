@@ -181,3 +181,22 @@ func TestWantsConsole(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleWithoutEnforcer: with nothing to act through, dog alone on a
+// terminal shows what dog status shows without the enforcer instead of an
+// empty console.
+func TestConsoleWithoutEnforcer(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb strings.Builder
+	Main([]string{"--socket", filepath.Join(dir, "none.sock"), "--config", filepath.Join(dir, "none.yaml")},
+		Env{Out: &out, Err: &errb, Ctx: context.Background(), Now: time.Now, Interactive: true, In: strings.NewReader("q"),
+			Getenv: func(k string) string {
+				if k == "TERM" {
+					return "xterm-256color"
+				}
+				return ""
+			}})
+	if strings.Contains(out.String(), "\x1b[?1049h") || !strings.Contains(errb.String(), "the enforcer is not running") {
+		t.Errorf("stdout %q\nstderr %q", out.String(), errb.String())
+	}
+}
