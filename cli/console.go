@@ -600,24 +600,7 @@ func (c *console) bar(it adminapi.Item, width int) (string, string) {
 	if it.Quota == 0 {
 		return strings.Repeat(" ", width), "-"
 	}
-	frac := float64(it.Billable) / float64(it.Quota)
-	filled := min(int(frac*float64(width)+0.5), width)
-	if it.Billable > 0 && filled == 0 {
-		filled = 1
-	}
-	full, empty := "█", "░"
-	if c.style.eastAsian {
-		full, empty = "#", "-"
-	}
-	color := ansiGreen
-	switch {
-	case frac >= 0.95:
-		color = ansiRed
-	case frac >= 0.8:
-		color = ansiYellow
-	}
-	bar := c.style.paint(color, strings.Repeat(full, filled)) + c.style.paint(ansiDim, strings.Repeat(empty, width-filled))
-	return bar, fmt.Sprintf("%.0f%%", frac*100)
+	return c.style.quotaBar(it.Billable, it.Quota, width), fmt.Sprintf("%.0f%%", float64(it.Billable)/float64(it.Quota)*100)
 }
 
 // state is the one word the table has room for: blocked, expired,

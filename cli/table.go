@@ -172,27 +172,33 @@ func (s tableStyle) quotaCell(it adminapi.Item, col columns, cond *runewidth.Con
 	if col.bar == 0 {
 		text = p + " " + units.FormatBytes(it.Quota) // narrow: every column counts
 	}
-	color := ansiGreen
-	switch {
-	case pct >= 95:
-		color = ansiRed
-	case pct >= 80:
-		color = ansiYellow
-	}
 	cell := cond.FillRight(text, col.quota-col.bar-1)
 	if col.bar == 0 {
 		return cond.FillRight(text, col.quota)
 	}
-	filled := min(int(pct/100*float64(col.bar)+0.5), col.bar)
-	if it.Billable > 0 && filled == 0 {
+	return s.quotaBar(it.Billable, it.Quota, col.bar) + " " + cell
+}
+
+// quotaBar is used against quota in width cells, green, yellow from 80 %,
+// red from 95 %.
+func (s tableStyle) quotaBar(used, quota uint64, width int) string {
+	frac := float64(used) / float64(quota)
+	filled := min(int(frac*float64(width)+0.5), width)
+	if used > 0 && filled == 0 {
 		filled = 1 // some use shows, however little
 	}
 	full, empty := "█", "░"
 	if s.eastAsian {
 		full, empty = "#", "-"
 	}
-	bar := s.paint(color, strings.Repeat(full, filled)) + s.paint(ansiDim, strings.Repeat(empty, col.bar-filled))
-	return bar + " " + cell
+	color := ansiGreen
+	switch {
+	case frac >= 0.95:
+		color = ansiRed
+	case frac >= 0.8:
+		color = ansiYellow
+	}
+	return s.paint(color, strings.Repeat(full, filled)) + s.paint(ansiDim, strings.Repeat(empty, width-filled))
 }
 
 func (s tableStyle) state(it adminapi.Item) string {
