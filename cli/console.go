@@ -561,9 +561,14 @@ func (c *console) mainView() []string {
 		msg = c.p.Sprintf(i18n.ConsoleRefresh, consoleInterval)
 	}
 	// Two lines: an outcome names a file, an error its place and value.
-	msgLines := strings.SplitN(cond.Wrap(strings.ReplaceAll(msg, "\n", " "), c.w), "\n", 3)
-	if len(msgLines) == 3 {
-		msgLines = []string{msgLines[0], cond.Truncate(msgLines[1]+" "+msgLines[2], c.w, "~")}
+	var msgLines []string
+	for _, l := range wrapJoin(strings.Fields(msg), " ", c.w, "", cond) {
+		// A word wider than the screen (a path, Chinese without spaces)
+		// is cut where the screen ends.
+		msgLines = append(msgLines, strings.Split(cond.Wrap(l, c.w), "\n")...)
+	}
+	if len(msgLines) > 2 {
+		msgLines = []string{msgLines[0], cond.Truncate(strings.Join(msgLines[1:], " "), c.w, "~")}
 	}
 	for len(msgLines) < 2 {
 		msgLines = append(msgLines, "")

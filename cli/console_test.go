@@ -83,6 +83,8 @@ func key(s string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyEsc}
 	case "down":
 		return tea.KeyMsg{Type: tea.KeyDown}
+	case "backspace":
+		return tea.KeyMsg{Type: tea.KeyBackspace}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
 }
@@ -198,5 +200,37 @@ func TestConsoleWithoutEnforcer(t *testing.T) {
 			}})
 	if strings.Contains(out.String(), "\x1b[?1049h") || !strings.Contains(errb.String(), "the enforcer is not running") {
 		t.Errorf("stdout %q\nstderr %q", out.String(), errb.String())
+	}
+}
+
+// TestConsoleEdit changes an item through its form: the form starts from
+// the values as written, only the changed key is written (after the
+// preview's y), through the same code as dog set.
+func TestConsoleEdit(t *testing.T) {
+	c, cfg := newTestConsole(t, i18n.EN, false)
+	press(c, "e") // 443: remark alice, quota 500GiB
+	v := c.View()
+	if !strings.Contains(v, "Change 443") || !strings.Contains(v, "alice") {
+		t.Fatalf("edit form:\n%s", v)
+	}
+	press(c, "enter") // remark kept
+	for range len("500GiB") {
+		press(c, "backspace")
+	}
+	press(c, "6", "0", "0", "G", "i", "B")
+	for range 8 {
+		press(c, "enter")
+	}
+	v = c.View()
+	if !strings.Contains(v, "-     quota: 500GiB\n+     quota: 600GiB") {
+		t.Fatalf("preview:\n%s", v)
+	}
+	press(c, "y")
+	b, _ := os.ReadFile(cfg)
+	if want := "ports:\n  - ports: \"443\"\n    remark: alice\n    quota: 600GiB\n  - ports: 5000-5100\n    rate: 20Mbps\n"; string(b) != want {
+		t.Fatalf("config after the edit:\n%s", b)
+	}
+	if v := c.View(); !strings.Contains(v, "changed 443 in") || !strings.Contains(v, "enforcer is not running: the change applies when it starts") {
+		t.Errorf("after the edit:\n%s", v)
 	}
 }
