@@ -71,7 +71,7 @@ func run(c *console, cmd tea.Cmd) {
 			_, next := c.Update(m)
 			run(c, next)
 		}
-	case <-time.After(50 * time.Millisecond):
+	case <-time.After(200 * time.Millisecond): // a timer (cursor blink 530 ms, refresh 2 s), or a very busy machine
 	}
 }
 
