@@ -24,8 +24,8 @@ deps: ## install the Debian packages the daemons use (root)
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nftables iproute2
 
-test-deps: deps ## also install what the tests drive for real: iperf3, Prometheus, Alertmanager, lintian (root)
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 prometheus prometheus-alertmanager lintian
+test-deps: deps ## also install what the tests drive for real: iperf3, Prometheus, Alertmanager, lintian, tmux (root)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 prometheus prometheus-alertmanager lintian tmux
 
 build: ## build bin/dog-enforcer, bin/dog-exporter and bin/dog
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
