@@ -198,7 +198,7 @@ func (r *legacyRun) report(enforcer bool) {
 		it := &r.items[i]
 		fmt.Fprintf(w, "\n  %s\n", it.Ports)
 		for _, l := range it.Describe() {
-			fmt.Fprintln(w, "    "+l)
+			fmt.Fprintln(w, "    "+r.env.P.Message(l))
 		}
 	}
 	fmt.Fprintln(w)

@@ -21,7 +21,7 @@ import (
 // The packages whose messages dog shows people and translates.
 // The admin API's server messages (decode.go) stay English, as the API
 // does; its client's own are dog's.
-var messagePackages = []string{"../config/*.go", "../configedit/*.go", "../portspec/*.go", "../units/*.go", "../adminapi/client.go"}
+var messagePackages = []string{"../config/*.go", "../configedit/*.go", "../portspec/*.go", "../units/*.go", "../adminapi/client.go", "../legacy/*.go"}
 
 // TestErrorMessages fails when one of those packages has a message format
 // that errorMessages does not translate, or a translation whose verbs
@@ -127,6 +127,10 @@ func TestErrorTranslation(t *testing.T) {
 		if got := zh.Error(c.err); !strings.HasPrefix(got, c.want) {
 			t.Errorf("%v\n  got  %q\n  want %q", c.err, got, c.want)
 		}
+	}
+	// import-legacy's report lines, nested messages translated too.
+	if got := zh.Message("quota:    1GB = 1073741824 bytes → quota: 1GiB"); got != "配额：    1GB = 1073741824 字节 → quota: 1GiB" {
+		t.Errorf("report line: %q", got)
 	}
 	if got := New(EN).Error(sizeErr); got != sizeErr.Error() {
 		t.Errorf("English changed: %q", got)
