@@ -211,7 +211,7 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 	}
 	fmt.Fprintln(env.Out)
 	for _, w := range warnings {
-		fmt.Fprintln(env.Err, "warning: "+w)
+		env.P.Fprintln(env.Err, i18n.Warning, env.P.Message(w))
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/i18n"
+	"port-traffic-dog/internal/notify"
 	"port-traffic-dog/internal/units"
 )
 
@@ -82,9 +83,12 @@ type console struct {
 	form     *huh.Form
 	onSubmit func() tea.Cmd
 	// confirm: what the confirmation shows and runs.
-	title    string
-	lines    []string
-	onYes    func() tea.Cmd
+	title string
+	lines []string
+	onYes func() tea.Cmd
+	// text: the view's own keys and their hint.
+	textKeys map[string]func() tea.Cmd
+	textHint i18n.Key
 	textTop  int
 	message  string // the last action's outcome
 	failed   bool
@@ -110,7 +114,10 @@ type textMsg struct {
 	title string
 	lines []string
 	err   error
-	then  func() tea.Cmd // y on the view runs it (import after its dry run)
+	// keys are the view's own actions (y imports after a dry run; t and
+	// s test and report notifications), hint their line of keys.
+	keys map[string]func() tea.Cmd
+	hint i18n.Key
 }
 
 func runConsole(g *Globals, env *Env) error {
@@ -125,7 +132,9 @@ func runConsole(g *Globals, env *Env) error {
 		lipgloss.SetColorProfile(termenv.Ascii)
 	}
 	c := newConsole(g, env)
-	prog := tea.NewProgram(c, tea.WithInput(env.In), tea.WithOutput(env.Out), tea.WithContext(env.Ctx), tea.WithAltScreen())
+	// View makes the text it shows terminal-safe; bubbletea's own control
+	// sequences go to the terminal as they are.
+	prog := tea.NewProgram(c, tea.WithInput(env.In), tea.WithOutput(env.raw), tea.WithContext(env.Ctx), tea.WithAltScreen())
 	_, err := prog.Run()
 	if err != nil && env.Ctx.Err() != nil {
 		return nil // Ctrl-C or SIGTERM: a normal way out
@@ -183,7 +192,7 @@ func (c *console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.err != nil {
 			return c.Update(doneMsg{err: m.err})
 		}
-		c.screen, c.title, c.lines, c.textTop, c.onYes = screenText, m.title, m.lines, 0, m.then
+		c.screen, c.title, c.lines, c.textTop, c.textKeys, c.textHint = screenText, m.title, m.lines, 0, m.keys, m.hint
 		return c, nil
 	case tea.KeyMsg:
 		if m.String() == "ctrl+c" {
@@ -282,6 +291,8 @@ func (c *console) mainKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return c.openPathForm(true)
 	case "i":
 		return c.openPathForm(false)
+	case "n":
+		return c, c.notifications()
 	}
 	return c, nil
 }
@@ -301,13 +312,12 @@ func (c *console) confirmKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 func (c *console) textKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	page := max(c.h-4, 1)
+	if act, ok := c.textKeys[k.String()]; ok {
+		c.screen = screenMain
+		c.message, c.failed = c.p.Sprintf(i18n.Working), false
+		return c, act()
+	}
 	switch k.String() {
-	case "y":
-		if c.onYes != nil {
-			c.screen = screenMain
-			c.message, c.failed = c.p.Sprintf(i18n.Working), false
-			return c, c.onYes()
-		}
 	case "q", "esc", "n":
 		c.screen = screenMain
 	case "up", "k":
@@ -327,7 +337,7 @@ func (c *console) capture(run func(env *Env) error) tea.Cmd {
 	return func() tea.Msg {
 		var out bytes.Buffer
 		env := *c.env
-		env.Out, env.Err, env.Interactive, env.Width, env.Color = &out, &out, false, 0, false
+		env.Out, env.Err, env.raw, env.Interactive, env.Width, env.Color = &out, &out, &out, false, 0, false
 		err := run(&env)
 		return doneMsg{out: out.String(), err: err}
 	}
@@ -392,8 +402,8 @@ func (c *console) View() string {
 		}
 		lines = append([]string{c.bold(c.title), ""}, body...)
 		keys := c.p.Sprintf(i18n.ConsoleTextKeys)
-		if c.onYes != nil {
-			keys = c.p.Sprintf(i18n.ConsoleImportKeys)
+		if c.textKeys != nil {
+			keys = c.p.Sprintf(c.textHint)
 		}
 		lines = append(lines, "", c.dim(keys))
 	default:
@@ -403,6 +413,12 @@ func (c *console) View() string {
 		lines = lines[:c.h]
 	}
 	for i, l := range lines {
+		if c.screen != screenForm {
+			// What the enforcer, the config and the history say (remarks,
+			// errors) cannot drive the terminal; the form draws only what
+			// the operator types.
+			l = termSafeString(l)
+		}
 		// Nothing may wrap (a long path, an error): the screen would scroll.
 		lines[i] = ansi.Truncate(l, c.w, "")
 	}
@@ -422,11 +438,13 @@ func (c *console) wrapAll(ls []string) []string {
 	return out
 }
 
-func (c *console) bold(s string) string {
-	if !c.style.color {
-		return s
-	}
-	return lipgloss.NewStyle().Bold(true).Render(s)
+func (c *console) bold(s string) string { return c.style.paint(ansiBold, s) }
+
+// termSafeString is s as termSafe writes it.
+func termSafeString(s string) string {
+	var b strings.Builder
+	termSafe{&b}.Write([]byte(s))
+	return b.String()
 }
 
 func (c *console) dim(s string) string { return c.style.paint(ansiDim, s) }
@@ -524,8 +542,8 @@ func (c *console) mainView() []string {
 				cursor = "> "
 			}
 			l := itemLine(cursor, c.st.Items[i])
-			if i == c.sel && c.style.color {
-				l = lipgloss.NewStyle().Reverse(true).Render(l)
+			if i == c.sel {
+				l = c.style.paint(ansiBold, l)
 			}
 			lines = append(lines, l)
 		}
@@ -633,4 +651,30 @@ func compactRate(bps uint64) string {
 	s := units.FormatRate(bps)
 	s = strings.TrimSuffix(s, "bit/s")
 	return strings.ReplaceAll(s, " ", "")
+}
+
+// notifications shows what dog notify status shows; t sends a test
+// message, s the status report now. Setting them up (the bot token) stays
+// with dog notify telegram, which reads the token without echo.
+func (c *console) notifications() tea.Cmd {
+	paths := notifyPaths{PrometheusConfig: notify.DefaultPrometheusConfig, AlertmanagerConfig: notify.DefaultAlertmanagerConfig}
+	status := c.capture(func(env *Env) error { return (&NotifyStatusCmd{notifyPaths: paths}).Run(c.g, env) })
+	return func() tea.Msg {
+		d := status().(doneMsg)
+		lines := strings.Split(strings.TrimRight(d.out, "\n"), "\n")
+		if d.err != nil {
+			lines = append(lines, "dog: "+c.p.Error(d.err))
+		}
+		return textMsg{title: c.p.Sprintf(i18n.ConsoleNotifyTitle), lines: lines, hint: i18n.ConsoleNotifyKeys,
+			keys: map[string]func() tea.Cmd{
+				"t": func() tea.Cmd {
+					return c.capture(func(env *Env) error { return (&NotifyTestCmd{notifyPaths: paths}).Run(c.g, env) })
+				},
+				"s": func() tea.Cmd {
+					return c.capture(func(env *Env) error {
+						return (&NotifyReportCmd{notifyPaths: paths, PrometheusURL: "http://127.0.0.1:9090"}).Run(c.g, env)
+					})
+				},
+			}}
+	}
 }

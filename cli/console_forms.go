@@ -268,9 +268,10 @@ func (c *console) openPathForm(export bool) (tea.Model, tea.Cmd) {
 			}
 			lines := strings.Split(strings.TrimRight(d.out, "\n"), "\n")
 			lines = append(lines, "", c.p.Sprintf(i18n.ConsoleImportWhat))
-			return textMsg{title: c.p.Sprintf(i18n.ConsoleImportTitle), lines: lines, then: func() tea.Cmd {
-				return c.capture(func(env *Env) error { return (&ImportCmd{File: file}).Run(c.g, env) })
-			}}
+			return textMsg{title: c.p.Sprintf(i18n.ConsoleImportTitle), lines: lines, hint: i18n.ConsoleImportKeys,
+				keys: map[string]func() tea.Cmd{"y": func() tea.Cmd {
+					return c.capture(func(env *Env) error { return (&ImportCmd{File: file}).Run(c.g, env) })
+				}}}
 		}
 	}
 	return c, c.form.Init()

@@ -234,3 +234,17 @@ func TestConsoleEdit(t *testing.T) {
 		t.Errorf("after the edit:\n%s", v)
 	}
 }
+
+// TestConsoleNotify: n shows dog notify status, with t and s to test and
+// report.
+func TestConsoleNotify(t *testing.T) {
+	c, _ := newTestConsole(t, i18n.EN, false)
+	press(c, "n")
+	if v := c.View(); !strings.Contains(v, "Notifications (dog notify status") || !strings.Contains(v, "t send a test message · s send the status report now") {
+		t.Fatalf("notifications:\n%s", v)
+	}
+	press(c, "esc")
+	if v := c.View(); !strings.Contains(v, "n notify") {
+		t.Errorf("esc did not go back:\n%s", v)
+	}
+}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +8,7 @@ import (
 
 	"golang.org/x/term"
 
+	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/notify"
 )
 
@@ -37,15 +37,9 @@ var notifyVars = map[string]string{
 	"alertmanager_config": notify.DefaultAlertmanagerConfig,
 }
 
-// notifyEnv picks the language of the guidance from the locale.
+// notifyEnv speaks dog's language (--lang or the locale).
 func notifyEnv(env *Env) *notify.Env {
-	lang := ""
-	for _, k := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
-		if lang = os.Getenv(k); lang != "" {
-			break
-		}
-	}
-	return &notify.Env{Out: env.Out, Msg: notify.MessagesFor(lang), Now: env.Now}
+	return &notify.Env{Out: env.Out, Msg: notify.MessagesFor(string(env.P.Lang())), Now: env.Now}
 }
 
 // NotifyTelegramCmd is dog notify telegram.
@@ -64,7 +58,7 @@ type NotifyTelegramCmd struct {
 
 func (c *NotifyTelegramCmd) Run(g *Globals, env *Env) error {
 	e := notifyEnv(env)
-	token, err := readToken(c.TokenFile, e.Msg, env.Err, c.paths())
+	token, err := readToken(env.P, c.TokenFile, e.Msg, env.Err, c.paths())
 	if err != nil {
 		return err
 	}
@@ -75,15 +69,15 @@ func (c *NotifyTelegramCmd) Run(g *Globals, env *Env) error {
 
 // readToken reads the token from a file, a prompt without echo or stdin.
 // An empty answer keeps the configured token ("" is returned).
-func readToken(path string, m *notify.Messages, prompt io.Writer, p notify.Paths) (string, error) {
+func readToken(pr *i18n.Printer, path string, m *notify.Messages, prompt io.Writer, p notify.Paths) (string, error) {
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return "", fmt.Errorf("--token-file: %w", err)
+			return "", pr.Errorf(i18n.FlagValueErr, "token-file", err)
 		}
 		t := strings.TrimSpace(string(b))
 		if t == "" {
-			return "", fmt.Errorf("--token-file %s: empty", path)
+			return "", pr.Errorf(i18n.FlagFileEmpty, "token-file", path)
 		}
 		return t, nil
 	}
@@ -97,13 +91,13 @@ func readToken(path string, m *notify.Messages, prompt io.Writer, p notify.Paths
 		b, err := term.ReadPassword(fd)
 		fmt.Fprintln(prompt)
 		if err != nil {
-			return "", fmt.Errorf("reading the token: %w", err)
+			return "", pr.Errorf(i18n.ReadingToken, err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
 	b, err := io.ReadAll(io.LimitReader(os.Stdin, 4096))
 	if err != nil {
-		return "", fmt.Errorf("reading the token from stdin: %w", err)
+		return "", pr.Errorf(i18n.ReadingTokenStdin, err)
 	}
 	return strings.TrimSpace(string(b)), nil
 }
@@ -154,10 +148,10 @@ func (c *NotifyEmailCmd) Run(g *Globals, env *Env) error {
 	if c.AuthPasswordFile != "" {
 		b, err := os.ReadFile(c.AuthPasswordFile)
 		if err != nil {
-			return fmt.Errorf("--auth-password-file: %w", err)
+			return env.P.Errorf(i18n.FlagValueErr, "auth-password-file", err)
 		}
 		if password = strings.TrimRight(string(b), "\r\n"); password == "" {
-			return errors.New("--auth-password-file: empty")
+			return env.P.Errorf(i18n.FlagFileEmpty, "auth-password-file", c.AuthPasswordFile)
 		}
 	}
 	return notify.Email(env.Ctx, notifyEnv(env), notify.EmailOptions{Paths: c.paths(), Smarthost: c.Smarthost, From: c.From, To: c.To,

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -55,23 +57,26 @@ func (c *StatusCmd) watch(g *Globals, env *Env) error {
 	tick := time.NewTicker(c.Interval)
 	defer tick.Stop()
 	for {
-		var b strings.Builder
+		// The frame's text is made terminal-safe (remarks, errors); the
+		// cursor moves around it are dog's own, written as they are.
+		var safe strings.Builder
+		b := termSafe{&safe}
 		st, err := client.Status(env.Ctx)
 		if env.Ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			// The enforcer restarting is no reason to stop watching.
-			b.WriteString("dog: " + env.P.Error(err) + "\n")
+			fmt.Fprintln(b, "dog: "+env.P.Error(err))
 		} else {
 			s := env.style()
 			s.rates = smp.sample(st, time.Now())
-			if err := renderStatus(&b, st, true, s); err != nil {
+			if err := renderStatus(b, st, true, s); err != nil {
 				return err
 			}
 		}
-		env.P.Fprintln(&b, i18n.WatchFooter, c.Interval)
-		frame := b.String()
+		env.P.Fprintln(b, i18n.WatchFooter, c.Interval)
+		frame := safe.String()
 		if env.Width > 0 {
 			// Home, each line cleared to its end, the rest of the screen
 			// cleared: no flicker of a full clear.
@@ -79,7 +84,7 @@ func (c *StatusCmd) watch(g *Globals, env *Env) error {
 		} else {
 			frame += "\n"
 		}
-		if _, err := env.Out.Write([]byte(frame)); err != nil {
+		if _, err := io.WriteString(env.raw, frame); err != nil {
 			return err
 		}
 		select {

@@ -23,7 +23,7 @@ func TestStatusWatch(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- Main([]string{"--socket", h.sock, "--config", h.config, "status", "--watch", "--interval", "1s"},
-			Env{Out: &out, Err: &errOut, Now: time.Now, Ctx: ctx, NetNS: h.pair.Server.Fd()})
+			Env{Out: &out, Err: &errOut, Now: time.Now, Ctx: ctx, NetNS: h.pair.Server.Fd(), Width: 80})
 	}()
 	// 5300's line gets a rate in bits per second over the last interval.
 	live := regexp.MustCompile(`(?m)^5300 .*\n  now in ([0-9.]+) (bit|Kbit|Mbit)/s`)
@@ -45,6 +45,11 @@ func TestStatusWatch(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("watch did not stop with its context")
+	}
+	// On a terminal: each frame homes the cursor and clears what the last
+	// one left, with dog's own sequences, not escaped as foreign text is.
+	if !strings.Contains(out.String(), "\x1b[H") || !strings.Contains(out.String(), "\x1b[K\n") || strings.Contains(out.String(), `\u001b`) {
+		t.Errorf("frames without their cursor moves, or with them escaped:\n%q", out.String())
 	}
 	if n := strings.Count(out.String(), "every 1s, Ctrl-C stops"); n < 2 {
 		t.Errorf("%d frames", n)

@@ -57,6 +57,10 @@ var errorMessages = []struct{ en, zh string }{
 	{"option %q is not key=value (in --port %q)", "选项 %q 不是 key=value 形式（在 --port %q 中）"},
 	{"bad %%-escape in %q", "%q 中的 %% 转义有误"},
 
+	{"%w; a remark is one line", "%v；备注只能是一行"},
+	{"contains a control character (%U)", "含有控制字符（%U）"},
+	{"contains %U, an invisible character that can reorder or hide text", "含有 %U，这是一个能打乱或隐藏文字的不可见字符"},
+
 	// internal/portspec
 	{"%q is not a port number", "%q 不是端口号"},
 	{"empty ports spec", "端口为空"},
@@ -96,6 +100,18 @@ var errorMessages = []struct{ en, zh string }{
 	{"line %d: the item is written in {flow, style}; edit it by hand", "第 %d 行：条目写成了 {flow, style} 形式；请手工编辑"},
 	{"line %d: the item uses a merge key (<<); edit it by hand", "第 %d 行：条目用了合并键（<<）；请手工编辑"},
 	{"the file is not valid YAML: %v", "文件不是有效的 YAML：%v"},
+	{"line %d: contains %s, which YAML reads as a line break: dog edits only files whose lines end in \\n or \\r\\n (remove it, or edit the file by hand)", "第 %d 行：含有 %s，YAML 会把它当作换行：dog 只编辑以 \\n 或 \\r\\n 结尾的行（删掉它，或手工编辑文件）"},
+	{"line 1: the file starts with a byte order mark (U+FEFF); save it as UTF-8 without BOM", "第 1 行：文件以字节顺序标记（U+FEFF）开头；请存为不带 BOM 的 UTF-8"},
+	{"line %d: the settings are written as one {flow, mapping}; dog edits only the usual one-setting-per-line layout (edit this file by hand)", "第 %d 行：设置写成了一个 {flow, mapping}；dog 只编辑常见的每行一项设置的写法（请手工编辑这个文件）"},
+	{"line %d: an empty item at the end of `ports`; edit this file by hand", "第 %d 行：`ports` 末尾有一个空条目；请手工编辑这个文件"},
+	{"line %d: an item of `ports` does not start on the line of its `-`; dog edits only the usual layout (edit this file by hand)", "第 %d 行：`ports` 的一个条目没有从它的 `-` 那一行开始；dog 只编辑常见的写法（请手工编辑这个文件）"},
+	{"the edit would leave %d items instead of %d (an unusual layout); edit the file by hand", "这次编辑会留下 %d 个条目而不是 %d 个（写法少见）；请手工编辑文件"},
+	{"line %d: the first setting does not start its line; add %s by hand", "第 %d 行：第一项设置不在行首；请手工添加 %s"},
+	{"%s: its value spans more than its line (continued below?); edit it by hand", "%s：它的值跨了多行（下面还有续行？）；请手工编辑"},
+	{"the top level is not a mapping", "顶层不是映射"},
+	{"the edit would make the file invalid YAML (%v); edit it by hand", "这次编辑会让文件成为无效的 YAML（%v）；请手工编辑"},
+	{"editing %s would change %s too (an unusual layout); edit the file by hand", "编辑 %s 也会改动 %s（写法少见）；请手工编辑文件"},
+	{"editing %s would add %s (an unusual layout); edit the file by hand", "编辑 %s 会加上 %s（写法少见）；请手工编辑文件"},
 
 	// internal/adminapi
 	{"the enforcer is not running", "执行器（dog-enforcer）未运行"},

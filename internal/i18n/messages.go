@@ -68,6 +68,10 @@ const (
 	FlagNoneAdd
 	FlagNeedsValue
 	FlagValueErr
+	FlagFileEmpty
+	ReadingToken
+	ReadingTokenStdin
+	Warning
 	NothingToChange
 	EditAdded
 	EditChanged
@@ -175,6 +179,8 @@ const (
 	ConsoleImportWhat
 	NotConfigured
 	PathHint
+	ConsoleNotifyTitle
+	ConsoleNotifyKeys
 	ItemPrefix
 
 	// import-legacy.
@@ -307,6 +313,10 @@ var messages = [numKeys]struct{ en, zh string }{
 	FlagNoneAdd:              {"--%s none: leave the flag out instead", "--%s none：添加时请直接省略该选项"},
 	FlagNeedsValue:           {"--%s needs a value (none removes the setting)", "--%s 需要一个值（none 表示删除该设置）"},
 	FlagValueErr:             {"--%s: %v", "--%s：%v"},
+	FlagFileEmpty:            {"--%s %s: empty", "--%s %s：文件为空"},
+	ReadingToken:             {"reading the token: %v", "读取 token：%v"},
+	ReadingTokenStdin:        {"reading the token from stdin: %v", "从标准输入读取 token：%v"},
+	Warning:                  {"warning: %s", "警告：%s"},
 	NothingToChange:          {"nothing to change: give at least one setting, e.g. --quota 1TB or --remark none", "没有要修改的内容：至少给出一项设置，例如 --quota 1TB 或 --remark none"},
 	EditAdded:                {"added %s", "已添加 %s"},
 	EditChanged:              {"changed %s", "已修改 %s"},
@@ -370,7 +380,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	ConsoleStateLimited:      {"limited", "限速"},
 	ConsoleNoItems:           {"no items yet: a adds one", "还没有条目：按 a 添加"},
 	ConsoleRefresh:           {"live: every %v", "实时：每 %v 刷新"},
-	ConsoleKeys:              {"a add  e edit  l limits  x expiry  d remove  r reset  h history  o export  i import  q quit", "a 添加  e 编辑  l 限速  x 到期  d 删除  r 重置  h 历史  o 导出  i 导入  q 退出"},
+	ConsoleKeys:              {"a add  e edit  l limits  x expiry  d remove  r reset  h history  n notify  o export  i import  q quit", "a 添加  e 编辑  l 限速  x 到期  d 删除  r 重置  h 历史  n 通知  o 导出  i 导入  q 退出"},
 	ConsoleTotal:             {"TOTAL", "合计"},
 	ConsoleNBlocked:          {"%d blocked", "%d 个阻断"},
 	FieldPorts:               {"Ports", "端口"},
@@ -477,4 +487,6 @@ var messages = [numKeys]struct{ en, zh string }{
 	PathHint:                 {"a path on this host", "本机上的路径"},
 	NotConfigured:            {"%q is not configured", "%q 未配置"},
 	ConsoleImportWhat:        {"Import replaces the config, counters, periods and history of this host.", "导入会替换本机的配置、计数器、周期和历史记录。"},
+	ConsoleNotifyTitle:       {"Notifications (dog notify status; set up with dog notify telegram)", "通知（dog notify status；用 dog notify telegram 设置）"},
+	ConsoleNotifyKeys:        {"t send a test message · s send the status report now · esc back", "t 发送测试消息 · s 立即发送状态报告 · esc 返回"},
 }
