@@ -77,15 +77,15 @@ func BenchmarkLiveView(b *testing.B) {
 		idle := cpu(enf.pid())[0]
 
 		// The console, in a tmux of the benchmark's own.
-		tmuxSock := fmt.Sprintf("dogbench-%d", os.Getpid())
+		tmuxSock := filepath.Join(b.TempDir(), "tmux.sock")
 		tmux := func(args ...string) string {
-			out, err := exec.Command("tmux", append([]string{"-L", tmuxSock}, args...)...).CombinedOutput()
+			out, err := exec.Command("tmux", append([]string{"-S", tmuxSock}, args...)...).CombinedOutput()
 			if err != nil {
 				b.Fatalf("tmux %v: %v\n%s", args, err, out)
 			}
 			return strings.TrimSpace(string(out))
 		}
-		b.Cleanup(func() { exec.Command("tmux", "-L", tmuxSock, "kill-server").Run() })
+		b.Cleanup(func() { exec.Command("tmux", "-S", tmuxSock, "kill-server").Run() })
 		tmux("-f", "/dev/null", "new-session", "-d", "-s", "dog", "-x", "80", "-y", "24",
 			"exec env TERM=xterm-256color "+dog+" --socket "+sock+" --config "+cfg)
 		consolePID, err := strconv.Atoi(tmux("display-message", "-p", "-t", "dog", "#{pane_pid}"))

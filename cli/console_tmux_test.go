@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -22,7 +20,8 @@ import (
 // tests that run dog as a program (in tmux).
 var commands testutil.Commands
 
-// tmux is one tmux server of the test's own (-L), with one 80×24 window.
+// tmux is one tmux server of the test's own (its socket in the test's
+// temporary directory), with one 80×24 window.
 type tmux struct {
 	t      *testing.T
 	socket string
@@ -31,8 +30,8 @@ type tmux struct {
 func newTmux(t *testing.T, env []string, argv ...string) *tmux {
 	t.Helper()
 	testutil.RequireBinary(t, "tmux")
-	x := &tmux{t: t, socket: fmt.Sprintf("dogtest-%d-%d", os.Getpid(), time.Now().UnixNano())}
-	t.Cleanup(func() { exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
+	x := &tmux{t: t, socket: filepath.Join(t.TempDir(), "tmux.sock")}
+	t.Cleanup(func() { exec.Command("tmux", "-S", x.socket, "kill-server").Run() })
 	cmd := append([]string{"env"}, env...)
 	cmd = append(cmd, argv...)
 	// -u: UTF-8 whatever the locale (zh_CN.UTF-8 may not be generated
@@ -53,7 +52,7 @@ func shellJoin(args []string) string {
 
 func (x *tmux) run(args ...string) string {
 	x.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", x.socket}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", x.socket}, args...)...).CombinedOutput()
 	if err != nil {
 		x.t.Fatalf("tmux %v: %v\n%s", args, err, out)
 	}
