@@ -58,6 +58,7 @@ var errorMessages = []struct{ en, zh string }{
 	{"bad %%-escape in %q", "%q 中的 %% 转义有误"},
 
 	{"%w; a remark is one line", "%v；备注只能是一行"},
+	{"%q is not auto, true or false", "%q 不是 auto、true 或 false"},
 	{"contains a control character (%U)", "含有控制字符（%U）"},
 	{"contains %U, an invisible character that can reorder or hide text", "含有 %U，这是一个能打乱或隐藏文字的不可见字符"},
 
