@@ -19,6 +19,7 @@ import (
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from this run")
@@ -187,20 +188,7 @@ func (h *host) udp(port uint16, n, size, reply int) {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cli -update as root to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test ./cli -run %s -update rewrites it):\n--- got\n%s--- want\n%s", path, t.Name(), got, want)
-	}
+	testutil.Golden(t, name, got, *update)
 }
 
 const tourConfig = `# Port Traffic Dog on relay-1

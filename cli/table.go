@@ -88,6 +88,11 @@ func (s tableStyle) layoutFor(st *adminapi.Status, width int) columns {
 	}
 	fixed := c.ports + c.used + c.quota + c.state + 4*len(gap)
 	c.remark = min(max(width-fixed, 6), 32)
+	// Too narrow for a long port column: narrow it (longer ports get a
+	// line of their own) rather than run past the terminal.
+	if over := fixed + c.remark - width; over > 0 {
+		c.ports = max(c.ports-over, len("PORTS"))
+	}
 	return c
 }
 
