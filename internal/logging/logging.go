@@ -1,13 +1,16 @@
-// Package logging builds the slog logger every binary uses, from the
-// Prometheus-style --log.level and --log.format flags. Logs go to stderr so
-// journald keeps and rotates them.
+// Package logging gives each binary's kong CLI Prometheus' --log.level and
+// --log.format flags and builds the promslog logger they describe, as every
+// Prometheus component's. (promslog/flag registers the same flags, but on a
+// kingpin application only.) Logs go to stderr so journald keeps and rotates
+// them.
 package logging
 
 import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
+
+	"github.com/prometheus/common/promslog"
 )
 
 // Flags are embedded in each binary's kong CLI.
@@ -16,15 +19,14 @@ type Flags struct {
 	Format string `name:"log.format" default:"logfmt" enum:"logfmt,json" help:"Output format of log messages (${enum})."`
 }
 
-// New returns the logger the flags describe.
+// New returns the logger the flags describe, writing to w.
 func (f Flags) New(w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(strings.ToUpper(f.Level))); err != nil {
+	cfg := &promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat(), Writer: w}
+	if err := cfg.Level.Set(f.Level); err != nil {
 		return nil, fmt.Errorf("--log.level: %w", err)
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	if f.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	if err := cfg.Format.Set(f.Format); err != nil {
+		return nil, fmt.Errorf("--log.format: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return promslog.New(cfg), nil
 }
