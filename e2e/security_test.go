@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -500,7 +501,7 @@ func TestExporterIsReadOnlyAndBounded(t *testing.T) {
 	for i, conn := range stalled {
 		conn.SetReadDeadline(stalledAt.Add(25 * time.Second))
 		b, err := io.ReadAll(bufio.NewReader(conn))
-		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 			t.Fatalf("stalled client %d still connected after %s", i, time.Since(stalledAt).Round(time.Second))
 		}
 		if strings.Contains(string(b), "port_traffic_dog") {

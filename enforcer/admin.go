@@ -151,14 +151,16 @@ func (e *Enforcer) ServeAdmin(ctx context.Context) error {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(shut)
+		if err := srv.Shutdown(shut); err != nil {
+			e.log.Warn("admin API did not shut down cleanly", "err", err)
+		}
 	}()
 	err = srv.Serve(ln)
 	e.mu.Lock()
 	e.admin = nil
 	e.access.Store(nil)
 	e.mu.Unlock()
-	os.Remove(path)
+	_ = os.Remove(path)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -212,7 +214,7 @@ func removeStaleSocket(path string) error {
 		return nil
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
+		_ = c.Close()
 		return fmt.Errorf("another enforcer is answering on %s", path)
 	}
 	return os.Remove(path)
@@ -312,5 +314,5 @@ func reply(w http.ResponseWriter, v any, err error) {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // the client went away: nobody to tell
 }

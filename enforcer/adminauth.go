@@ -214,7 +214,7 @@ func listenAdmin(path string, a adminAccess) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
-	defer os.RemoveAll(tmpDir)
+	defer func() { _ = os.RemoveAll(tmpDir) }()
 	tmp := filepath.Join(tmpDir, "s")
 	ln, err := net.Listen("unix", tmp)
 	if err != nil {
@@ -227,17 +227,17 @@ func listenAdmin(path string, a adminAccess) (net.Listener, error) {
 	if a.group != "" {
 		mode = 0o660
 		if err := os.Lchown(tmp, -1, int(a.gid)); err != nil {
-			ln.Close()
+			_ = ln.Close()
 			return nil, fmt.Errorf("%w: admin socket %s: giving it to admin_group %s: %w (the enforcer must be a member of the group, e.g. Group=%s in its unit, or have CAP_CHOWN)",
 				errGroupOwner, path, a.group, err, a.group)
 		}
 	}
 	if err := os.Chmod(tmp, mode); err != nil {
-		ln.Close()
+		_ = ln.Close()
 		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		ln.Close()
+		_ = ln.Close()
 		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
 	return ln, nil

@@ -251,7 +251,6 @@ func (s *tcpServer) mustDialOrNil() (client, server net.Conn) {
 // does afterwards; a reset missed while the host was down runs once at
 // start-up.
 func TestAutomaticResetOnTheResetDay(t *testing.T) {
-	const q = 300_000
 	sh, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		t.Fatal(err)

@@ -138,7 +138,7 @@ func (e *Enforcer) reloadShaper() error {
 	return nil
 }
 
-// classOut is the egress class an item's out chain classifies into: its
+// shapeClassOut is the egress class an item's out chain classifies into: its
 // priority, when the class is in place on the shaped interfaces.
 func (e *Enforcer) shapeClassOut(it *item) uint32 {
 	if it.cfg.RateOut == 0 || it.st.ClassMinor == 0 || !e.shape.s.Egress(it.st.ClassMinor) {

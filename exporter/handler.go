@@ -41,11 +41,11 @@ func (x *Exporter) Handler(static prometheus.Gatherer, maxInFlight int, timeout 
 			// compression would triple the scrape time for a few percent.
 			w.Header().Set("Content-Encoding", "gzip")
 			gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
-			defer gz.Close()
+			defer func() { _ = gz.Close() }() // a failed write: the scraper sees a cut response
 			dst = gz
 		}
 		bw := bufio.NewWriterSize(dst, 64<<10)
-		defer bw.Flush()
+		defer func() { _ = bw.Flush() }()
 		if err := x.Write(ctx, bw, static); err != nil {
 			x.log.Error("scrape failed", "err", err)
 		}

@@ -99,18 +99,17 @@ func run(c *cli) error {
 			}
 		}
 	}()
-	adminErr := make(chan error, 1)
+	adminDone := make(chan struct{})
 	go func() {
-		err := e.ServeAdmin(ctx)
-		if err != nil {
+		defer close(adminDone)
+		if err := e.ServeAdmin(ctx); err != nil {
 			// Said at once, not at exit: counting and enforcement go on,
 			// but dog cannot reach this enforcer until it is fixed.
 			log.Error("admin API not available; counting and enforcement go on", "err", err)
 		}
-		adminErr <- err
 	}()
 	runErr := e.Run(ctx)
 	stop()
-	<-adminErr
+	<-adminDone
 	return runErr
 }

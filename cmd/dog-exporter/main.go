@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -91,7 +92,10 @@ func run(c *cli) error {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(shut)
+		// Scrapes still running after 5 s are cut off.
+		if err := srv.Shutdown(shut); err != nil {
+			log.Warn("web server did not shut down cleanly", "err", err)
+		}
 	}()
 	log.Info("starting dog-exporter", "version", version.Info(), "state_dir", c.StateDir)
 	if why := openWithoutAuth(c.ListenAddress, c.SystemdSocket, c.ConfigFile); why != "" {
@@ -104,7 +108,7 @@ func run(c *cli) error {
 		WebSystemdSocket:   &c.SystemdSocket,
 		WebConfigFile:      &c.ConfigFile,
 	}, log)
-	if err == http.ErrServerClosed {
+	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err

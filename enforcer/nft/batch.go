@@ -31,7 +31,7 @@ func sendBatch(netns int, own *ownPorts, batch []netlink.Message) (kernelErr, er
 	// flushes its destroy work, which waits for an RCU grace period): 8 to
 	// 20 ms here, after this transaction's outcome is known. The socket is
 	// closed in the background so a one-item change does not wait for it.
-	defer func() { go conn.Close() }()
+	defer func() { go func() { _ = conn.Close() }() }()
 	if err := own.register(conn); err != nil {
 		return nil, err
 	}

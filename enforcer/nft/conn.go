@@ -372,8 +372,8 @@ func (x *txn) declareSets(t *nftables.Table, rs *ruleset.Ruleset, existing map[s
 	return nil
 }
 
-// A netlink attribute holds at most 64 KiB, so elements go in chunks of
-// at most elementBytes (leaving room for the message's other attributes).
+// elementBytes bounds a chunk of elements: a netlink attribute holds at
+// most 64 KiB (this leaves room for the message's other attributes).
 const elementBytes = 60 << 10
 
 // elementsThatFit is how many of els, from the first, one message holds:

@@ -37,7 +37,7 @@ func (c *Conn) Monitor(ctx context.Context, events chan<- Event) error {
 	}
 	go func() {
 		<-ctx.Done()
-		conn.Close()
+		_ = conn.Close()
 	}()
 	send := func(e Event) {
 		select {

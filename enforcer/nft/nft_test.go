@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,7 +93,7 @@ func TestSyncCountsAndKeepsCounters(t *testing.T) {
 	if err := c.Delete(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ReadObjects(); err != ErrNoTable {
+	if _, err := c.ReadObjects(); !errors.Is(err, ErrNoTable) {
 		t.Errorf("after delete: %v", err)
 	}
 }

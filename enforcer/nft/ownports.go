@@ -33,7 +33,7 @@ func (o *ownPorts) register(conn *netlink.Conn) error {
 	}
 	nl, ok := sa.(*unix.SockaddrNetlink)
 	if serr != nil || !ok {
-		return fmt.Errorf("nft transport: netlink port id: %v", serr)
+		return fmt.Errorf("nft transport: netlink port id: %w", serr)
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -42,7 +42,7 @@ func (c *Conn) ReadCounters(ids []string) (*nftread.Objects, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer r.CloseLasting()
+	defer func() { _ = r.CloseLasting() }()
 	for _, id := range ids {
 		for _, d := range layout.Directions {
 			name := layout.Counter(id, d)

@@ -43,7 +43,7 @@ func dial(fd int) (*conn, error) {
 		h.Close()
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	s.SetExtAck(true) // best effort: only the error messages get worse without
+	_ = s.SetExtAck(true) // best effort: only the error messages get worse without
 	c := &conn{h: h, raw: &nl.SocketHandle{Socket: s}}
 	if g, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_GENERIC); err == nil {
 		c.gen = &nl.SocketHandle{Socket: g}
@@ -163,7 +163,7 @@ func inNS(fd int, f func() error) error {
 		runtime.UnlockOSThread()
 		return err
 	}
-	defer orig.Close()
+	defer func() { _ = orig.Close() }()
 	if err := netns.Set(netns.NsHandle(fd)); err != nil {
 		runtime.UnlockOSThread()
 		return fmt.Errorf("enter network namespace: %w", err)

@@ -229,7 +229,7 @@ func ioctlSpeed(fd int, name string) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("socket: %w", err)
 	}
-	defer unix.Close(sock)
+	defer func() { _ = unix.Close(sock) }()
 	cmd := ethtoolCmd{cmd: ethtoolGSet}
 	var ifr ifreqData
 	copy(ifr.name[:], name)

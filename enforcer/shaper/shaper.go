@@ -193,7 +193,7 @@ func (s *Shaper) apply(c *conn, p *plan) error {
 			// New, or the interface was re-created: its qdiscs went with it.
 			l = &link{name: li.name, index: li.index, out: map[uint16]classSpec{}, in: map[uint16]classSpec{}}
 			if old := s.links[li.name]; old != nil && old.ifb != "" {
-				c.h.LinkDel(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: old.ifb}})
+				_ = c.h.LinkDel(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: old.ifb}})
 			}
 			fresh[li.name] = l
 			s.links[li.name] = l
@@ -438,7 +438,7 @@ func (s *Shaper) setupIngress(c *conn, l *link) (undo func(), err error) {
 	}
 	// A device of that name is a leftover of a run that did not clean up.
 	if old, err := c.h.LinkByName(name); err == nil && old.Type() == "ifb" {
-		c.h.LinkDel(old)
+		_ = c.h.LinkDel(old)
 	}
 	attrs := netlink.LinkAttrs{Name: name, TxQLen: 1000}
 	var dev netlink.Link = &netlink.Ifb{LinkAttrs: attrs}
@@ -451,7 +451,7 @@ func (s *Shaper) setupIngress(c *conn, l *link) (undo func(), err error) {
 		}
 		return undo, fmt.Errorf("%s: create the IFB device %s: %w", l.name, name, err)
 	}
-	steps = append(steps, func() { c.h.LinkDel(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}}) })
+	steps = append(steps, func() { _ = c.h.LinkDel(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}}) })
 	ifb, err := c.h.LinkByName(name)
 	if err != nil {
 		return undo, fmt.Errorf("%s: %w", name, err)
@@ -493,9 +493,9 @@ func (s *Shaper) setupIngress(c *conn, l *link) (undo func(), err error) {
 	gate := newTree(l.index, parent, true, ifb.Attrs().Index)
 	steps = append(steps, func() {
 		if created {
-			c.h.QdiscDel(&netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.index, Parent: netlink.HANDLE_INGRESS, Handle: ingressHandle}})
+			_ = c.h.QdiscDel(&netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.index, Parent: netlink.HANDLE_INGRESS, Handle: ingressHandle}})
 		} else {
-			gate.remove(c)
+			_ = gate.remove(c)
 		}
 	})
 	if err := gate.skeleton(c, skeletonParts{}); err != nil {
@@ -614,7 +614,7 @@ func (s *Shaper) adopt(c *conn, p *plan) error {
 					return fmt.Errorf("%s: %w", l.ifb, err)
 				}
 			} else {
-				c.h.LinkDel(ifb) // half a setup: start that part over
+				_ = c.h.LinkDel(ifb) // half a setup: start that part over
 			}
 		}
 		if l.egress || l.ifb != "" {

@@ -86,12 +86,12 @@ func (s *Shaper) check(c *conn, l *link) string {
 			why = append(why, problem)
 			// Start the ingress part over: drop what is left of it.
 			if ok && l.gate != nil {
-				l.gate.remove(c)
+				_ = l.gate.remove(c)
 			}
 			if problem == "ingress qdisc deleted" || strings.HasPrefix(problem, "ingress qdisc replaced") {
 				l.createdIngress = false // whatever is there now is not the shaper's
 			}
-			c.h.LinkDel(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: l.ifb}})
+			_ = c.h.LinkDel(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: l.ifb}})
 			l.ifb, l.ifbIndex, l.gate, l.cls = "", 0, nil, nil
 			clear(l.in)
 		}

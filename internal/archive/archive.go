@@ -190,10 +190,9 @@ func invalid(entry, format string, args ...any) error {
 
 // countingReader fails once more than max bytes were read through it.
 type countingReader struct {
-	r    io.Reader
-	n    int64
-	max  int64
-	what string
+	r   io.Reader
+	n   int64
+	max int64
 }
 
 var errTooLarge = errors.New("too large")
@@ -229,7 +228,7 @@ func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
 		}
 		return nil, invalid("", "not a gzip-compressed archive (%v)", err)
 	}
-	defer zr.Close()
+	defer func() { _ = zr.Close() }()
 	zr.Multistream(false) // one gzip member; anything after it is refused below
 	raw := &countingReader{r: zr, max: maxTotal}
 	tr := tar.NewReader(raw)
@@ -247,7 +246,7 @@ func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
 	}
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -229,10 +229,6 @@ func TestLongGroupID(t *testing.T) {
 	}
 }
 
-func itoa(n int) string {
-	return strings.TrimLeft(strings.Replace(time.Duration(n).String(), "ns", "", 1), " ")
-}
-
 func TestBillable(t *testing.T) {
 	for b, want := range map[Billing]uint64{BillingOut: 30, BillingIn: 10, BillingSum: 40, BillingMax: 30, BillingRelay: 80} {
 		if got := b.Billable(10, 30); got != want {

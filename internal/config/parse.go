@@ -38,7 +38,7 @@ func readFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -358,18 +358,6 @@ func (d *decoder) boolean(v *yaml.Node, item, k string) (bool, bool) {
 	return false, false
 }
 
-func (d *decoder) integer(v *yaml.Node, item, k string, lo, hi int) (int, bool) {
-	if s, ok := d.str(v, item, k); ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < lo || n > hi {
-			d.fail(v, item, k, "%q is not a whole number from %d to %d", s, lo, hi)
-			return 0, false
-		}
-		return n, true
-	}
-	return 0, false
-}
-
 func (d *decoder) list(v *yaml.Node, item, k string) []*yaml.Node {
 	if v.Kind != yaml.SequenceNode {
 		d.fail(v, item, k, "expected a list, found %s", describe(v))
@@ -526,7 +514,8 @@ func decodeItem(n *yaml.Node, source string) (Item, []error) {
 	if len(d.errs) > 0 {
 		// Re-label the errors with the item now that its name is known.
 		for _, e := range d.errs {
-			if fe, ok := e.(*Error); ok && fe.Item == "" {
+			var fe *Error
+			if errors.As(e, &fe) && fe.Item == "" {
 				fe.Item = name
 			}
 		}

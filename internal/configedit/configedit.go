@@ -80,7 +80,7 @@ func load(src []byte) (*doc, error) {
 	}
 	var n yaml.Node
 	if err := yaml.Unmarshal(src, &n); err != nil {
-		return nil, fmt.Errorf("the file is not valid YAML: %v", err)
+		return nil, fmt.Errorf("the file is not valid YAML: %w", err)
 	}
 	if len(n.Content) > 0 {
 		d.root = n.Content[0]
@@ -184,12 +184,13 @@ func (d *doc) trimTail(start, end, col int) int {
 	return end
 }
 
-// items is the ports list and, for each item, its line span [start, end).
+// itemSpan is an item's node and its line span [start, end).
 type itemSpan struct {
 	node       *yaml.Node
 	start, end int
 }
 
+// items returns the ports list and, for each item, its line span.
 func (d *doc) items() (seqKey, seq *yaml.Node, spans []itemSpan, err error) {
 	k, v := d.topKey("ports")
 	if k == nil {

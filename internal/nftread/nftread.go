@@ -85,7 +85,7 @@ func read(netns int, table string, objType uint32) (*Objects, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("netlink: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	ae := netlink.NewAttributeEncoder()
 	ae.ByteOrder = binary.BigEndian // nf_tables attributes are big-endian
 	ae.String(nftaObjTable, table)

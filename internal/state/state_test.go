@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ func sample() *State {
 
 func TestSaveLoad(t *testing.T) {
 	dir := t.TempDir()
-	if _, _, err := Load(dir); err != ErrNotExist {
+	if _, _, err := Load(dir); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("empty dir: %v", err)
 	}
 	st := sample()

@@ -125,7 +125,7 @@ func waitReady(p *process, readyURL string, deadline time.Time) error {
 	for {
 		select {
 		case <-p.done:
-			return fmt.Errorf("exited: %v", p.err)
+			return fmt.Errorf("exited: %w", p.err)
 		default:
 		}
 		resp, err := client.Get(readyURL)
@@ -136,7 +136,7 @@ func waitReady(p *process, readyURL string, deadline time.Time) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out (last error %v)", err)
+			return fmt.Errorf("timed out (last error %w)", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -17,7 +17,8 @@ import (
 func BuildCommands() (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		// The toolchain that built this test binary a moment ago.
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // see above
 	}
 	dir, err := os.MkdirTemp("", "dog-test-bin-")
 	if err != nil {
@@ -30,7 +31,7 @@ func BuildCommands() (string, error) {
 	out, err := exec.Command(goBin, "build", "-trimpath", "-o", dir+"/", "port-traffic-dog/cmd/...").CombinedOutput()
 	if err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return dir, nil
 }

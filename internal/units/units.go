@@ -38,7 +38,7 @@ func ParseBytes(s string) (uint64, error) {
 	return scale("size", s, num, mult)
 }
 
-// Rate units are decimal bits per second. tc's spellings (kbit, mbit, gbit)
+// rateUnits are decimal bits per second. tc's spellings (kbit, mbit, gbit)
 // are accepted too since many operators come from tc.
 var rateUnits = map[string]uint64{
 	"bps": 1, "bit": 1,
