@@ -4,9 +4,9 @@
 // Telegram message templates in English and Chinese, and example
 // configurations for the other receivers Alertmanager ships.
 //
-// The files are embedded so that tests elsewhere check exactly what ships,
-// and so that a binary can install them without the source tree (no
-// command does so yet: an operator copies them, as alerts/README.md says).
+// The files are embedded so that dog notify (internal/notify) installs them
+// without the source tree, and so that tests elsewhere check exactly what
+// ships.
 // AlertmanagerConfig and Rules render the two files that need
 // per-installation values or, in tests, shorter timings.
 package alerts
