@@ -263,10 +263,10 @@ func (e *Enforcer) adminHandler() http.Handler {
 				return
 			}
 			rc := http.NewResponseController(w)
-			rc.SetReadDeadline(time.Now().Add(e.opts.ImportReadTimeout))
+			_ = rc.SetReadDeadline(time.Now().Add(e.opts.ImportReadTimeout)) // the connection gone: the read fails anyway
 			// The body (bounded by MaxBytesHandler below) is read as a
 			// stream by the archive reader.
-			resp, err := e.Import(&untilEOF{r: r.Body, done: func() { rc.SetReadDeadline(time.Time{}) }}, dryRun)
+			resp, err := e.Import(&untilEOF{r: r.Body, done: func() { _ = rc.SetReadDeadline(time.Time{}) }}, dryRun)
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):

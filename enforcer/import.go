@@ -227,6 +227,6 @@ func truncateHistory(path string, size int64) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	return f.Truncate(size)
 }

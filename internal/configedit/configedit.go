@@ -584,7 +584,7 @@ func othersKept(before *yaml.Node, after []byte, key string) (b, a map[string]*y
 		a = topValuesOf(n.Content[0])
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("the edit would make the file invalid YAML (%v); edit it by hand", err)
+		return nil, nil, fmt.Errorf("the edit would make the file invalid YAML (%w); edit it by hand", err)
 	}
 	for k, v := range b {
 		if k == key {

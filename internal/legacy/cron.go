@@ -38,7 +38,7 @@ func (c Crontab) Read() (string, error) {
 		if strings.Contains(errb.String(), "no crontab") {
 			return "", nil
 		}
-		return "", fmt.Errorf("crontab -l: %v: %s", err, strings.TrimSpace(errb.String()))
+		return "", fmt.Errorf("crontab -l: %w: %s", err, strings.TrimSpace(errb.String()))
 	}
 	return out.String(), nil
 }
@@ -56,7 +56,7 @@ func (c Crontab) Write(text string) error {
 	cmd := exec.Command("crontab", "-")
 	cmd.Stdin, cmd.Stderr = strings.NewReader(text), &errb
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("crontab -: %v: %s", err, strings.TrimSpace(errb.String()))
+		return fmt.Errorf("crontab -: %w: %s", err, strings.TrimSpace(errb.String()))
 	}
 	return nil
 }

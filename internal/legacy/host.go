@@ -48,7 +48,7 @@ func isScript(path string, follow bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	head := make([]byte, 64<<10)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
@@ -82,8 +82,8 @@ func BackupDir(dir string, now time.Time) (string, error) {
 		return "", fmt.Errorf("back up %s: %w", dir, err)
 	}
 	fail := func(err error) (string, error) {
-		f.Close()
-		os.Remove(path)
+		_ = f.Close()
+		_ = os.Remove(path)
 		return "", fmt.Errorf("back up %s: %w", dir, err)
 	}
 	zw := gzip.NewWriter(f)
@@ -123,7 +123,7 @@ func BackupDir(dir string, now time.Time) (string, error) {
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(path)
+		_ = os.Remove(path)
 		return "", err
 	}
 	return path, nil

@@ -50,7 +50,7 @@ func botCall(ctx context.Context, apiURL, token, method string, q url.Values) (i
 		}
 		return 0, "", nil, errors.New(strings.ReplaceAll(err.Error(), token, "<token>"))
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var r struct {
 		OK          bool            `json:"ok"`
 		Description string          `json:"description"`
@@ -119,7 +119,7 @@ func postAlerts(ctx context.Context, amURL string, as []amAlert) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return fmt.Errorf("POST /api/v2/alerts: %s: %s", resp.Status, bytes.TrimSpace(body))
@@ -153,7 +153,7 @@ func get(ctx context.Context, base, path string) (*http.Response, error) {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
 	}
 	return resp, nil
@@ -164,7 +164,7 @@ func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
@@ -174,7 +174,7 @@ func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
 	for i, name := range deliveryMetrics {
 		mf := mfs[name]
 		if mf == nil {
-			return nil, fmt.Errorf("Alertmanager serves no %s", name)
+			return nil, fmt.Errorf("no %s among Alertmanager's metrics", name)
 		}
 		for _, mt := range mf.GetMetric() {
 			integ := ""
@@ -366,7 +366,7 @@ func firingReports(ctx context.Context, promURL string) ([]promAlert, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var r struct {
 		Status string `json:"status"`
 		Data   struct {

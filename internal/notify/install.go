@@ -131,8 +131,8 @@ func (f file) write() error {
 	done := false
 	defer func() {
 		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
 		}
 	}()
 	if err := tmp.Chmod(f.mode); err != nil {
@@ -178,7 +178,7 @@ func backup(path string, data []byte, now time.Time) (string, error) {
 		return "", err
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
+		_ = f.Close()
 		return "", err
 	}
 	return name, f.Close()

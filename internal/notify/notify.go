@@ -37,7 +37,8 @@ const (
 	DefaultExporterAddr       = "127.0.0.1:9730"
 	DefaultAlertmanagerAddr   = "127.0.0.1:9093"
 	DefaultAPIURL             = "https://api.telegram.org"
-	// Status report interval bounds (the script offered 1 min to 24 h).
+	// MinReportEvery and MaxReportEvery bound the status report interval
+	// (the script offered 1 min to 24 h).
 	MinReportEvery = time.Minute
 	MaxReportEvery = 24 * time.Hour
 )
@@ -465,7 +466,7 @@ func apply(ctx context.Context, e *Env, p Paths, cur *current, am AMSettings, pr
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(stage)
+	defer func() { _ = os.RemoveAll(stage) }()
 	staged := func(name string, data []byte) (string, error) {
 		path := filepath.Join(stage, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {

@@ -51,7 +51,7 @@ func AppendHistory(dir string, entries ...Reset) error {
 	if err != nil {
 		return fmt.Errorf("append history: %w", linkRefused(err))
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("append history %s: %w", path, err)
@@ -85,7 +85,7 @@ func AppendHistory(dir string, entries ...Reset) error {
 		// them off again (truncating frees space, so it works when writing
 		// did not), so the caller can retry them without duplicates.
 		if terr := f.Truncate(size); terr != nil {
-			return fmt.Errorf("append history %s: %w; removing the partial entries failed too: %v", path, err, terr)
+			return fmt.Errorf("append history %s: %w; removing the partial entries failed too: %w", path, err, terr)
 		}
 		return fmt.Errorf("append history %s: %w", path, err)
 	}
@@ -121,7 +121,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }()
 	return d.Sync()
 }
 
@@ -147,7 +147,7 @@ func OpenHistory(dir string) (*HistoryFiles, error) {
 				h.files, h.sizes = append(h.files, f), append(h.sizes, fi.Size())
 				continue
 			}
-			f.Close()
+			_ = f.Close()
 		}
 		h.Close()
 		return nil, fmt.Errorf("read history: %w", linkRefused(err))
@@ -158,7 +158,7 @@ func OpenHistory(dir string) (*HistoryFiles, error) {
 // Close closes the files.
 func (h *HistoryFiles) Close() {
 	for _, f := range h.files {
-		f.Close()
+		_ = f.Close()
 	}
 }
 
