@@ -26,10 +26,12 @@ import (
 //     "Ensure socket buffer draining during Flush" (#330) and the receive
 //     loop of #334: Flush sends no NLM_F_ACK and reads until the socket is
 //     drained, the first error still reported;
-//   - "Automatically set socket read & write buffer sizes" (#312), or
-//     WithSockOptions to set SO_SNDBUFFORCE/SO_RCVBUFFORCE ourselves: a
-//     10,000-item batch is ~25 MB, beyond the default wmem_max;
-//   - GetPortID with AsLasting (on main) for ownPorts, the monitor's way of
+//   - socket buffers for a ~25 MB batch (10,000 items): "Automatically set
+//     socket read & write buffer sizes" (#312) sizes them, but without the
+//     FORCE options the kernel caps them at net.core.wmem_max/rmem_max;
+//     WithSockOptions (which turns #312 off) can set SO_SNDBUFFORCE and
+//     SO_RCVBUFFORCE as setBuffers does;
+//   - GetPortID with AsLasting (#332) for ownPorts, the monitor's way of
 //     telling our own transactions from another process's.
 // Still missing there: main asks the kernel to echo every NEWRULE
 // (NLM_F_ECHO, to learn rule handles; #299, #309), ~30,000 echoes at 10,000
