@@ -540,8 +540,8 @@ func (e *Enforcer) Run(ctx context.Context) error {
 	}()
 	tick := time.NewTicker(e.opts.TickInterval)
 	defer tick.Stop()
+	var interval time.Duration
 	e.mu.Lock() // a reload may replace e.cfg meanwhile
-	interval := e.cfg.CheckpointInterval
 	cp := time.NewTimer(e.firstCheckpoint)
 	e.mu.Unlock()
 	defer cp.Stop()

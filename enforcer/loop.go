@@ -55,7 +55,7 @@ func (e *Enforcer) tick() {
 				e.log.Warn("item expired: blocked", "port", it.cfg.Ports, "remark", it.cfg.Remark)
 			}
 		}
-		e.reconcile(syncDiff)
+		_ = e.reconcile(syncDiff) // a failure is retried by the loop
 		e.save()
 		return
 	}
@@ -197,7 +197,7 @@ func (e *Enforcer) checkpointLocked(force bool) error {
 	}
 	e.takeCounters(objs)
 	if e.checkQuotas(objs) && e.synced {
-		e.reconcile(syncDiff) // a failure is retried by the loop
+		_ = e.reconcile(syncDiff) // a failure is retried by the loop
 	}
 	return e.saveLocked()
 }
@@ -216,7 +216,7 @@ func (e *Enforcer) onEvent(ev nft.Event) {
 		e.takeCounters(objs)
 		if e.checkQuotas(objs) {
 			if e.synced { // else the pending retry takes the block along
-				e.reconcile(syncDiff)
+				_ = e.reconcile(syncDiff) // a failure is retried by the loop
 			}
 			e.save()
 		}

@@ -142,8 +142,9 @@ func (e *Enforcer) retryLocked() {
 		return
 	}
 	e.record(e.runDueResets(e.opts.Now()))
-	e.reconcile(mode)
-	e.save() // the new state, or that the kernel is still out of sync
+	_ = e.reconcile(mode) // a failure is retried by the loop
+	// The new state, or that the kernel is still out of sync.
+	e.save()
 }
 
 // save writes the state, logging a failure: the next checkpoint retries.

@@ -23,7 +23,8 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from this run
 // fixedSnapshot is one scrape's input with every series the per-item
 // families can write: quota and no quota, each billing mode's use, blocked
 // by quota and by expiry, rates and the shaper's counters, a remark that
-// needs escaping, the host, and an item the meta does not know yet.
+// needs escaping, the host, and an item the kernel no longer has but the
+// durable checkpoint still holds.
 func fixedSnapshot() *snapshot {
 	at := func(s string) time.Time {
 		t, err := time.Parse(time.RFC3339, s)
@@ -44,8 +45,9 @@ func fixedSnapshot() *snapshot {
 		{ID: "gab12", Ports: "5000-5100,6000", Protocols: "udp", Billing: "sum",
 			Expires: at("2026-11-10T00:00:00+08:00"), // past: blocked as expired
 			In:      c(1, 1), PeriodStart: at("2026-10-15T12:30:00.25+08:00")},
-		// In the meta but gone from the kernel: no series.
-		{ID: "p9", Ports: "9", Protocols: "tcp", Billing: "sum"},
+		// In the meta and the checkpoint, gone from the kernel: its
+		// checkpointed counters only.
+		{ID: "p9", Ports: "9", Protocols: "tcp", Billing: "sum", In: c(9, 1), Out: c(99, 1)},
 	}
 	host := state.Item{ID: layout.HostID, Ports: "host", Protocols: "tcp+udp", Billing: "out", Quota: 1 << 40,
 		In: c(1<<41, 1<<20), Out: c(1<<40+5, 1<<19), BaseOut: c(5, 0), PeriodStart: at("2026-10-15T00:00:00Z")}
@@ -54,14 +56,17 @@ func fixedSnapshot() *snapshot {
 		counters[layout.Counter(it.ID, layout.In)] = it.In
 		counters[layout.Counter(it.ID, layout.Out)] = it.Out
 	}
-	// Applied a moment ago, not in the meta yet: counters only, the port
-	// from the id. (A hashed group id waits for the meta.)
-	counters["p7000_7010_in"], counters["p7000_7010_out"] = c(3, 1), c(4, 1)
-	counters["gffff_in"], counters["gffff_out"] = c(5, 1), c(6, 1)
+	// The durable checkpoint, a little older than the kernel's counters.
+	durable := &state.Counters{Host: &state.ItemCounters{ID: host.ID, Ports: host.Ports, In: host.In, Out: host.Out}}
+	for _, it := range items {
+		durable.Items = append(durable.Items, state.ItemCounters{ID: it.ID, Ports: it.Ports,
+			In: c(it.In.Bytes/2, it.In.Packets/2), Out: c(it.Out.Bytes/2, it.Out.Packets/2)})
+	}
 	return &snapshot{
-		now:  at("2026-11-20T10:00:00+08:00"),
-		meta: &state.Meta{Items: items, Host: &host},
-		objs: &nftread.Objects{Counters: counters},
+		durable: durable,
+		now:     at("2026-11-20T10:00:00+08:00"),
+		meta:    &state.Meta{Items: items, Host: &host},
+		objs:    &nftread.Objects{Counters: counters},
 		tc: &tcread.Stats{In: map[uint16]tcread.Counters{7: {Drops: 12, Overlimits: 340}},
 			Out: map[uint16]tcread.Counters{7: {Drops: 0, Overlimits: 5}}},
 	}
@@ -74,7 +79,7 @@ func writeFixed(t *testing.T) string {
 	attachShaper(v, s.tc)
 	var b strings.Builder
 	bw := bufio.NewWriter(&b)
-	writeItems(bw, v)
+	writeItems(bw, v, checkpointed(s.durable))
 	if err := bw.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,13 +149,14 @@ func TestItemsTextParses(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"bytes_total", map[string]string{"port": "443", "direction": "in"}, 7000},
-		{"packets_total", map[string]string{"port": "443", "direction": "out"}, 90},
+		{"bytes_total", map[string]string{"port": "443", "direction": "in"}, 3500}, // the checkpoint's
+		{"packets_total", map[string]string{"port": "443", "direction": "out"}, 45},
+		{"bytes_total", map[string]string{"port": "9", "direction": "out"}, 49},
 		{"period_bytes", map[string]string{"port": "443", "direction": "out"}, 7000},
-		{"quota_used_bytes", map[string]string{"port": "443"}, 7000},                   // max(6000, 7000)
-		{"quota_used_bytes", map[string]string{"port": "8080"}, 1400},                  // relay: (600+100) x 2
-		{"quota_used_bytes", map[string]string{"port": "host"}, float64(1 << 40)},      // out only
-		{"bytes_total", map[string]string{"port": "host", "direction": "in"}, 1 << 41}, // beyond 2^53 stays exact at this size
+		{"quota_used_bytes", map[string]string{"port": "443"}, 7000},              // max(6000, 7000)
+		{"quota_used_bytes", map[string]string{"port": "8080"}, 1400},             // relay: (600+100) x 2
+		{"quota_used_bytes", map[string]string{"port": "host"}, float64(1 << 40)}, // out only
+		{"bytes_total", map[string]string{"port": "host", "direction": "in"}, 1 << 41},
 		{"blocked", map[string]string{"port": "8080", "reason": "quota"}, 1},
 		{"blocked", map[string]string{"port": "8080", "reason": "expired"}, 0},
 		{"blocked", map[string]string{"port": "5000-5100,6000", "reason": "expired"}, 1},
@@ -158,19 +164,18 @@ func TestItemsTextParses(t *testing.T) {
 		{"rate_limit_bytes_per_second", map[string]string{"port": "443", "direction": "in"}, 12.5e6},
 		{"shaper_dropped_packets_total", map[string]string{"port": "443", "direction": "in"}, 12},
 		{"shaper_overlimits_total", map[string]string{"port": "443", "direction": "out"}, 5},
-		{"bytes_total", map[string]string{"port": "7000,7010", "direction": "out"}, 4},
 	} {
 		got, ok := value(tc.name, tc.labels)
 		if !ok || math.Abs(got-tc.want) > 1e-9*math.Abs(tc.want) {
 			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, got, ok, tc.want)
 		}
 	}
-	// Three items, the host and the one the meta does not know yet; not the
-	// item gone from the kernel, nor the unknown hashed group.
+	// The checkpoint's four items and the host; the live families leave
+	// out the item the kernel no longer has.
 	if n := len(mfs[namespace+"_bytes_total"].GetMetric()); n != 2*5 {
 		t.Errorf("%d bytes_total series, want 10", n)
 	}
-	if _, ok := value("bytes_total", map[string]string{"port": "9"}); ok {
-		t.Error("series for item 9, which the kernel no longer has")
+	if _, ok := value("period_bytes", map[string]string{"port": "9"}); ok {
+		t.Error("period_bytes for item 9, which the kernel no longer has")
 	}
 }

@@ -154,12 +154,12 @@ func Save(dir string, st *State) error {
 // finds the old target or the new one, never none.
 func relink(path, name string) error {
 	tmp := name + ".tmp"
-	os.Remove(tmp)
+	_ = os.Remove(tmp)
 	if err := os.Link(path, tmp); err != nil {
 		return fmt.Errorf("publish %s: %w", name, err)
 	}
 	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp)
 		return fmt.Errorf("publish %s: %w", name, err)
 	}
 	return nil
@@ -203,7 +203,8 @@ func writeEncoded(path string, v any) error {
 	})
 }
 
-// The envelope as json.Marshal writes it: head, checksum, tail, body, "}".
+// envelopeHead appends the head of the envelope as json.Marshal writes it:
+// head, checksum, tail, body, "}".
 func envelopeHead(b []byte) []byte {
 	b = append(b, `{"format":`...)
 	b = strconv.AppendInt(b, Format, 10)
@@ -283,7 +284,7 @@ func writeAtomic(path string, perm os.FileMode, fill func(*os.File) error) error
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	cleanup := func() { _ = tmp.Close(); _ = os.Remove(tmp.Name()) }
 	if err := tmp.Chmod(perm); err != nil {
 		cleanup()
 		return fmt.Errorf("write %s: %w", path, err)
@@ -297,14 +298,14 @@ func writeAtomic(path string, perm os.FileMode, fill func(*os.File) error) error
 		return fmt.Errorf("write %s: fsync: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if _, err := os.Stat(path); err == nil {
-		relink(path, path+".prev") // best effort: the new file matters
+		_ = relink(path, path+".prev") // best effort: the new file matters
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := syncDir(dir); err != nil {
@@ -338,7 +339,7 @@ func Load(dir string) (st *State, warn error, err error) {
 	case errors.Is(perr, fs.ErrNotExist):
 		return nil, nil, fmt.Errorf("%w (no previous checkpoint to fall back to; move the file away to start from zero)", cur)
 	default:
-		return nil, nil, fmt.Errorf("%w; previous checkpoint unusable too: %v (move both away to start from zero)", cur, perr)
+		return nil, nil, fmt.Errorf("%w; previous checkpoint unusable too: %w (move both away to start from zero)", cur, perr)
 	}
 }
 
@@ -370,7 +371,7 @@ func readLimited(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, linkRefused(err))
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var buf bytes.Buffer
 	if fi, err := f.Stat(); err == nil && fi.Size() < MaxFileSize {
 		buf.Grow(int(fi.Size()) + bytes.MinRead) // one allocation, not a doubling series
@@ -397,7 +398,7 @@ func decodeInto(data []byte, name string, v any) error {
 	env, ok := splitEnvelope(data)
 	if !ok {
 		if err := json.Unmarshal(data, &env); err != nil {
-			return fmt.Errorf("state file %s is damaged or truncated: %v", name, err)
+			return fmt.Errorf("state file %s is damaged or truncated: %w", name, err)
 		}
 	}
 	if env.Format != Format {
@@ -408,7 +409,7 @@ func decodeInto(data []byte, name string, v any) error {
 		return fmt.Errorf("state file %s is damaged: checksum mismatch", name)
 	}
 	if err := json.Unmarshal(env.State, v); err != nil {
-		return fmt.Errorf("state file %s: %v", name, err)
+		return fmt.Errorf("state file %s: %w", name, err)
 	}
 	return nil
 }
