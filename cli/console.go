@@ -443,7 +443,7 @@ func (c *console) bold(s string) string { return c.style.paint(ansiBold, s) }
 // termSafeString is s as termSafe writes it.
 func termSafeString(s string) string {
 	var b strings.Builder
-	termSafe{&b}.Write([]byte(s))
+	_, _ = termSafe{&b}.Write([]byte(s)) // a strings.Builder takes every write
 	return b.String()
 }
 

@@ -84,17 +84,17 @@ func writeNew(p *i18n.Printer, path string, data []byte, force bool) error {
 	if err != nil {
 		return p.Errorf(i18n.WriteFileErr, path, err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return p.Errorf(i18n.WriteFileErr, path, err)
 	}
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return p.Errorf(i18n.WriteFileErr, path, err)
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return p.Errorf(i18n.WriteFileErr, path, err)
 	}
 	if err := tmp.Close(); err != nil {
@@ -119,7 +119,7 @@ func (c *ImportCmd) Run(g *Globals, env *Env) error {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		r = f
 	}
 	data, err := io.ReadAll(io.LimitReader(r, archive.MaxArchiveSize+1))

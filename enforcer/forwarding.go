@@ -58,5 +58,5 @@ func (e *Enforcer) followForwarding() {
 	} else {
 		e.log.Info("the host stopped forwarding: forwarded traffic no longer counted (conntrack off)", "count_forwarded", e.cfg.CountForwarded)
 	}
-	e.reconcile(syncDiff)
+	_ = e.reconcile(syncDiff) // a failure is retried by the loop
 }

@@ -69,7 +69,7 @@ func debs(t *testing.T) string {
 		} {
 			cmd := exec.Command("make", append([]string{"-C", repoRoot}, args...)...)
 			if out, err := cmd.CombinedOutput(); err != nil {
-				built.err = fmt.Errorf("make %v: %v\n%s", args, err, out)
+				built.err = fmt.Errorf("make %v: %w\n%s", args, err, out)
 				return
 			}
 		}
@@ -452,7 +452,7 @@ func TestInstallUpgradeRemovePurge(t *testing.T) {
 	}
 	checkKept("remove")
 
-	out = dpkg(t, "--purge", pkg)
+	dpkg(t, "--purge", pkg)
 	for _, p := range append(packageFiles(t, old), "/var/lib/port-traffic-dog", "/run/port-traffic-dog") {
 		if exists(p) {
 			t.Errorf("purge left %s", p)

@@ -33,7 +33,7 @@ func Enabled(netns int) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("forwarding: rtnetlink: %w", err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		msgs, err := c.Execute(netlink.Message{
 			Header: netlink.Header{Type: unix.RTM_GETNETCONF, Flags: netlink.Request | netlink.Dump},

@@ -20,7 +20,7 @@ func (p *Printer) Error(err error) string {
 	if p.lang == EN {
 		return err.Error()
 	}
-	if l, ok := err.(*localized); ok {
+	if l, ok := err.(*localized); ok { //nolint:errorlint // the top-level error only: a wrapped one keeps its context
 		return l.msg
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -30,7 +30,7 @@ func (p *Printer) Error(err error) string {
 		}
 		return strings.Join(parts, "\n")
 	}
-	if ce, ok := err.(*config.Error); ok {
+	if ce, ok := err.(*config.Error); ok { //nolint:errorlint // as above
 		var b strings.Builder
 		if ce.Source != "" {
 			b.WriteString(ce.Source + "：")

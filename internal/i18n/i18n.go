@@ -128,7 +128,7 @@ func (p *Printer) Message(msg string) string {
 
 // Fprintln writes message k formatted with args and a newline to w.
 func (p *Printer) Fprintln(w io.Writer, k Key, args ...any) {
-	io.WriteString(w, p.Sprintf(k, args...)+"\n")
+	_, _ = io.WriteString(w, p.Sprintf(k, args...)+"\n") // text for the terminal, as fmt.Fprintln
 }
 
 // Errorf is fmt.Errorf in the printer's language: the message is

@@ -8,12 +8,14 @@ type Key int
 // The messages, grouped by where dog prints them.
 const (
 	// Counts.
+
 	ItemsOne Key = iota
 	ItemsMany
 	HistoryOne
 	HistoryMany
 
 	// The status table.
+
 	ProductName
 	HeadEnforcer
 	HeadNotRunning
@@ -48,6 +50,7 @@ const (
 	OfflineKernelErr
 
 	// History and reset.
+
 	ColTime
 	ColReason
 	ColIn
@@ -61,10 +64,12 @@ const (
 	ResetDone
 
 	// check-config.
+
 	CheckOK
 	CheckHostQuota
 
 	// add, set, rm.
+
 	FlagNoneAdd
 	FlagNeedsValue
 	FlagValueErr
@@ -87,6 +92,7 @@ const (
 	EditRefused
 
 	// export, import.
+
 	ExportNeedsEnforcer
 	ExportNoConfig
 	ExportReadConfig
@@ -107,6 +113,7 @@ const (
 	ImportDryRunDone
 
 	// Confirmations.
+
 	ConfirmNoTTY
 	Indented
 	ConfirmPrompt
@@ -118,11 +125,13 @@ const (
 	ConfirmMigrate
 
 	// Live views.
+
 	WatchInterval
 	WatchFooter
 	NowRates
 
 	// The console.
+
 	Working
 	ConsoleResetTitle
 	ConsoleResetWhat
@@ -184,6 +193,7 @@ const (
 	ItemPrefix
 
 	// import-legacy.
+
 	LegacyAlreadyMigrated
 	LegacyNoConfig
 	LegacyTableLeft
