@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testutil"
 )
@@ -65,8 +66,12 @@ func TestStatusTableGolden(t *testing.T) {
 		{"status-fixed-80-color", true, tableStyle{width: 80, color: true}},
 		{"status-fixed-80-eastasian", true, tableStyle{width: 80, eastAsian: true}},
 		{"status-fixed-offline", false, tableStyle{width: 80}},
+		{"status-fixed-80-zh", true, tableStyle{width: 80, p: i18n.New(i18n.ZH)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.style.p == nil {
+				tc.style.p = i18n.New(i18n.EN)
+			}
 			var b strings.Builder
 			if err := renderStatus(&b, fixedStatus(t), tc.live, tc.style); err != nil {
 				t.Fatal(err)
