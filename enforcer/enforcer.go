@@ -2,7 +2,8 @@
 // the shaper), applies the desired state from the config file and flags,
 // restores counters after a reboot, checkpoints them, runs the billing
 // resets, blocks exhausted and expired items, repairs what other tools break
-// and serves the admin API.
+// and answers the admin API (served by enforcer/admin, which decides who may
+// ask).
 //
 // All state changes happen under one mutex, in one place each: the control
 // loop's ticks, reloads and admin requests never interleave half-done.
@@ -19,7 +20,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"port-traffic-dog/enforcer/nft"
@@ -47,13 +47,32 @@ type Options struct {
 	ConfigPollInterval time.Duration
 	// Overrides for tests: a state dir or socket other than the config's.
 	StateDir, AdminSocket string
-	// ImportReadTimeout bounds how long an import's body may take to
-	// arrive (default importReadTimeout).
-	ImportReadTimeout time.Duration
-	// FitMemoryLimit lets the enforcer keep the process's soft memory
-	// limit at 5/3 of its live heap (memlimit.go); for the daemon, not for
-	// tests and benchmarks that share the process.
-	FitMemoryLimit bool
+	// Memory, when set, is told when the live heap has settled (after a
+	// checkpoint) and when work that parses a whole config starts (a
+	// reload, an import): internal/memlimit keeps the process's soft
+	// memory limit fitted with it. For the daemon, not for tests and
+	// benchmarks that share the process.
+	Memory MemoryTuner
+}
+
+// MemoryTuner is the memory-tuning hook (internal/memlimit.Tuner).
+type MemoryTuner interface {
+	Fit(gc bool)
+	Lift() (refit func())
+}
+
+// fitMemoryLimit and liftMemoryLimit call the hook, if any.
+func (e *Enforcer) fitMemoryLimit(gc bool) {
+	if e.opts.Memory != nil {
+		e.opts.Memory.Fit(gc)
+	}
+}
+
+func (e *Enforcer) liftMemoryLimit() (refit func()) {
+	if e.opts.Memory == nil {
+		return func() {}
+	}
+	return e.opts.Memory.Lift()
 }
 
 // item is one item: its configuration and its durable state.
@@ -80,16 +99,15 @@ type Enforcer struct {
 	lastCheckpoint time.Time
 	lastHost       [2]state.Counter // host counters at the last checkpoint
 	dirty          bool             // state changed since the last save
-	memLifted      atomic.Int32     // reloads and imports at work (memlimit.go)
 	metaSum        uint64           // of the meta file last written (metaHash)
 	configStamp    fileStamp
 	configText     config.ItemCache // a reload decodes only the items that changed
 	bootID         string
-	shape          shaping                     // the tc side: bandwidth limits (shape.go)
-	unrecorded     []state.Reset               // applied resets the history file did not take yet
-	admin          *adminServer                // the admin socket while it is served (admin.go)
-	access         atomic.Pointer[adminAccess] // who may use it now
-	fwd            forwardState                // the host's IP forwarding (forwarding.go)
+	shape          shaping       // the tc side: bandwidth limits (shape.go)
+	unrecorded     []state.Reset // applied resets the history file did not take yet
+	fwd            forwardState  // the host's IP forwarding (forwarding.go)
+	// adminWatch is told of a reloaded admin_group (WatchAdmin).
+	adminWatch func(group string)
 
 	// importing lets one import run at a time (dry runs too): each holds
 	// an archive's contents in memory.
@@ -125,9 +143,6 @@ func New(opts Options) (*Enforcer, error) {
 	}
 	if opts.TickInterval == 0 {
 		opts.TickInterval = time.Second
-	}
-	if opts.ImportReadTimeout == 0 {
-		opts.ImportReadTimeout = importReadTimeout
 	}
 	if opts.ConfigPollInterval == 0 {
 		opts.ConfigPollInterval = 2 * time.Second
@@ -200,6 +215,17 @@ func (e *Enforcer) AdminSocket() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.cfg.AdminSocket
+}
+
+// WatchAdmin returns the admin API's socket path and the admin_group in
+// force, and has f called (under the enforcer's lock) with the group each
+// time a reload changes it from now on; f nil stops the calls. The admin
+// server (enforcer/admin) keeps the socket's access current with it.
+func (e *Enforcer) WatchAdmin(f func(group string)) (path, group string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.adminWatch = f
+	return e.cfg.AdminSocket, e.cfg.AdminGroup
 }
 
 // Start restores and applies the table. Counters: if the kernel has the

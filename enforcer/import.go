@@ -171,7 +171,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 }
 
 // ErrImportBusy: another import (or dry run) is at work.
-var ErrImportBusy = errors.New("another import is at work; try again when it is done")
+var ErrImportBusy = adminapi.ErrImportBusy
 
 // localPaths keeps this host's state_dir and admin_socket (ours) in the
 // imported configuration: they are where this enforcer keeps the state it

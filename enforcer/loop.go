@@ -281,7 +281,9 @@ func (e *Enforcer) Reload() error {
 	// From here the new configuration is the desired state; a kernel that
 	// does not take it now is retried until it does.
 	applyErr := e.reconcile(syncDiff)
-	e.reloadAdminGroupLocked(cfg.AdminGroup)
+	if e.adminWatch != nil {
+		e.adminWatch(cfg.AdminGroup)
+	}
 	e.log.Info("configuration reloaded", "items", len(e.items), "synced", e.synced)
 	if err := e.saveLocked(); err != nil {
 		return errors.Join(pendingErr("configuration", applyErr), err)

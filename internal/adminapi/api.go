@@ -4,6 +4,7 @@
 package adminapi
 
 import (
+	"errors"
 	"time"
 
 	"port-traffic-dog/internal/state"
@@ -18,6 +19,9 @@ const (
 	PathCheckpoint = "/v1/checkpoint"
 	PathImport     = "/v1/import"
 )
+
+// ErrImportBusy: another import (or dry run) is at work (409 Conflict).
+var ErrImportBusy = errors.New("another import is at work; try again when it is done")
 
 // MaxRequestBody bounds what the server reads of a request.
 const MaxRequestBody = 64 << 20
