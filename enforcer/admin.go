@@ -25,22 +25,10 @@ func (e *Enforcer) Status() (*adminapi.Status, error) {
 	return st, nil
 }
 
+// statusItem is an item's status; merge keeps its state's settings those of
+// the config. Expired as applied: the status says what the kernel does.
 func (e *Enforcer) statusItem(it *item) adminapi.Item {
-	pin, pout := it.st.PeriodIn().Bytes, it.st.PeriodOut().Bytes
-	out := adminapi.Item{
-		Ports: it.cfg.Ports, ID: it.st.ID, Remark: it.cfg.Remark, Protocols: it.cfg.Protocols.String(),
-		Billing: string(it.cfg.Billing), Quota: it.cfg.Quota, ResetDay: it.st.ResetDay, Expires: it.st.Expires,
-		RateIn: it.cfg.RateIn, RateOut: it.cfg.RateOut, In: it.st.In, Out: it.st.Out,
-		PeriodIn: pin, PeriodOut: pout, Billable: it.cfg.Billing.Billable(pin, pout),
-		PeriodStart: it.st.PeriodStart, NextReset: it.st.NextReset,
-	}
-	switch {
-	case it.st.QuotaBlocked:
-		out.Blocked = "quota"
-	case it.expired: // as applied: the status says what the kernel does
-		out.Blocked = "expired"
-	}
-	return out
+	return adminapi.ItemOf(&it.st, it.expired)
 }
 
 // History returns the reset history, of the given items (any spelling of

@@ -407,7 +407,7 @@ func (e *Enforcer) all() []*item {
 
 // expiredAt reports whether the item's expiry has come at now.
 func expiredAt(it *item, now time.Time) bool {
-	return !it.st.Expires.IsZero() && !now.Before(it.st.Expires)
+	return it.st.ExpiredAt(now)
 }
 
 // input is the desired ruleset input for now. It only reads.
