@@ -5,7 +5,6 @@ import (
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
-	"port-traffic-dog/internal/portspec"
 	"port-traffic-dog/internal/state"
 )
 
@@ -36,15 +35,11 @@ func (e *Enforcer) statusItem(it *item) adminapi.Item {
 func (e *Enforcer) History(ports []string) ([]state.Reset, error) {
 	var ids []string
 	for _, p := range ports {
-		if p == config.HostPort {
-			ids = append(ids, "host")
-			continue
-		}
-		spec, err := portspec.Parse(p)
+		id, err := config.IDOf(p)
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, config.ItemID(spec))
+		ids = append(ids, id)
 	}
 	// The files are opened under the lock, together with the resets a
 	// full disk did not take yet, so a flush cannot move an entry between

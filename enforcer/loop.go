@@ -13,7 +13,6 @@ import (
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
-	"port-traffic-dog/internal/portspec"
 	"port-traffic-dog/internal/state"
 )
 
@@ -419,14 +418,13 @@ func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset
 
 // find returns the item of a ports spec, however it is spelled.
 func (e *Enforcer) find(ports string) (*item, error) {
-	if ports == config.HostPort {
-		return e.host, nil
-	}
-	spec, err := portspec.Parse(ports)
+	id, err := config.IDOf(ports)
 	if err != nil {
 		return nil, err
 	}
-	id := config.ItemID(spec)
+	if id == e.host.st.ID {
+		return e.host, nil
+	}
 	for _, it := range e.items {
 		if it.st.ID == id {
 			return it, nil
