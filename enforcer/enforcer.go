@@ -187,9 +187,22 @@ func (e *Enforcer) loadConfig() (*config.Config, fileStamp, error) {
 			return nil, stamp, err
 		}
 	}
-	cfg, err := cfg.WithPortFlags(e.opts.PortFlags)
+	cfg, err := e.withFlags(cfg)
 	if err != nil {
 		return nil, stamp, err
+	}
+	if err := e.checkConfigFile(cfg); err != nil {
+		return nil, stamp, err
+	}
+	return cfg, stamp, nil
+}
+
+// withFlags is cfg with what the command line adds to and overrides in
+// every configuration the enforcer takes (loaded or imported).
+func (e *Enforcer) withFlags(cfg *config.Config) (*config.Config, error) {
+	cfg, err := cfg.WithPortFlags(e.opts.PortFlags)
+	if err != nil {
+		return nil, err
 	}
 	if e.opts.StateDir != "" {
 		cfg.StateDir = e.opts.StateDir
@@ -197,10 +210,7 @@ func (e *Enforcer) loadConfig() (*config.Config, fileStamp, error) {
 	if e.opts.AdminSocket != "" {
 		cfg.AdminSocket = e.opts.AdminSocket
 	}
-	if err := e.checkConfigFile(cfg); err != nil {
-		return nil, stamp, err
-	}
-	return cfg, stamp, nil
+	return cfg, nil
 }
 
 // StateDir is where the enforcer keeps its state.

@@ -207,16 +207,7 @@ func (e *Enforcer) parseConfig(text []byte) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg, err = cfg.WithPortFlags(e.opts.PortFlags); err != nil {
-		return nil, err
-	}
-	if e.opts.StateDir != "" {
-		cfg.StateDir = e.opts.StateDir
-	}
-	if e.opts.AdminSocket != "" {
-		cfg.AdminSocket = e.opts.AdminSocket
-	}
-	return cfg, nil
+	return e.withFlags(cfg)
 }
 
 func truncateHistory(path string, size int64) error {
