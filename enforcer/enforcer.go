@@ -10,7 +10,6 @@
 package enforcer
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -560,88 +559,6 @@ func stampOf(path string) fileStamp {
 		return fileStamp{err: !errors.Is(err, fs.ErrNotExist)}
 	}
 	return fileStamp{mod: fi.ModTime(), size: fi.Size(), ino: inode(fi)}
-}
-
-// Run runs the control loop until ctx ends, then writes a final checkpoint.
-// The table stays in place: counting and blocking go on in the kernel while
-// the daemon is stopped.
-func (e *Enforcer) Run(ctx context.Context) error {
-	events := make(chan nft.Event, 1)
-	monCtx, stopMon := context.WithCancel(ctx)
-	defer stopMon()
-	go func() {
-		if err := e.nft.Monitor(monCtx, events); err != nil {
-			e.log.Warn("nftables monitor stopped; relying on periodic checks", "err", err)
-		}
-	}()
-	tick := time.NewTicker(e.opts.TickInterval)
-	defer tick.Stop()
-	e.mu.Lock() // a reload may replace e.cfg meanwhile
-	interval := e.cfg.CheckpointInterval
-	cp := time.NewTimer(e.firstCheckpoint)
-	e.mu.Unlock()
-	defer cp.Stop()
-	lastCp := time.Now()
-	cfgPoll := time.NewTicker(e.opts.ConfigPollInterval)
-	defer cfgPoll.Stop()
-	var settling fileStamp // a changed config file, waiting to hold still
-	for {
-		select {
-		case <-ctx.Done():
-			e.mu.Lock()
-			err := e.checkpointLocked(true)
-			e.mu.Unlock()
-			if err != nil {
-				return fmt.Errorf("final checkpoint: %w", err)
-			}
-			e.log.Info("stopped; final checkpoint written")
-			return nil
-		case <-tick.C:
-			e.tick()
-		case <-cp.C:
-			e.mu.Lock()
-			if err := e.checkpointLocked(false); err != nil {
-				e.log.Error("checkpoint failed; counting and enforcement go on in the kernel, retrying", "err", err)
-			}
-			interval = e.cfg.CheckpointInterval
-			e.mu.Unlock()
-			lastCp = time.Now()
-			cp.Reset(interval)
-		case <-e.intervalChanged:
-			// The new interval counts from the last periodic checkpoint:
-			// a shorter one may make it due at once.
-			e.mu.Lock()
-			interval = e.cfg.CheckpointInterval
-			e.mu.Unlock()
-			cp.Stop()
-			cp.Reset(max(0, interval-time.Since(lastCp)))
-		case ev := <-events:
-			e.onEvent(ev)
-		case <-cfgPoll.C:
-			if e.opts.ConfigPath == "" {
-				continue
-			}
-			// Reload a changed file only once it held still for a poll
-			// interval: an editor that truncates and rewrites in place
-			// shows an empty file for a moment, and an empty file is a
-			// valid config without items: it would drop every item and
-			// its billing period.
-			now := stampOf(e.opts.ConfigPath)
-			if now == e.currentStamp() || now != settling {
-				settling = now
-				continue
-			}
-			if err := e.Reload(); err != nil {
-				e.log.Error("config file changed but is invalid; keeping the applied configuration", "err", err)
-			}
-		}
-	}
-}
-
-func (e *Enforcer) currentStamp() fileStamp {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.configStamp
 }
 
 // Cleanup removes what the enforcer created in the kernel. The state dir

@@ -1,3 +1,6 @@
+// Status, History and Checkpoint: the admin API (enforcer/admin) asks them;
+// Reset, Reload and Import live in reset.go, reload.go and import.go.
+
 package enforcer
 
 import (
