@@ -221,7 +221,7 @@ func listenAdmin(path string, a access) (net.Listener, error) {
 		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
 	// The path changes under the listener: Close must not unlink
-	// whatever is at the temporary path then. ServeAdmin removes the socket.
+	// whatever is at the temporary path then. Serve removes the socket.
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	mode := os.FileMode(0o600)
 	if a.group != "" {
