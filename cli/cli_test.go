@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"port-traffic-dog/enforcer"
+	"port-traffic-dog/enforcer/admin"
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
@@ -101,7 +102,7 @@ func (h *host) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone, adminDone := make(chan error, 1), make(chan error, 1)
 	go func() { runDone <- e.Run(ctx) }()
-	go func() { adminDone <- e.ServeAdmin(ctx) }()
+	go func() { adminDone <- admin.Serve(ctx, e, admin.Options{Logger: logger()}) }()
 	testnet.WaitFor(h.t, 5*time.Second, "the admin socket", func() bool {
 		_, err := os.Stat(h.sock)
 		return err == nil

@@ -3,16 +3,14 @@ package cli
 import (
 	"errors"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/configedit"
+	"port-traffic-dog/internal/fileedit"
 	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/portspec"
-	"port-traffic-dog/internal/state"
 )
 
 // ItemFlags are the item settings add and set take, named like the YAML
@@ -129,28 +127,24 @@ func (c *RmCmd) Run(g *Globals, env *Env) error {
 // command cannot see), the file is put back: an invalid edit changes
 // nothing.
 func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte, error), done string) error {
-	path, err := filepath.EvalSymlinks(g.Config) // edit the file a symlink points to, keep the link
-	if errors.Is(err, fs.ErrNotExist) {
-		path, err = g.Config, nil
-	}
+	fe, err := fileedit.Begin(g.Config, mayCreate)
 	if err != nil {
-		return env.P.Errorf(i18n.ConfigFileErr, err)
-	}
-	old, err := os.ReadFile(path)
-	existed := err == nil
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && mayCreate:
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return env.P.Errorf(i18n.ConfigDirErr, err)
+		var se *fileedit.StepError
+		if errors.As(err, &se) {
+			switch se.Step {
+			case fileedit.StepResolve:
+				return env.P.Errorf(i18n.ConfigFileErr, se.Err)
+			case fileedit.StepMkdir:
+				return env.P.Errorf(i18n.ConfigDirErr, se.Err)
+			case fileedit.StepRead:
+				return env.P.Errorf(i18n.ReadConfigErr, se.Err)
+			}
 		}
-	case err != nil:
-		return env.P.Errorf(i18n.ReadConfigErr, err)
+		return err
 	}
-	mode := os.FileMode(0o600)
-	if fi, err := os.Stat(path); err == nil {
-		// Owner bits as the operator chose them, nothing for anyone
-		// else: remarks often name customers (docs/INSTALL.md).
-		mode = fi.Mode().Perm() & 0o600
+	path, old := fe.Path, fe.Old()
+	if !fe.Existed() && !mayCreate {
+		return env.P.Errorf(i18n.ReadConfigErr, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist})
 	}
 	edited, err := edit(old)
 	if err != nil {
@@ -160,7 +154,7 @@ func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte,
 	if err != nil {
 		return env.P.Errorf(i18n.EditInvalid, err)
 	}
-	if err := state.WriteFileAtomic(path, edited, mode); err != nil {
+	if err := fe.Write(edited); err != nil {
 		return err
 	}
 	err = adminapi.NewClient(g.Socket).Reload(env.Ctx)
@@ -170,13 +164,7 @@ func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte,
 	case errors.Is(err, adminapi.ErrNotRunning):
 		env.P.Fprintln(env.Out, i18n.EditPending, done, path, env.P.Count(len(cfg.Items), i18n.ItemsOne, i18n.ItemsMany))
 	default:
-		var rerr error
-		if existed {
-			rerr = state.WriteFileAtomic(path, old, mode)
-		} else {
-			rerr = os.Remove(path)
-		}
-		if rerr != nil {
+		if rerr := fe.Undo(); rerr != nil {
 			return env.P.Errorf(i18n.EditRefusedRestoreFailed, err, rerr)
 		}
 		return env.P.Errorf(i18n.EditRefused, err)

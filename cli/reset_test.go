@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"port-traffic-dog/enforcer"
+	"port-traffic-dog/enforcer/admin"
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
@@ -55,7 +56,9 @@ func TestDogResetAndHistory(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	go func() { done <- e.Run(ctx) }()
-	go func() { done <- e.ServeAdmin(ctx) }()
+	go func() {
+		done <- admin.Serve(ctx, e, admin.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		for range 2 {

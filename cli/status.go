@@ -89,18 +89,7 @@ func (c *StatusCmd) offline(g *Globals, env *Env) (*adminapi.Status, string, err
 				it.Out = v
 			}
 		}
-		pin, pout := it.PeriodIn().Bytes, it.PeriodOut().Bytes
-		out := adminapi.Item{Ports: it.Ports, ID: it.ID, Remark: it.Remark, Protocols: it.Protocols, Billing: it.Billing,
-			Quota: it.Quota, ResetDay: it.ResetDay, Expires: it.Expires, RateIn: it.RateIn, RateOut: it.RateOut,
-			In: it.In, Out: it.Out, PeriodIn: pin, PeriodOut: pout, Billable: config.Billing(it.Billing).Billable(pin, pout),
-			PeriodStart: it.PeriodStart, NextReset: it.NextReset}
-		switch {
-		case it.QuotaBlocked:
-			out.Blocked = "quota"
-		case !it.Expires.IsZero() && !now.Before(it.Expires):
-			out.Blocked = "expired"
-		}
-		return out
+		return adminapi.ItemOf(&it, it.ExpiredAt(now))
 	}
 	for _, it := range saved.Items {
 		st.Items = append(st.Items, conv(it))

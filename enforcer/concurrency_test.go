@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"port-traffic-dog/enforcer/admin"
 	"port-traffic-dog/exporter"
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/state"
@@ -64,7 +65,7 @@ func TestConcurrentResetsReloadsCheckpointsScrapes(t *testing.T) {
 	// Resets and status also go through the admin API, as dog sends them.
 	adminCtx, stopAdmin := context.WithCancel(context.Background())
 	adminDone := make(chan error, 1)
-	go func() { adminDone <- e.ServeAdmin(adminCtx) }()
+	go func() { adminDone <- admin.Serve(adminCtx, e, admin.Options{Logger: r.logger()}) }()
 	defer func() {
 		stopAdmin()
 		if err := <-adminDone; err != nil {

@@ -2,14 +2,14 @@
 // the shaper), applies the desired state from the config file and flags,
 // restores counters after a reboot, checkpoints them, runs the billing
 // resets, blocks exhausted and expired items, repairs what other tools break
-// and serves the admin API.
+// and answers the admin API (served by enforcer/admin, which decides who may
+// ask).
 //
 // All state changes happen under one mutex, in one place each: the control
 // loop's ticks, reloads and admin requests never interleave half-done.
 package enforcer
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +19,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"port-traffic-dog/enforcer/nft"
@@ -47,13 +46,32 @@ type Options struct {
 	ConfigPollInterval time.Duration
 	// Overrides for tests: a state dir or socket other than the config's.
 	StateDir, AdminSocket string
-	// ImportReadTimeout bounds how long an import's body may take to
-	// arrive (default importReadTimeout).
-	ImportReadTimeout time.Duration
-	// FitMemoryLimit lets the enforcer keep the process's soft memory
-	// limit at 5/3 of its live heap (memlimit.go); for the daemon, not for
-	// tests and benchmarks that share the process.
-	FitMemoryLimit bool
+	// Memory, when set, is told when the live heap has settled (after a
+	// checkpoint) and when work that parses a whole config starts (a
+	// reload, an import): internal/memlimit keeps the process's soft
+	// memory limit fitted with it. For the daemon, not for tests and
+	// benchmarks that share the process.
+	Memory MemoryTuner
+}
+
+// MemoryTuner is the memory-tuning hook (internal/memlimit.Tuner).
+type MemoryTuner interface {
+	Fit(gc bool)
+	Lift() (refit func())
+}
+
+// fitMemoryLimit and liftMemoryLimit call the hook, if any.
+func (e *Enforcer) fitMemoryLimit(gc bool) {
+	if e.opts.Memory != nil {
+		e.opts.Memory.Fit(gc)
+	}
+}
+
+func (e *Enforcer) liftMemoryLimit() (refit func()) {
+	if e.opts.Memory == nil {
+		return func() {}
+	}
+	return e.opts.Memory.Lift()
 }
 
 // item is one item: its configuration and its durable state.
@@ -80,16 +98,15 @@ type Enforcer struct {
 	lastCheckpoint time.Time
 	lastHost       [2]state.Counter // host counters at the last checkpoint
 	dirty          bool             // state changed since the last save
-	memLifted      atomic.Int32     // reloads and imports at work (memlimit.go)
 	metaSum        uint64           // of the meta file last written (metaHash)
 	configStamp    fileStamp
 	configText     config.ItemCache // a reload decodes only the items that changed
 	bootID         string
-	shape          shaping                     // the tc side: bandwidth limits (shape.go)
-	unrecorded     []state.Reset               // applied resets the history file did not take yet
-	admin          *adminServer                // the admin socket while it is served (admin.go)
-	access         atomic.Pointer[adminAccess] // who may use it now
-	fwd            forwardState                // the host's IP forwarding (forwarding.go)
+	shape          shaping       // the tc side: bandwidth limits (shape.go)
+	unrecorded     []state.Reset // applied resets the history file did not take yet
+	fwd            forwardState  // the host's IP forwarding (forwarding.go)
+	// adminWatch is told of a reloaded admin_group (WatchAdmin).
+	adminWatch func(group string)
 
 	// importing lets one import run at a time (dry runs too): each holds
 	// an archive's contents in memory.
@@ -125,9 +142,6 @@ func New(opts Options) (*Enforcer, error) {
 	}
 	if opts.TickInterval == 0 {
 		opts.TickInterval = time.Second
-	}
-	if opts.ImportReadTimeout == 0 {
-		opts.ImportReadTimeout = importReadTimeout
 	}
 	if opts.ConfigPollInterval == 0 {
 		opts.ConfigPollInterval = 2 * time.Second
@@ -172,9 +186,22 @@ func (e *Enforcer) loadConfig() (*config.Config, fileStamp, error) {
 			return nil, stamp, err
 		}
 	}
-	cfg, err := cfg.WithPortFlags(e.opts.PortFlags)
+	cfg, err := e.withFlags(cfg)
 	if err != nil {
 		return nil, stamp, err
+	}
+	if err := e.checkConfigFile(cfg); err != nil {
+		return nil, stamp, err
+	}
+	return cfg, stamp, nil
+}
+
+// withFlags is cfg with what the command line adds to and overrides in
+// every configuration the enforcer takes (loaded or imported).
+func (e *Enforcer) withFlags(cfg *config.Config) (*config.Config, error) {
+	cfg, err := cfg.WithPortFlags(e.opts.PortFlags)
+	if err != nil {
+		return nil, err
 	}
 	if e.opts.StateDir != "" {
 		cfg.StateDir = e.opts.StateDir
@@ -182,10 +209,7 @@ func (e *Enforcer) loadConfig() (*config.Config, fileStamp, error) {
 	if e.opts.AdminSocket != "" {
 		cfg.AdminSocket = e.opts.AdminSocket
 	}
-	if err := e.checkConfigFile(cfg); err != nil {
-		return nil, stamp, err
-	}
-	return cfg, stamp, nil
+	return cfg, nil
 }
 
 // StateDir is where the enforcer keeps its state.
@@ -200,6 +224,17 @@ func (e *Enforcer) AdminSocket() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.cfg.AdminSocket
+}
+
+// WatchAdmin returns the admin API's socket path and the admin_group in
+// force, and has f called (under the enforcer's lock) with the group each
+// time a reload changes it from now on; f nil stops the calls. The admin
+// server (enforcer/admin) keeps the socket's access current with it.
+func (e *Enforcer) WatchAdmin(f func(group string)) (path, group string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.adminWatch = f
+	return e.cfg.AdminSocket, e.cfg.AdminGroup
 }
 
 // Start restores and applies the table. Counters: if the kernel has the
@@ -381,7 +416,7 @@ func (e *Enforcer) all() []*item {
 
 // expiredAt reports whether the item's expiry has come at now.
 func expiredAt(it *item, now time.Time) bool {
-	return !it.st.Expires.IsZero() && !now.Before(it.st.Expires)
+	return it.st.ExpiredAt(now)
 }
 
 // input is the desired ruleset input for now. It only reads.
@@ -524,88 +559,6 @@ func stampOf(path string) fileStamp {
 		return fileStamp{err: !errors.Is(err, fs.ErrNotExist)}
 	}
 	return fileStamp{mod: fi.ModTime(), size: fi.Size(), ino: inode(fi)}
-}
-
-// Run runs the control loop until ctx ends, then writes a final checkpoint.
-// The table stays in place: counting and blocking go on in the kernel while
-// the daemon is stopped.
-func (e *Enforcer) Run(ctx context.Context) error {
-	events := make(chan nft.Event, 1)
-	monCtx, stopMon := context.WithCancel(ctx)
-	defer stopMon()
-	go func() {
-		if err := e.nft.Monitor(monCtx, events); err != nil {
-			e.log.Warn("nftables monitor stopped; relying on periodic checks", "err", err)
-		}
-	}()
-	tick := time.NewTicker(e.opts.TickInterval)
-	defer tick.Stop()
-	var interval time.Duration
-	e.mu.Lock() // a reload may replace e.cfg meanwhile
-	cp := time.NewTimer(e.firstCheckpoint)
-	e.mu.Unlock()
-	defer cp.Stop()
-	lastCp := time.Now()
-	cfgPoll := time.NewTicker(e.opts.ConfigPollInterval)
-	defer cfgPoll.Stop()
-	var settling fileStamp // a changed config file, waiting to hold still
-	for {
-		select {
-		case <-ctx.Done():
-			e.mu.Lock()
-			err := e.checkpointLocked(true)
-			e.mu.Unlock()
-			if err != nil {
-				return fmt.Errorf("final checkpoint: %w", err)
-			}
-			e.log.Info("stopped; final checkpoint written")
-			return nil
-		case <-tick.C:
-			e.tick()
-		case <-cp.C:
-			e.mu.Lock()
-			if err := e.checkpointLocked(false); err != nil {
-				e.log.Error("checkpoint failed; counting and enforcement go on in the kernel, retrying", "err", err)
-			}
-			interval = e.cfg.CheckpointInterval
-			e.mu.Unlock()
-			lastCp = time.Now()
-			cp.Reset(interval)
-		case <-e.intervalChanged:
-			// The new interval counts from the last periodic checkpoint:
-			// a shorter one may make it due at once.
-			e.mu.Lock()
-			interval = e.cfg.CheckpointInterval
-			e.mu.Unlock()
-			cp.Stop()
-			cp.Reset(max(0, interval-time.Since(lastCp)))
-		case ev := <-events:
-			e.onEvent(ev)
-		case <-cfgPoll.C:
-			if e.opts.ConfigPath == "" {
-				continue
-			}
-			// Reload a changed file only once it held still for a poll
-			// interval: an editor that truncates and rewrites in place
-			// shows an empty file for a moment, and an empty file is a
-			// valid config without items: it would drop every item and
-			// its billing period.
-			now := stampOf(e.opts.ConfigPath)
-			if now == e.currentStamp() || now != settling {
-				settling = now
-				continue
-			}
-			if err := e.Reload(); err != nil {
-				e.log.Error("config file changed but is invalid; keeping the applied configuration", "err", err)
-			}
-		}
-	}
-}
-
-func (e *Enforcer) currentStamp() fileStamp {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.configStamp
 }
 
 // Cleanup removes what the enforcer created in the kernel. The state dir

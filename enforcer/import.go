@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,6 +12,7 @@ import (
 	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/configedit"
+	"port-traffic-dog/internal/fileedit"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/state"
 )
@@ -68,23 +68,9 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	path, err := filepath.EvalSymlinks(e.opts.ConfigPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		path, err = e.opts.ConfigPath, nil
-	}
+	configFile, err := fileedit.Begin(e.opts.ConfigPath, false)
 	if err != nil {
-		return nil, fmt.Errorf("config file: %w", err)
-	}
-	oldText, err := os.ReadFile(path)
-	hadConfig := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read the current config: %w", err)
-	}
-	mode := os.FileMode(0o600)
-	if fi, err := os.Stat(path); err == nil {
-		// Owner bits as the operator chose them, nothing for anyone
-		// else: remarks often name customers (docs/INSTALL.md).
-		mode = fi.Mode().Perm() & 0o600
+		return nil, err
 	}
 	histPath := filepath.Join(e.cfg.StateDir, state.HistoryName)
 	var histSize int64 = -1
@@ -97,7 +83,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	oldCfg, oldItems, oldHost, oldStamp := e.cfg, e.items, e.host, e.configStamp
 	now := e.opts.Now()
 
-	var wroteConfig, appended, tried, replaced bool
+	var appended, tried, replaced bool
 	undo := func(cause error) error {
 		errs := []error{cause}
 		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
@@ -118,16 +104,8 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 				errs = append(errs, fmt.Errorf("undo: history: %w", err))
 			}
 		}
-		if wroteConfig {
-			var err error
-			if hadConfig {
-				err = state.WriteFileAtomic(path, oldText, mode)
-			} else {
-				err = os.Remove(path)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("undo: config file: %w", err))
-			}
+		if err := configFile.Undo(); err != nil {
+			errs = append(errs, fmt.Errorf("undo: config file: %w", err))
 		}
 		e.configStamp = oldStamp
 		if len(errs) == 1 {
@@ -141,10 +119,9 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	resets := e.runDueResets(now) // periods that ended between export and import
 	e.checkQuotas(nil)
 
-	if err := state.WriteFileAtomic(path, text, mode); err != nil {
+	if err := configFile.Write(text); err != nil {
 		return nil, undo(fmt.Errorf("write the config file: %w", err))
 	}
-	wroteConfig = true
 	e.configStamp = stampOf(e.opts.ConfigPath)
 
 	record := state.Reset{Time: now.UTC(), ID: layout.HostID, Ports: config.HostPort, Reason: state.ReasonImport,
@@ -171,7 +148,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 }
 
 // ErrImportBusy: another import (or dry run) is at work.
-var ErrImportBusy = errors.New("another import is at work; try again when it is done")
+var ErrImportBusy = adminapi.ErrImportBusy
 
 // localPaths keeps this host's state_dir and admin_socket (ours) in the
 // imported configuration: they are where this enforcer keeps the state it
@@ -207,16 +184,7 @@ func (e *Enforcer) parseConfig(text []byte) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg, err = cfg.WithPortFlags(e.opts.PortFlags); err != nil {
-		return nil, err
-	}
-	if e.opts.StateDir != "" {
-		cfg.StateDir = e.opts.StateDir
-	}
-	if e.opts.AdminSocket != "" {
-		cfg.AdminSocket = e.opts.AdminSocket
-	}
-	return cfg, nil
+	return e.withFlags(cfg)
 }
 
 func truncateHistory(path string, size int64) error {

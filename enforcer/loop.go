@@ -1,6 +1,7 @@
 package enforcer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,10 +11,8 @@ import (
 
 	"port-traffic-dog/enforcer/nft"
 	"port-traffic-dog/internal/billing"
-	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
-	"port-traffic-dog/internal/portspec"
 	"port-traffic-dog/internal/state"
 )
 
@@ -244,191 +243,84 @@ func (e *Enforcer) repairLocked(cause error) {
 	e.save()
 }
 
-// Reload re-reads the config file (and flags) and applies the difference.
-// An invalid config changes nothing and is returned.
-func (e *Enforcer) Reload() error {
-	defer e.liftMemoryLimit()()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	cfg, stamp, err := e.loadConfig()
-	e.configStamp = stamp // an invalid file is reported once, not every poll
-	if err != nil {
-		e.stats.ReconcileErrors++
-		return err
-	}
-	e.keepRestartOnly(cfg)
-	current := make(map[string]*state.Item, len(e.items))
-	for _, it := range e.items {
-		current[it.st.ID] = &it.st
-	}
-	e.refreshChanged(cfg, current)
-	oldCfg, oldItems, oldHost := e.cfg, e.items, e.host
-	host := e.host.st
-	e.cfg = cfg
-	e.items, e.host = e.merge(cfg, current, &host, e.opts.Now())
-	// Limits the shaper cannot plan (a missing interface, a rate above
-	// the link speed) are bad input: refused with nothing changed.
-	if err := e.reloadShaper(); err != nil {
-		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
-		return fmt.Errorf("config not applied, nothing changed: %w", err)
-	}
-	if oldCfg.CheckpointInterval != cfg.CheckpointInterval {
+// Run runs the control loop until ctx ends, then writes a final checkpoint.
+// The table stays in place: counting and blocking go on in the kernel while
+// the daemon is stopped.
+func (e *Enforcer) Run(ctx context.Context) error {
+	events := make(chan nft.Event, 1)
+	monCtx, stopMon := context.WithCancel(ctx)
+	defer stopMon()
+	go func() {
+		if err := e.nft.Monitor(monCtx, events); err != nil {
+			e.log.Warn("nftables monitor stopped; relying on periodic checks", "err", err)
+		}
+	}()
+	tick := time.NewTicker(e.opts.TickInterval)
+	defer tick.Stop()
+	var interval time.Duration
+	e.mu.Lock() // a reload may replace e.cfg meanwhile
+	cp := time.NewTimer(e.firstCheckpoint)
+	e.mu.Unlock()
+	defer cp.Stop()
+	lastCp := time.Now()
+	cfgPoll := time.NewTicker(e.opts.ConfigPollInterval)
+	defer cfgPoll.Stop()
+	var settling fileStamp // a changed config file, waiting to hold still
+	for {
 		select {
-		case e.intervalChanged <- struct{}{}:
-		default: // Run has one to read already
+		case <-ctx.Done():
+			e.mu.Lock()
+			err := e.checkpointLocked(true)
+			e.mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("final checkpoint: %w", err)
+			}
+			e.log.Info("stopped; final checkpoint written")
+			return nil
+		case <-tick.C:
+			e.tick()
+		case <-cp.C:
+			e.mu.Lock()
+			if err := e.checkpointLocked(false); err != nil {
+				e.log.Error("checkpoint failed; counting and enforcement go on in the kernel, retrying", "err", err)
+			}
+			interval = e.cfg.CheckpointInterval
+			e.mu.Unlock()
+			lastCp = time.Now()
+			cp.Reset(interval)
+		case <-e.intervalChanged:
+			// The new interval counts from the last periodic checkpoint:
+			// a shorter one may make it due at once.
+			e.mu.Lock()
+			interval = e.cfg.CheckpointInterval
+			e.mu.Unlock()
+			cp.Stop()
+			cp.Reset(max(0, interval-time.Since(lastCp)))
+		case ev := <-events:
+			e.onEvent(ev)
+		case <-cfgPoll.C:
+			if e.opts.ConfigPath == "" {
+				continue
+			}
+			// Reload a changed file only once it held still for a poll
+			// interval: an editor that truncates and rewrites in place
+			// shows an empty file for a moment, and an empty file is a
+			// valid config without items: it would drop every item and
+			// its billing period.
+			now := stampOf(e.opts.ConfigPath)
+			if now == e.currentStamp() || now != settling {
+				settling = now
+				continue
+			}
+			if err := e.Reload(); err != nil {
+				e.log.Error("config file changed but is invalid; keeping the applied configuration", "err", err)
+			}
 		}
 	}
-	// From here the new configuration is the desired state; a kernel that
-	// does not take it now is retried until it does.
-	applyErr := e.reconcile(syncDiff)
-	e.reloadAdminGroupLocked(cfg.AdminGroup)
-	e.log.Info("configuration reloaded", "items", len(e.items), "synced", e.synced)
-	if err := e.saveLocked(); err != nil {
-		return errors.Join(pendingErr("configuration", applyErr), err)
-	}
-	return pendingErr("configuration", applyErr)
 }
 
-// pendingErr tells the caller of an accepted change (a reload, a reset)
-// that the kernel did not take it yet: it stays the desired state and the
-// control loop retries until it holds, so repeating the request is not
-// needed.
-func pendingErr(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s accepted, but the kernel did not take it yet (%w); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", what, err)
-}
-
-// keepRestartOnly keeps the settings a running enforcer cannot change in
-// cfg as they are, naming in the log those the file changed.
-func (e *Enforcer) keepRestartOnly(cfg *config.Config) {
-	var changed []string
-	for _, s := range []struct {
-		key       string
-		now, then *string
-	}{
-		{"state_dir", &cfg.StateDir, &e.cfg.StateDir},
-		{"admin_socket", &cfg.AdminSocket, &e.cfg.AdminSocket},
-	} {
-		if *s.now != *s.then {
-			changed = append(changed, s.key)
-			*s.now = *s.then
-		}
-	}
-	if len(changed) > 0 {
-		e.log.Warn("a reload cannot change these settings; they take effect at the next restart",
-			"settings", strings.Join(changed, ","))
-	}
-}
-
-// maxCounterLookups is where reading items' counters one by one stops
-// being cheaper than one dump of all of them (~30 ms at 10,000 items).
-const maxCounterLookups = 200
-
-// refreshChanged reads the current counters of the items (current, by id)
-// whose quota settings cfg changes: their new quota objects start from them,
-// and carry decides blocks by them. The other items keep the values of the
-// last read, which their state and fragments were built from; the next
-// checkpoint reads them all. At 10,000 items this spares a reload the full
-// dump.
-func (e *Enforcer) refreshChanged(cfg *config.Config, current map[string]*state.Item) {
-	var ids []string
-	for i := range cfg.Items {
-		c := &cfg.Items[i]
-		if st, ok := current[c.ID()]; ok && (st.Quota != c.Quota || st.Billing != string(c.Billing) || st.ResetDay != c.ResetDay) {
-			ids = append(ids, st.ID)
-		}
-	}
-	if h, o := cfg.Host, e.cfg.Host; (h == nil) != (o == nil) || (h != nil && (h.Quota != o.Quota || h.Billing != o.Billing || h.ResetDay != o.ResetDay)) {
-		ids = append(ids, layout.HostID)
-	}
-	var objs *nftread.Objects
-	var err error
-	switch {
-	case len(ids) == 0:
-		return
-	case len(ids) > maxCounterLookups:
-		objs, err = e.nft.ReadObjects()
-	default:
-		objs, err = e.nft.ReadCounters(ids)
-	}
-	if err != nil {
-		// The apply that follows fails the same way, or the tick repairs.
-		e.log.Warn("reading counters for a reload failed", "err", err)
-		return
-	}
-	e.takeCounters(objs)
-}
-
-// Reset ends the billing period of the given items (by ports spec) or all,
-// now, recording reason in the history.
-func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset, error) {
+func (e *Enforcer) currentStamp() fileStamp {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var targets []*item
-	if all {
-		targets = e.all()
-	} else {
-		// Each item once, however often (and however spelt) it is named:
-		// a request naming one port 65,536 times is one reset.
-		seen := make(map[*item]bool, len(ports))
-		for _, p := range ports {
-			it, err := e.find(p)
-			if err != nil {
-				return nil, err
-			}
-			if !seen[it] {
-				seen[it] = true
-				targets = append(targets, it)
-			}
-		}
-	}
-	if len(targets) == 0 {
-		return nil, errors.New("nothing to reset: name items by their ports, or use --all")
-	}
-	objs, err := e.nft.ReadObjects()
-	if err != nil {
-		return nil, fmt.Errorf("read counters: %w", err)
-	}
-	e.takeCounters(objs)
-	now := e.opts.Now()
-	var resets []state.Reset
-	for _, it := range targets {
-		resets = append(resets, e.resetItem(it, reason, now))
-		if it.st.NextReset.Before(now) && it.st.ResetDay != 0 {
-			it.st.NextReset = billing.NextReset(now, it.st.ResetDay, e.cfg.Location)
-		}
-	}
-	e.record(resets)
-	for _, r := range resets {
-		e.log.Info("billing period reset", "port", r.Ports, "reason", reason, "in", r.InBytes, "out", r.OutBytes)
-	}
-	applyErr := e.reconcile(syncDiff)
-	if err := e.saveLocked(); err != nil {
-		if applyErr == nil {
-			return resets, fmt.Errorf("the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %w", err)
-		}
-		return resets, errors.Join(pendingErr("the reset", applyErr),
-			fmt.Errorf("saving it failed too (retried at every checkpoint): %w", err))
-	}
-	return resets, pendingErr("the reset", applyErr)
-}
-
-// find returns the item of a ports spec, however it is spelled.
-func (e *Enforcer) find(ports string) (*item, error) {
-	if ports == config.HostPort {
-		return e.host, nil
-	}
-	spec, err := portspec.Parse(ports)
-	if err != nil {
-		return nil, err
-	}
-	id := config.ItemID(spec)
-	for _, it := range e.items {
-		if it.st.ID == id {
-			return it, nil
-		}
-	}
-	return nil, fmt.Errorf("no item %q is configured", ports)
+	return e.configStamp
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"port-traffic-dog/enforcer/admin"
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/state"
@@ -37,10 +38,17 @@ func withClock(c *fakeClock) func(*Options) { return func(o *Options) { o.Now = 
 // serveAdmin serves the enforcer's admin API on its socket until the test
 // ends and returns a client for it.
 func (r *rig) serveAdmin(e *Enforcer) *adminapi.Client {
+	return r.serveAdminWith(e, admin.Options{})
+}
+
+func (r *rig) serveAdminWith(e *Enforcer, opts admin.Options) *adminapi.Client {
 	r.t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = r.logger()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.ServeAdmin(ctx) }()
+	go func() { done <- admin.Serve(ctx, e, opts) }()
 	r.t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

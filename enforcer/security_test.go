@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"port-traffic-dog/enforcer/admin"
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/state"
@@ -103,8 +104,8 @@ func TestResetTargetsAreDeduplicated(t *testing.T) {
 // the read timeout instead of holding the import slot.
 func TestImportBodyReadTimeout(t *testing.T) {
 	r := newRig(t, "ports:\n  - ports: \"443\"\n")
-	e := r.enforcer(func(o *Options) { o.ImportReadTimeout = time.Second })
-	r.serveAdmin(e)
+	e := r.enforcer()
+	r.serveAdminWith(e, admin.Options{ImportReadTimeout: time.Second})
 	c, err := net.Dial("unix", e.AdminSocket())
 	if err != nil {
 		t.Fatal(err)

@@ -84,7 +84,7 @@ var families = []family{
 				w.reason(it.port, "quota", it.QuotaBlocked)
 			}
 			if !it.Expires.IsZero() {
-				w.reason(it.port, "expired", !it.now.Before(it.Expires))
+				w.reason(it.port, "expired", it.ExpiredAt(it.now))
 			}
 		}, false},
 	{"last_reset_timestamp_seconds", "Start of the current billing period.", "gauge",

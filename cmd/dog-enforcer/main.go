@@ -18,8 +18,10 @@ import (
 	"github.com/prometheus/common/version"
 
 	"port-traffic-dog/enforcer"
+	"port-traffic-dog/enforcer/admin"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/logging"
+	"port-traffic-dog/internal/memlimit"
 )
 
 type cli struct {
@@ -55,7 +57,7 @@ func run(c *cli) error {
 	// double before collecting. At 50 the enforcer's resident memory at
 	// 10,000 items is ~10 MB lower for the same CPU (bench/RESULTS.md).
 	// GOGC and GOMEMLIMIT in the environment still rule; without the
-	// latter the enforcer fits a soft limit to its heap (enforcer/memlimit.go).
+	// latter the enforcer fits a soft limit to its heap (internal/memlimit).
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
@@ -66,10 +68,14 @@ func run(c *cli) error {
 			path = ""
 		}
 	}
-	e, err := enforcer.New(enforcer.Options{
+	opts := enforcer.Options{
 		ConfigPath: path, PortFlags: c.Port, Logger: log, Version: version.Version,
-		StateDir: c.StateDir, AdminSocket: c.AdminSocket, FitMemoryLimit: os.Getenv("GOMEMLIMIT") == "",
-	})
+		StateDir: c.StateDir, AdminSocket: c.AdminSocket,
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		opts.Memory = &memlimit.Tuner{}
+	}
+	e, err := enforcer.New(opts)
 	if err != nil {
 		return err
 	}
@@ -102,7 +108,7 @@ func run(c *cli) error {
 	adminDone := make(chan struct{})
 	go func() {
 		defer close(adminDone)
-		if err := e.ServeAdmin(ctx); err != nil {
+		if err := admin.Serve(ctx, e, admin.Options{Logger: log}); err != nil {
 			// Said at once, not at exit: counting and enforcement go on,
 			// but dog cannot reach this enforcer until it is fixed.
 			log.Error("admin API not available; counting and enforcement go on", "err", err)

@@ -4,8 +4,10 @@
 package adminapi
 
 import (
+	"errors"
 	"time"
 
+	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/state"
 )
 
@@ -18,6 +20,9 @@ const (
 	PathCheckpoint = "/v1/checkpoint"
 	PathImport     = "/v1/import"
 )
+
+// ErrImportBusy: another import (or dry run) is at work (409 Conflict).
+var ErrImportBusy = errors.New("another import is at work; try again when it is done")
 
 // MaxRequestBody bounds what the server reads of a request.
 const MaxRequestBody = 64 << 20
@@ -46,6 +51,24 @@ type Item struct {
 	NextReset   time.Time `json:"next_reset,omitzero"`
 	// Blocked is "", "quota" or "expired".
 	Blocked string `json:"blocked,omitempty"`
+}
+
+// ItemOf is the status of a state item. expired says whether the item is
+// blocked for its expiry (the enforcer says what it applied; a reader of
+// the checkpoint, what the clock says); a quota block is the state's.
+func ItemOf(it *state.Item, expired bool) Item {
+	pin, pout := it.PeriodIn().Bytes, it.PeriodOut().Bytes
+	out := Item{Ports: it.Ports, ID: it.ID, Remark: it.Remark, Protocols: it.Protocols, Billing: it.Billing,
+		Quota: it.Quota, ResetDay: it.ResetDay, Expires: it.Expires, RateIn: it.RateIn, RateOut: it.RateOut,
+		In: it.In, Out: it.Out, PeriodIn: pin, PeriodOut: pout, Billable: config.Billing(it.Billing).Billable(pin, pout),
+		PeriodStart: it.PeriodStart, NextReset: it.NextReset}
+	switch {
+	case it.QuotaBlocked:
+		out.Blocked = "quota"
+	case expired:
+		out.Blocked = "expired"
+	}
+	return out
 }
 
 // Status is the answer of GET /v1/status.

@@ -13,6 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // IANA zones must resolve on minimal hosts without /usr/share/zoneinfo
 
+	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/portspec"
 )
 
@@ -176,6 +177,19 @@ func ItemID(s portspec.Spec) string {
 	}
 	sum := sha256.Sum256([]byte(s.String()))
 	return "g" + hex.EncodeToString(sum[:12])
+}
+
+// IDOf is the kernel identity of the item a user names by its ports, in
+// any spelling, or by HostPort for the whole host.
+func IDOf(ports string) (string, error) {
+	if ports == HostPort {
+		return layout.HostID, nil
+	}
+	spec, err := portspec.Parse(ports)
+	if err != nil {
+		return "", err
+	}
+	return ItemID(spec), nil
 }
 
 // HostQuota is the optional whole-host budget.

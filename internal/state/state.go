@@ -86,6 +86,11 @@ type Item struct {
 	QuotaBlocked bool `json:"quota_blocked,omitempty"`
 }
 
+// ExpiredAt reports whether the item's expiry has come at now.
+func (it *Item) ExpiredAt(now time.Time) bool {
+	return !it.Expires.IsZero() && !now.Before(it.Expires)
+}
+
 // PeriodIn and PeriodOut are the bytes of the current period.
 func (it *Item) PeriodIn() Counter  { return it.In.Sub(it.BaseIn) }
 func (it *Item) PeriodOut() Counter { return it.Out.Sub(it.BaseOut) }

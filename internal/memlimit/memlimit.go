@@ -1,10 +1,14 @@
-package enforcer
+// Package memlimit keeps the process's soft memory limit fitted to its live
+// heap, for dog-enforcer: a daemon whose heap is mostly one long-lived
+// table description, rebuilt now and then by a reload or an import.
+package memlimit
 
 import (
 	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 )
 
 // The enforcer's heap is mostly the applied table's description, which
@@ -25,10 +29,17 @@ import (
 // fixed costs.
 const minMemoryLimit = 16 << 20
 
-// fitMemoryLimit sets the limit from the live heap of the last collection
-// (after one of its own when gc), unless it is off or lifted.
-func (e *Enforcer) fitMemoryLimit(gc bool) {
-	if !e.opts.FitMemoryLimit || e.memLifted.Load() > 0 {
+// Tuner fits the limit; its zero value is ready. The enforcer calls Fit
+// after a checkpoint and Lift around a reload or an import
+// (enforcer.Options.Memory).
+type Tuner struct {
+	lifted atomic.Int32 // reloads and imports at work
+}
+
+// Fit sets the limit from the live heap of the last collection (after one
+// of its own when gc), unless it is lifted.
+func (t *Tuner) Fit(gc bool) {
+	if t.lifted.Load() > 0 {
 		return
 	}
 	if gc {
@@ -46,16 +57,13 @@ func (e *Enforcer) fitMemoryLimit(gc bool) {
 	debug.SetMemoryLimit(max(int64(live)/3*5, minMemoryLimit))
 }
 
-// liftMemoryLimit removes the limit until the returned func runs, which
-// fits it again.
-func (e *Enforcer) liftMemoryLimit() (refit func()) {
-	if !e.opts.FitMemoryLimit {
-		return func() {}
-	}
-	e.memLifted.Add(1)
+// Lift removes the limit until the returned func runs, which fits it
+// again.
+func (t *Tuner) Lift() (refit func()) {
+	t.lifted.Add(1)
 	debug.SetMemoryLimit(math.MaxInt64)
 	return func() {
-		e.memLifted.Add(-1)
-		e.fitMemoryLimit(true)
+		t.lifted.Add(-1)
+		t.Fit(true)
 	}
 }

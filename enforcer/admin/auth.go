@@ -1,4 +1,4 @@
-package enforcer
+package admin
 
 import (
 	"context"
@@ -86,18 +86,18 @@ func peerGroups(fd int) ([]uint32, error) {
 	return nil, errors.New("the group list keeps growing")
 }
 
-// adminAccess is who may use the admin API: root, and the members of the
+// access is who may use the admin API: root, and the members of the
 // admin group when one is configured.
-type adminAccess struct {
+type access struct {
 	group string // as configured; "" for root only
 	gid   uint32
 }
 
 // resolveAdminGroup looks the configured admin_group up on this host (a
 // name, or a numeric gid).
-func resolveAdminGroup(name string) (adminAccess, error) {
+func resolveAdminGroup(name string) (access, error) {
 	if name == "" {
-		return adminAccess{}, nil
+		return access{}, nil
 	}
 	g, err := user.LookupGroup(name)
 	if err != nil {
@@ -106,13 +106,13 @@ func resolveAdminGroup(name string) (adminAccess, error) {
 		}
 	}
 	if err != nil {
-		return adminAccess{}, fmt.Errorf("admin_group %q: %w", name, err)
+		return access{}, fmt.Errorf("admin_group %q: %w", name, err)
 	}
 	gid, err := strconv.ParseUint(g.Gid, 10, 32)
 	if err != nil {
-		return adminAccess{}, fmt.Errorf("admin_group %q: gid %q: %w", name, g.Gid, err)
+		return access{}, fmt.Errorf("admin_group %q: gid %q: %w", name, g.Gid, err)
 	}
-	return adminAccess{group: name, gid: uint32(gid)}, nil
+	return access{group: name, gid: uint32(gid)}, nil
 }
 
 // privilege is what a route asks of its caller.
@@ -142,7 +142,7 @@ var routes = []struct {
 	{"POST " + adminapi.PathImport, rootOnly},   // replaces the config file (dry runs too: one rule per route)
 }
 
-func (a adminAccess) allows(p peer, need privilege) bool {
+func (a access) allows(p peer, need privilege) bool {
 	if p.err != nil {
 		return false
 	}
@@ -152,7 +152,7 @@ func (a adminAccess) allows(p peer, need privilege) bool {
 	return need == member && a.group != "" && (p.gid == a.gid || slices.Contains(p.groups, a.gid))
 }
 
-func (a adminAccess) describe() string {
+func (a access) describe() string {
 	if a.group == "" {
 		return "root only"
 	}
@@ -162,9 +162,9 @@ func (a adminAccess) describe() string {
 // guard refuses a request from a peer the access rule (as it is now: a
 // reload may change admin_group) does not allow for the route, before the
 // handler runs and before the request body is read.
-func guard(log *slog.Logger, access func() adminAccess, need privilege, next http.Handler) http.Handler {
+func guard(log *slog.Logger, current func() access, need privilege, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a := access()
+		a := current()
 		p, ok := r.Context().Value(peerKey{}).(peer)
 		if !ok {
 			p = peer{err: errors.New("no peer credentials")}
@@ -187,7 +187,7 @@ func guard(log *slog.Logger, access func() adminAccess, need privilege, next htt
 // setSocketAccess gives the listening socket at path the mode and group of
 // a (after a reload changed admin_group): loosened only once the group
 // owns it, tightened before the group is dropped.
-func setSocketAccess(path string, a adminAccess) error {
+func setSocketAccess(path string, a access) error {
 	if a.group == "" {
 		if err := os.Chmod(path, 0o600); err != nil {
 			return err
@@ -208,7 +208,7 @@ var errGroupOwner = errors.New("admin_group not usable")
 // directory next to path, given its mode and group there, and renamed into
 // place. (Binding at path and chmod-ing afterwards would leave a moment in
 // which the umask's mode applies.)
-func listenAdmin(path string, a adminAccess) (net.Listener, error) {
+func listenAdmin(path string, a access) (net.Listener, error) {
 	dir := filepath.Dir(path)
 	tmpDir, err := os.MkdirTemp(dir, ".s")
 	if err != nil {
@@ -221,7 +221,7 @@ func listenAdmin(path string, a adminAccess) (net.Listener, error) {
 		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
 	// The path changes under the listener: Close must not unlink
-	// whatever is at the temporary path then. ServeAdmin removes the socket.
+	// whatever is at the temporary path then. Serve removes the socket.
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	mode := os.FileMode(0o600)
 	if a.group != "" {
@@ -245,7 +245,7 @@ func listenAdmin(path string, a adminAccess) (net.Listener, error) {
 
 // groupCanReach reports why members of the admin group could not reach the
 // socket through its directory ("" when they can).
-func groupCanReach(path string, a adminAccess) string {
+func groupCanReach(path string, a access) string {
 	if a.group == "" {
 		return ""
 	}

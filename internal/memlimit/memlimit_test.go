@@ -1,4 +1,4 @@
-package enforcer
+package memlimit
 
 import (
 	"math"
@@ -16,33 +16,25 @@ func liveHeap() int64 {
 
 // TestMemoryLimitFollowsTheHeap: the limit is 5/3 of the live heap (at
 // least minMemoryLimit), lifted while a reload works, fitted again after
-// it, and never touched when the option is off.
+// it.
 func TestMemoryLimitFollowsTheHeap(t *testing.T) {
 	orig := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(orig) })
 
-	off := &Enforcer{}
-	debug.SetMemoryLimit(math.MaxInt64)
-	off.fitMemoryLimit(true)
-	off.liftMemoryLimit()()
-	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
-		t.Fatalf("option off: limit set to %d", got)
-	}
-
-	e := &Enforcer{opts: Options{FitMemoryLimit: true}}
+	e := &Tuner{}
 	ballast := make([]byte, 40<<20) // live heap well above minMemoryLimit/2
-	e.fitMemoryLimit(true)
+	e.Fit(true)
 	got, live := debug.SetMemoryLimit(-1), liveHeap()
 	runtime.KeepAlive(ballast)
 	if got != live/3*5 || got < 60<<20 {
 		t.Fatalf("limit %d, want 5/3 of the live heap %d", got, live)
 	}
 
-	refit := e.liftMemoryLimit()
+	refit := e.Lift()
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Fatalf("lifted: limit %d", got)
 	}
-	e.fitMemoryLimit(false) // a checkpoint during the reload
+	e.Fit(false) // a checkpoint during the reload
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Fatalf("a checkpoint during a reload set the limit to %d", got)
 	}
