@@ -114,12 +114,14 @@ func Serve(ctx context.Context, b Backend, opts Options) error {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(shut)
+		if err := srv.Shutdown(shut); err != nil {
+			s.log.Warn("admin API did not shut down cleanly", "err", err)
+		}
 	}()
 	err = srv.Serve(ln)
 	b.WatchAdmin(nil)
 	s.access.Store(nil)
-	os.Remove(path)
+	_ = os.Remove(path)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -168,7 +170,7 @@ func removeStaleSocket(path string) error {
 		return nil
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
+		_ = c.Close()
 		return fmt.Errorf("another enforcer is answering on %s", path)
 	}
 	return os.Remove(path)
@@ -212,10 +214,10 @@ func (s *server) handler() http.Handler {
 				return
 			}
 			rc := http.NewResponseController(w)
-			rc.SetReadDeadline(time.Now().Add(s.opts.ImportReadTimeout))
+			_ = rc.SetReadDeadline(time.Now().Add(s.opts.ImportReadTimeout)) // the connection gone: the read fails anyway
 			// The body (bounded by MaxBytesHandler below) is read as a
 			// stream by the archive reader.
-			resp, err := s.b.Import(&untilEOF{r: r.Body, done: func() { rc.SetReadDeadline(time.Time{}) }}, dryRun)
+			resp, err := s.b.Import(&untilEOF{r: r.Body, done: func() { _ = rc.SetReadDeadline(time.Time{}) }}, dryRun)
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):
@@ -263,5 +265,5 @@ func reply(w http.ResponseWriter, v any, err error) {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // the client went away: nobody to tell
 }
