@@ -484,8 +484,11 @@ func TestUnlimitedTrafficKeepsTheLink(t *testing.T) {
 		})
 		for i, down := range dirs {
 			// Limited and busy. (Its accuracy is TestLimitsHoldInBothDirections';
-			// here a full-speed flow starves its sender of CPU now and then.)
-			if g := sat[i].Goodput; g > 10.5e6 || g < 5e6 {
+			// here a full-speed flow starves its sender of CPU now and then,
+			// and the samples of its goodput come late: 10.8 and 11.6 Mbit/s
+			// were read at this limit, on the release before this one too.
+			// An item the limit missed would run at Gbit/s.)
+			if g := sat[i].Goodput; g > 15e6 || g < 5e6 {
 				t.Errorf("the saturated limited item, %s: %s, want it busy at its 10 Mbit/s limit", direction(down), mbit(g))
 			}
 		}
