@@ -270,6 +270,7 @@ func (e *Enforcer) Start() error {
 	e.shape.s.Restore(st.Shaper)
 	now := e.opts.Now()
 	e.items, e.host = e.merge(e.cfg, statesByID(st.Items), st.Host, now)
+	e.readForwarding() // before the first desired state, which reads it
 
 	objs, err := e.nft.ReadObjects()
 	switch {

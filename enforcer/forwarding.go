@@ -14,11 +14,9 @@ type forwardState struct {
 	failing      bool // the last read failed (logged once)
 }
 
-// countForwarded tells whether the table counts forwarded traffic now.
+// countForwarded tells whether the table counts forwarded traffic now, from
+// the last read (Start reads first): computing the desired state does no I/O.
 func (e *Enforcer) countForwarded() bool {
-	if !e.fwd.known {
-		e.readForwarding()
-	}
 	return e.cfg.CountForwarded.Enabled(e.fwd.hostForwards)
 }
 
