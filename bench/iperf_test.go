@@ -36,25 +36,46 @@ func iperfClient(port uint16, seconds int, extra ...string) []string {
 // the receiver's goodput in bit/s, the first second (slow start) omitted.
 func iperf3(b testing.TB, p *testnet.Pair, port uint16, seconds int) float64 {
 	b.Helper()
-	args := iperfClient(port, seconds, "-O", "1")
+	return iperfReceived(b, p, iperfClient(port, seconds, "-O", "1")).BitsPerSecond
+}
+
+// iperf3UDP sends 64-byte datagrams as fast as the sender can for seconds
+// (iperf3 -u -l 64 -b 0) and returns the packets per second the server
+// received.
+func iperf3UDP(b testing.TB, p *testnet.Pair, port uint16, seconds int) float64 {
+	b.Helper()
+	r := iperfReceived(b, p, iperfClient(port, seconds, "-u", "-l", strconv.Itoa(udpPayload), "-b", "0"))
+	return r.Bytes / udpPayload / r.Seconds
+}
+
+// received is iperf3's summary of what the server received.
+type received struct {
+	Bytes         float64 `json:"bytes"`
+	Seconds       float64 `json:"seconds"`
+	BitsPerSecond float64 `json:"bits_per_second"`
+}
+
+// iperfReceived runs an iperf3 client command line in the client namespace,
+// retrying while the server is busy, and returns the receiver's summary.
+func iperfReceived(b testing.TB, p *testnet.Pair, args []string) received {
+	b.Helper()
 	var last string
 	for try := 0; try < 20; try++ {
 		out, err := p.Client.Output(args...)
 		var res struct {
 			Error string `json:"error"`
 			End   struct {
-				SumReceived struct {
-					BitsPerSecond float64 `json:"bits_per_second"`
-				} `json:"sum_received"`
+				SumReceived received `json:"sum_received"`
 			} `json:"end"`
 		}
-		if jerr := json.Unmarshal([]byte(out), &res); err == nil && jerr == nil && res.Error == "" && res.End.SumReceived.BitsPerSecond > 0 {
-			return res.End.SumReceived.BitsPerSecond
+		if jerr := json.Unmarshal([]byte(out), &res); err == nil && jerr == nil && res.Error == "" &&
+			res.End.SumReceived.BitsPerSecond > 0 && res.End.SumReceived.Seconds > 0 {
+			return res.End.SumReceived
 		}
 		// The server is still starting, or busy finishing the last test.
 		last = fmt.Sprintf("%v %s", err, res.Error)
 		time.Sleep(100 * time.Millisecond)
 	}
-	b.Fatalf("iperf3 to port %d keeps failing: %s", port, last)
-	return 0
+	b.Fatalf("iperf3 %v keeps failing: %s", args, last)
+	return received{}
 }
