@@ -14,7 +14,9 @@ import (
 // packages (config, configedit, portspec, units, adminapi) write English,
 // which the daemons' logs keep; dog translates their messages here, by
 // their format strings (errorMessages), keeping files, lines, items, keys
-// and values as they are. A message it does not know stays English.
+// and values as they are; the enforcer's errors by their admin API code
+// (apiErrors), a configuration's problems by their parts. A message it
+// does not know stays English.
 func (p *Printer) Error(err error) string {
 	if err == nil {
 		return ""
