@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -88,15 +89,16 @@ func (env *Env) style() tableStyle {
 func Main(args []string, env Env) int {
 	env.raw = env.Out
 	env.Out, env.Err = termSafe{env.Out}, termSafe{env.Err}
+	// --help prints, and a parse error is told, while kong parses the
+	// arguments: their language is read before, from --lang as the
+	// arguments spell it or the locale (an invalid --lang is kong's error).
+	lang, err := i18n.Detect(langFlag(args), env.Getenv)
+	if err != nil {
+		lang, _ = i18n.Detect("", env.Getenv)
+	}
+	env.P = i18n.New(lang)
 	var c CLI
-	parser, err := kong.New(&c,
-		kong.Name("dog"),
-		kong.Description("Port Traffic Dog: per-port traffic, quotas and limits."),
-		kong.Vars{"socket": config.DefaultAdminSocket, "config_path": config.DefaultPath, "version": version.Print("dog")},
-		kong.Vars(notifyVars),
-		kong.Writers(env.Out, env.Err),
-		kong.Exit(func(code int) { panic(exitCode(code)) }),
-		kong.UsageOnError())
+	parser, err := newParser(&c, &env)
 	if err != nil {
 		fmt.Fprintln(env.Err, "dog:", err)
 		return 2
@@ -114,7 +116,7 @@ func Main(args []string, env Env) int {
 		}()
 		ctx, err := parser.Parse(args)
 		if err != nil {
-			fmt.Fprintln(env.Err, "dog:", err)
+			fmt.Fprintln(env.Err, "dog:", env.P.ParseError(err))
 			code = 2
 			return
 		}
@@ -141,6 +143,37 @@ func Main(args []string, env Env) int {
 }
 
 type exitCode int
+
+// newParser is kong's parser of dog's command line into c: it prints
+// help to env, in env.P's language, and exits by panicking an exitCode.
+func newParser(c *CLI, env *Env) (*kong.Kong, error) {
+	return kong.New(c,
+		kong.Name("dog"),
+		kong.Description("Port Traffic Dog: per-port traffic, quotas and limits."),
+		kong.Vars{"socket": config.DefaultAdminSocket, "config_path": config.DefaultPath, "version": version.Print("dog")},
+		kong.Vars(notifyVars),
+		kong.Writers(env.Out, env.Err),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
+		kong.Help(helpPrinter(env)))
+}
+
+// langFlag is the value of --lang in args ("" without one), the last one
+// as kong takes it.
+func langFlag(args []string) string {
+	v := ""
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--":
+			return v
+		case a == "--lang" && i+1 < len(args):
+			v = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--lang="):
+			v = strings.TrimPrefix(a, "--lang=")
+		}
+	}
+	return v
+}
 
 // CheckConfigCmd validates a config file.
 type CheckConfigCmd struct {

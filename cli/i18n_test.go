@@ -3,9 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +18,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/config"
 )
 
 // TestTextGoesThroughCatalog fails when dog's code prints or returns text
@@ -121,5 +129,79 @@ func TestLanguageChoice(t *testing.T) {
 	zh, _, _ := run(nil, "--lang", "zh", "check-config", "--json", cfg)
 	if en != zh {
 		t.Errorf("JSON differs by language:\n%s\n%s", en, zh)
+	}
+}
+
+// fakeEnforcer answers every request on a unix socket with status and
+// body, as an enforcer of any version might; it returns the socket.
+func fakeEnforcer(t *testing.T, status int, body string) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return sock
+}
+
+// TestEnforcerErrors: what the enforcer answers (in English, as the API
+// does) dog says in Chinese by the error's code, with the values it names;
+// an answer without a code (an older enforcer) or with one dog does not
+// know (a newer one) keeps its English text.
+func TestEnforcerErrors(t *testing.T) {
+	answer := func(err error) string {
+		b, jerr := json.Marshal(adminapi.ErrorOf(err))
+		if jerr != nil {
+			t.Fatal(jerr)
+		}
+		return string(b)
+	}
+	overlap := &config.Error{Source: "/etc/dog.yaml:4", Item: "8080", Field: "ports",
+		Msg: `overlaps item "8000-9000" (--port #1) on port 8080: a port can belong to one item only`}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	for _, c := range []struct {
+		status int
+		body   string
+		args   []string
+		en, zh string
+	}{
+		{http.StatusUnprocessableEntity, answer(adminapi.NewError(adminapi.CodeNoSuchItem, nil, "9999")), []string{"reset", "9999"},
+			`no item "9999" is configured`, `没有配置条目 "9999"`},
+		{http.StatusForbidden, answer(adminapi.NewError(adminapi.CodeForbiddenRoot, nil, "1000")), []string{"history"},
+			"permission denied: the admin API is for root only; you are uid 1000", "拒绝访问：管理 API 只对 root 开放；你的 uid 是 1000"},
+		{http.StatusBadRequest, answer(adminapi.NewError(adminapi.CodeBadRequest, errors.New(`ports[0]: range "80-20" is reversed (write 20-80)`))), []string{"reset", "80-20"},
+			`bad request: ports[0]: range "80-20" is reversed (write 20-80)`, `请求无效：ports[0]：范围 "80-20" 写反了（应写成 20-80）`},
+		// The enforcer refuses an edit for a config error of the --port
+		// flags it merges: said by its parts, as check-config says it.
+		{http.StatusUnprocessableEntity, answer(errors.Join(overlap)), []string{"--config", cfg, "add", "8080"},
+			"the enforcer refused the change, the file is back as it was: " + overlap.Error(),
+			`执行器拒绝了此修改，文件已恢复原样：/etc/dog.yaml:4：条目 "8080"：ports：与条目 "8000-9000"（--port #1）在端口 8080 上重叠：一个端口只能属于一个条目`},
+		// An enforcer without codes, one with a code dog does not know, or
+		// with args its message does not take: the English as sent.
+		{http.StatusUnprocessableEntity, `{"error":"no item \"9999\" is configured"}`, []string{"reset", "9999"},
+			`no item "9999" is configured`, `no item "9999" is configured`},
+		{http.StatusUnprocessableEntity, `{"error":"the moon is full","code":"moon_full"}`, []string{"reset", "443"},
+			"the moon is full", "the moon is full"},
+		{http.StatusUnprocessableEntity, `{"error":"no item \"1\" is configured, nor \"2\"","code":"no_such_item","args":["1","2"]}`, []string{"reset", "1"},
+			`no item "1" is configured, nor "2"`, `no item "1" is configured, nor "2"`},
+	} {
+		sock := fakeEnforcer(t, c.status, c.body)
+		for _, lc := range []struct{ lang, want string }{{"en", c.en}, {"zh", c.zh}} {
+			if err := os.WriteFile(cfg, []byte("ports:\n  - ports: \"443\"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			code := Main(append([]string{"--lang", lc.lang, "--socket", sock}, c.args...), Env{Out: &out, Err: &errb, Now: time.Now, Ctx: context.Background()})
+			if want := "dog: " + lc.want + "\n"; code != 1 || errb.String() != want {
+				t.Errorf("dog --lang %s %v: exit %d\n%q\nwant\n%q", lc.lang, c.args, code, errb.String(), want)
+			}
+		}
 	}
 }

@@ -134,6 +134,18 @@ func TestImportLegacy(t *testing.T) {
 	if strings.Contains(out+errOut, legacyToken) {
 		t.Error("the report shows the bot token")
 	}
+	// In Chinese, the script's billing modes too.
+	out, errOut, code = s.importLegacy("--dry-run", "--lang", "zh")
+	for _, want := range []string{
+		"计费：    double，每条规则计两次（1.2.5）：(入 + 出) × 2 → relay",
+		"计费：    double，每条规则计一次（1.0–1.2.4）：入 + 出 → sum",
+		"计费：    single（只计出站） → out",
+		"试运行：未做任何修改",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("the Chinese report (exit %d) does not say %q:\n%s%s", code, want, out, errOut)
+		}
+	}
 	if _, _, code := s.importLegacy(); code == 0 {
 		t.Error("without a terminal and without --yes it migrated")
 	}

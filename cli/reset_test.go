@@ -145,6 +145,10 @@ func TestDogResetAndHistory(t *testing.T) {
 	if code, _, errOut := dog(t, "--socket", sock, "reset", "9999"); code != 1 || !strings.Contains(errOut, `no item "9999"`) {
 		t.Errorf("dog reset 9999: exit %d: %s", code, errOut)
 	}
+	// The enforcer's English, in Chinese by its code.
+	if code, _, errOut := dog(t, "--lang", "zh", "--socket", sock, "reset", "9999"); code != 1 || errOut != "dog: 没有配置条目 \"9999\"\n" {
+		t.Errorf("dog --lang zh reset 9999: exit %d: %s", code, errOut)
+	}
 	if code, _, errOut := dog(t, "--socket", sock, "reset"); code == 0 || !strings.Contains(errOut, "--all") {
 		t.Errorf("dog reset without items: exit %d: %s", code, errOut)
 	}

@@ -38,7 +38,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 		return nil, err
 	}
 	if e.opts.ConfigPath == "" {
-		return nil, errors.New("this enforcer runs without a config file (--port flags only), so it cannot take the archive's configuration: start it with --config.file")
+		return nil, adminapi.NewError(adminapi.CodeNoConfigFile, nil)
 	}
 	e.mu.Lock()
 	ours := *e.cfg
@@ -49,13 +49,12 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	}
 	cfg, err := e.parseConfig(text)
 	if err != nil {
-		return nil, fmt.Errorf("the archive's configuration does not fit this enforcer: %w", err)
+		return nil, adminapi.NewError(adminapi.CodeArchiveConfig, err)
 	}
 	// Whatever the edit did, the paths in force are this host's, as a
 	// reload keeps them: an archive never chooses where root writes.
 	if cfg.StateDir != ours.StateDir || cfg.AdminSocket != ours.AdminSocket {
-		return nil, fmt.Errorf("the archive's configuration would move state_dir to %q and admin_socket to %q (this host: %q, %q); refused, nothing changed",
-			cfg.StateDir, cfg.AdminSocket, ours.StateDir, ours.AdminSocket)
+		return nil, adminapi.NewError(adminapi.CodeArchivePaths, nil, cfg.StateDir, cfg.AdminSocket, ours.StateDir, ours.AdminSocket)
 	}
 	for _, w := range cfg.Warnings() {
 		notes = append(notes, "the archive's config: "+w)
@@ -109,9 +108,9 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 		}
 		e.configStamp = oldStamp
 		if len(errs) == 1 {
-			return fmt.Errorf("import failed, nothing changed: %w", cause)
+			return adminapi.NewError(adminapi.CodeImportFailed, cause)
 		}
-		return fmt.Errorf("import failed and could not be fully undone: %w", errors.Join(errs...))
+		return adminapi.NewError(adminapi.CodeImportNotUndone, errors.Join(errs...))
 	}
 
 	e.cfg = cfg
@@ -171,7 +170,7 @@ func (e *Enforcer) localPaths(text []byte, ours *config.Config) ([]byte, []strin
 			continue
 		}
 		if text, err = configedit.SetTop(text, p.key, p.ours); err != nil {
-			return nil, nil, fmt.Errorf("keeping this host's %s in the archive's configuration: %w (nothing changed)", p.key, err)
+			return nil, nil, adminapi.NewError(adminapi.CodeKeepLocal, err, p.key)
 		}
 		notes = append(notes, fmt.Sprintf("kept this host's %s %s (the archive had %s)", p.key, p.ours, p.theirs))
 	}

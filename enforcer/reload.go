@@ -2,12 +2,13 @@ package enforcer
 
 import (
 	"errors"
-	"fmt"
+	"strings"
+
+	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
-	"strings"
 )
 
 // Reload re-reads the config file (and flags) and applies the difference.
@@ -36,7 +37,7 @@ func (e *Enforcer) Reload() error {
 	// the link speed) are bad input: refused with nothing changed.
 	if err := e.reloadShaper(); err != nil {
 		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
-		return fmt.Errorf("config not applied, nothing changed: %w", err)
+		return adminapi.NewError(adminapi.CodeConfigNotApplied, err)
 	}
 	if oldCfg.CheckpointInterval != cfg.CheckpointInterval {
 		select {
@@ -52,20 +53,20 @@ func (e *Enforcer) Reload() error {
 	}
 	e.log.Info("configuration reloaded", "items", len(e.items), "synced", e.synced)
 	if err := e.saveLocked(); err != nil {
-		return errors.Join(pendingErr("configuration", applyErr), err)
+		return errors.Join(pendingErr(adminapi.CodeReloadPending, applyErr), err)
 	}
-	return pendingErr("configuration", applyErr)
+	return pendingErr(adminapi.CodeReloadPending, applyErr)
 }
 
 // pendingErr tells the caller of an accepted change (a reload, a reset)
 // that the kernel did not take it yet: it stays the desired state and the
 // control loop retries until it holds, so repeating the request is not
 // needed.
-func pendingErr(what string, err error) error {
+func pendingErr(code adminapi.Code, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s accepted, but the kernel did not take it yet (%w); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", what, err)
+	return adminapi.NewError(code, err)
 }
 
 // keepRestartOnly keeps the settings a running enforcer cannot change in

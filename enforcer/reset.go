@@ -3,6 +3,8 @@ package enforcer
 import (
 	"errors"
 	"fmt"
+
+	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/billing"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/state"
@@ -32,7 +34,7 @@ func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset
 		}
 	}
 	if len(targets) == 0 {
-		return nil, errors.New("nothing to reset: name items by their ports, or use --all")
+		return nil, adminapi.NewError(adminapi.CodeNothingToReset, nil)
 	}
 	objs, err := e.nft.ReadObjects()
 	if err != nil {
@@ -54,12 +56,12 @@ func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset
 	applyErr := e.reconcile(syncDiff)
 	if err := e.saveLocked(); err != nil {
 		if applyErr == nil {
-			return resets, fmt.Errorf("the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %w", err)
+			return resets, adminapi.NewError(adminapi.CodeResetNotSaved, err)
 		}
-		return resets, errors.Join(pendingErr("the reset", applyErr),
-			fmt.Errorf("saving it failed too (retried at every checkpoint): %w", err))
+		return resets, errors.Join(pendingErr(adminapi.CodeResetPending, applyErr),
+			adminapi.NewError(adminapi.CodeSaveFailedToo, err))
 	}
-	return resets, pendingErr("the reset", applyErr)
+	return resets, pendingErr(adminapi.CodeResetPending, applyErr)
 }
 
 // find returns the item of a ports spec, however it is spelled.
@@ -76,5 +78,5 @@ func (e *Enforcer) find(ports string) (*item, error) {
 			return it, nil
 		}
 	}
-	return nil, fmt.Errorf("no item %q is configured", ports)
+	return nil, adminapi.NewError(adminapi.CodeNoSuchItem, nil, ports)
 }

@@ -159,6 +159,18 @@ func (a access) describe() string {
 	return fmt.Sprintf("root and members of group %s (gid %d)", a.group, a.gid)
 }
 
+// refusal is the error a refused request is answered with.
+func (a access) refusal(p peer, need privilege, r *http.Request) error {
+	uid := strconv.FormatUint(uint64(p.uid), 10)
+	switch {
+	case need == rootOnly && a.allows(p, member):
+		return adminapi.NewError(adminapi.CodeRootOnly, nil, r.Method, r.URL.Path, uid)
+	case a.group == "":
+		return adminapi.NewError(adminapi.CodeForbiddenRoot, nil, uid)
+	}
+	return adminapi.NewError(adminapi.CodeForbiddenGroup, nil, a.group, strconv.FormatUint(uint64(a.gid), 10), uid)
+}
+
 // guard refuses a request from a peer the access rule (as it is now: a
 // reload may change admin_group) does not allow for the route, before the
 // handler runs and before the request body is read.
@@ -175,12 +187,7 @@ func guard(log *slog.Logger, current func() access, need privilege, next http.Ha
 		}
 		log.Warn("admin API request refused", "method", r.Method, "path", r.URL.Path,
 			"peer_uid", p.uid, "peer_gid", p.gid, "peer_pid", p.pid, "cred_err", p.err, "allowed", a.describe())
-		msg := fmt.Sprintf("permission denied: the admin API is for %s; you are uid %d", a.describe(), p.uid)
-		if need == rootOnly && a.allows(p, member) {
-			msg = fmt.Sprintf("permission denied: %s %s replaces the configuration, which only root may change; you are uid %d (run it as root)",
-				r.Method, r.URL.Path, p.uid)
-		}
-		writeJSON(w, http.StatusForbidden, adminapi.Error{Error: msg})
+		writeJSON(w, http.StatusForbidden, adminapi.ErrorOf(a.refusal(p, need, r)))
 	})
 }
 

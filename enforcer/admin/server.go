@@ -185,7 +185,7 @@ func (s *server) handler() http.Handler {
 		"POST " + adminapi.PathReset: func(w http.ResponseWriter, r *http.Request) {
 			req, err := adminapi.DecodeResetRequest(r.Body)
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
+				writeJSON(w, http.StatusBadRequest, adminapi.ErrorOf(adminapi.NewError(adminapi.CodeBadRequest, err)))
 				return
 			}
 			resets, err := s.b.Reset(req.Ports, req.All, state.ReasonManual)
@@ -194,7 +194,7 @@ func (s *server) handler() http.Handler {
 		"GET " + adminapi.PathHistory: func(w http.ResponseWriter, r *http.Request) {
 			ports, err := adminapi.ParseHistoryQuery(r.URL.RawQuery)
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
+				writeJSON(w, http.StatusBadRequest, adminapi.ErrorOf(adminapi.NewError(adminapi.CodeBadRequest, err)))
 				return
 			}
 			resets, err := s.b.History(ports)
@@ -210,7 +210,7 @@ func (s *server) handler() http.Handler {
 		"POST " + adminapi.PathImport: func(w http.ResponseWriter, r *http.Request) {
 			dryRun, err := adminapi.ParseImportQuery(r.URL.RawQuery)
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: "bad request: " + err.Error()})
+				writeJSON(w, http.StatusBadRequest, adminapi.ErrorOf(adminapi.NewError(adminapi.CodeBadRequest, err)))
 				return
 			}
 			rc := http.NewResponseController(w)
@@ -221,9 +221,9 @@ func (s *server) handler() http.Handler {
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):
-				writeJSON(w, http.StatusRequestEntityTooLarge, adminapi.Error{Error: "import: reading the archive: " + err.Error()})
+				writeJSON(w, http.StatusRequestEntityTooLarge, adminapi.ErrorOf(adminapi.NewError(adminapi.CodeTooLarge, err)))
 			case errors.Is(err, adminapi.ErrImportBusy):
-				writeJSON(w, http.StatusConflict, adminapi.Error{Error: err.Error()})
+				writeJSON(w, http.StatusConflict, adminapi.ErrorOf(err))
 			default:
 				reply(w, resp, err)
 			}
@@ -256,7 +256,7 @@ func (u *untilEOF) Read(p []byte) (int, error) {
 
 func reply(w http.ResponseWriter, v any, err error) {
 	if err != nil {
-		writeJSON(w, http.StatusUnprocessableEntity, adminapi.Error{Error: err.Error()})
+		writeJSON(w, http.StatusUnprocessableEntity, adminapi.ErrorOf(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, v)

@@ -4,7 +4,6 @@
 package adminapi
 
 import (
-	"errors"
 	"time"
 
 	"port-traffic-dog/internal/config"
@@ -22,7 +21,7 @@ const (
 )
 
 // ErrImportBusy: another import (or dry run) is at work (409 Conflict).
-var ErrImportBusy = errors.New("another import is at work; try again when it is done")
+var ErrImportBusy = NewError(CodeImportBusy, nil)
 
 // MaxRequestBody bounds what the server reads of a request.
 const MaxRequestBody = 64 << 20
@@ -107,7 +106,14 @@ type CheckpointResponse struct {
 	State *state.State `json:"state"`
 }
 
-// Error is the body of every non-2xx answer.
+// Error is the body of every non-2xx answer (ErrorOf).
 type Error struct {
+	// Error is the message, in English.
 	Error string `json:"error"`
+	// Code is its kind, if it has a known one (errors.go), and Args the
+	// values it names.
+	Code Code     `json:"code,omitempty"`
+	Args []string `json:"args,omitempty"`
+	// Causes are what it wraps: its cause, or the errors it joins.
+	Causes []Error `json:"causes,omitempty"`
 }

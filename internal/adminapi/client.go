@@ -67,7 +67,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		var e Error
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return errors.New(e.Error)
+			return e.err()
 		}
 		return fmt.Errorf("enforcer: %s: %s", resp.Status, bytes.TrimSpace(b))
 	}

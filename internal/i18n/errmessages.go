@@ -2,8 +2,9 @@ package i18n
 
 // errorMessages are the English formats of the messages of dog's
 // packages that reach people (config validation, ports, sizes and rates,
-// config edits, the admin API client) and their Chinese. TestErrorMessages
-// fails when one of those packages has a format that is not here.
+// config edits, the admin API client and what a bad request's error
+// names) and their Chinese. TestErrorMessages fails when one of those
+// packages has a format that is not here.
 var errorMessages = []struct{ en, zh string }{
 	// internal/config
 	{"a second YAML document starts here; the file must hold one", "这里开始了第二个 YAML 文档；文件只能有一个"},
@@ -120,6 +121,22 @@ var errorMessages = []struct{ en, zh string }{
 	{"permission denied on %s: run as root (or as a member of the admin group)", "%s 拒绝访问：请以 root（或管理组成员）身份运行"},
 	{"enforcer at %s: %w", "执行器 %s：%v"},
 	{"enforcer: %s: %s", "执行器：%s：%s"},
+	// internal/adminapi/decode.go: what a bad request's error names
+	// (adminapi.CodeBadRequest).
+	{"reading the request: %w", "读取请求：%v"},
+	{"request body is larger than %d bytes", "请求体大于 %d 字节"},
+	{"request body: data after the JSON object", "请求体：JSON 对象之后还有数据"},
+	{"request body: %w", "请求体：%v"},
+	{"name the items to reset or ask for all of them, not both", "请指定要重置的条目或要求全部重置，不能两者都有"},
+	{"nothing to reset: name items by their ports, or use --all", "没有要重置的：请用端口指定条目，或使用 --all"},
+	{"%d items in one reset: at most %d", "一次重置 %d 个条目：最多 %d 个"},
+	{"ports[%d]: %w", "ports[%d]：%v"},
+	{"query %q: %w", "查询 %q：%v"},
+	{"query: unknown parameter %q (known: dry_run)", "查询：未知参数 %q（已知：dry_run）"},
+	{"query: dry_run given more than once", "查询：dry_run 给出了不止一次"},
+	{"query: dry_run=%q: want 1 or 0", "查询：dry_run=%q：应为 1 或 0"},
+	{"query: unknown parameter %q (known: ports)", "查询：未知参数 %q（已知：ports）"},
+	{"query: %d ports: at most %d", "查询：%d 个端口：最多 %d 个"},
 	// internal/legacy: import-legacy's report lines (Describe) and messages
 	{"billing:  %s → %s", "计费：    %s → %s"},
 	{"counters: in %d, out %d bytes → in %d, out %d%s", "计数器：  入 %d、出 %d 字节 → 入 %d、出 %d%s"},
@@ -146,6 +163,19 @@ var errorMessages = []struct{ en, zh string }{
 	{"%s: list filters: %w", "%s：列出过滤器：%v"},
 	{"%s: list qdiscs: %w", "%s：列出 qdisc：%v"},
 	{"%w (inet %s)", "%v（inet %s）"},
+	// The script's billing as detected, and what the operator must tell.
+	{"single (out only)", "single（只计出站）"},
+	{"double, rules once (1.0–1.2.4): in + out", "double，每条规则计一次（1.0–1.2.4）：入 + 出"},
+	{"double, every rule twice (1.2.5): (in + out) × 2", "double，每条规则计两次（1.2.5）：(入 + 出) × 2"},
+	{"missing, so single before 1.2.5: out only", "未设置，1.2.5 之前即 single：只计出站"},
+	{"missing, so double in 1.2.5, every rule twice: (in + out) × 2", "未设置，1.2.5 中即 double，每条规则计两次：(入 + 出) × 2"},
+	{"relay (1.2.4.3): (in + out) × 2", "relay（1.2.4.3）：(入 + 出) × 2"},
+	{"relay (1.2.4.x)", "relay（1.2.4.x）"},
+	{"relay (1.2.4): in + 2 × out", "relay（1.2.4）：入 + 2 × 出"},
+	{"billing_mode double means (in + out) × 2 in 1.2.5 but in + out before", "billing_mode double 在 1.2.5 中表示 (入 + 出) × 2，之前表示 入 + 出"},
+	{"billing_mode is missing, which means double in 1.2.5 but single before", "billing_mode 未设置：在 1.2.5 中表示 double，之前表示 single"},
+	{"in + 2 × out (1.2.4) or (in + out) × 2 (1.2.4.3), which the files alone cannot tell", "入 + 2 × 出（1.2.4）或 (入 + 出) × 2（1.2.4.3），仅凭文件无法判断"},
+	{"in + 2 × out (1.2.4), which none of our modes equals", "入 + 2 × 出（1.2.4），我们没有与之相同的计费方式"},
 	// Generic shapes that would also match messages nobody translated:
 	// only what they wrap is translated.
 	{"%w in %s", "%v in %s"},

@@ -2,9 +2,11 @@ package i18n
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
+	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
 )
 
@@ -12,7 +14,9 @@ import (
 // packages (config, configedit, portspec, units, adminapi) write English,
 // which the daemons' logs keep; dog translates their messages here, by
 // their format strings (errorMessages), keeping files, lines, items, keys
-// and values as they are. A message it does not know stays English.
+// and values as they are; the enforcer's errors by their admin API code
+// (apiErrors), a configuration's problems by their parts. A message it
+// does not know stays English.
 func (p *Printer) Error(err error) string {
 	if err == nil {
 		return ""
@@ -29,6 +33,9 @@ func (p *Printer) Error(err error) string {
 			parts = append(parts, p.Error(e))
 		}
 		return strings.Join(parts, "\n")
+	}
+	if ae, ok := err.(*adminapi.CodedError); ok { //nolint:errorlint // as above
+		return p.apiError(ae)
 	}
 	if ce, ok := err.(*config.Error); ok { //nolint:errorlint // as above
 		var b strings.Builder
@@ -49,14 +56,40 @@ func (p *Printer) Error(err error) string {
 
 // errorPattern is one English message format as a regexp, and its Chinese.
 type errorPattern struct {
-	re *regexp.Regexp
-	zh string
+	re     *regexp.Regexp
+	en, zh string
+	// nested says, per argument, whether the English verb is %s or %w:
+	// what it matched is a message to translate too.
+	nested []bool
 }
 
-var (
-	patternsOnce sync.Once
-	patterns     []errorPattern
-)
+// patternList is a list of English message formats and their Chinese,
+// compiled to regexps on first use and tried the most specific first (the
+// most text besides its verbs): "%w in %s" must not take "the in counter
+// is carried too: …", which has a format of its own.
+type patternList struct {
+	once     sync.Once
+	formats  []struct{ en, zh string }
+	patterns []errorPattern
+}
+
+func (l *patternList) compiled() []errorPattern {
+	l.once.Do(func() {
+		for _, m := range l.formats {
+			p := errorPattern{re: formatRegexp(m.en), en: m.en, zh: m.zh}
+			fillVerbs(m.en, func(_ int, verb byte) string {
+				p.nested = append(p.nested, verb == 's' || verb == 'w')
+				return ""
+			})
+			l.patterns = append(l.patterns, p)
+		}
+		slices.SortStableFunc(l.patterns, func(a, b errorPattern) int { return literalLen(b.en) - literalLen(a.en) })
+	})
+	return l.patterns
+}
+
+// dogMessages are the messages of dog's packages (errorMessages).
+var dogMessages = &patternList{formats: errorMessages}
 
 // verbGroup is what each verb of a format matches in a message.
 var verbGroup = map[byte]string{
@@ -66,6 +99,7 @@ var verbGroup = map[byte]string{
 	's': `(.+?)`,
 	'v': `(.+?)`,
 	'w': `(.+?)`,
+	'T': `(.+?)`,
 }
 
 // formatRegexp turns a format string into a regexp matching its output.
@@ -88,36 +122,37 @@ func formatRegexp(format string) *regexp.Regexp {
 	return regexp.MustCompile(b.String())
 }
 
-func compiled() []errorPattern {
-	patternsOnce.Do(func() {
-		for _, m := range errorMessages {
-			patterns = append(patterns, errorPattern{re: formatRegexp(m.en), zh: m.zh})
-		}
-	})
-	return patterns
-}
+// translateMessage translates one message of dog's packages.
+func translateMessage(msg string) string { return dogMessages.translate(msg) }
 
-// translateMessage translates one message; what a verb matched is
-// translated too when it is a message itself (%s, %v, %w: a wrapped error,
-// "a list"), while quoted values and numbers stay.
-func translateMessage(msg string) string {
-	for _, p := range compiled() {
+// translate translates msg by the first format of l it matches; what a
+// verb matched is translated too when it is a message itself (%s, %w: a
+// wrapped error, "a list"), while quoted values, numbers and what %v
+// matched (another library's error, e.g. Go's time package's) stay. A
+// message no format matches stays as it is.
+func (l *patternList) translate(msg string) string {
+	for _, p := range l.compiled() {
 		m := p.re.FindStringSubmatch(msg)
 		if m == nil {
 			continue
 		}
 		args := m[1:]
-		return fillVerbs(p.zh, func(i int, verb byte) string {
+		return fillVerbs(p.zh, func(i int, _ byte) string {
 			if i >= len(args) {
 				return ""
 			}
-			if verb == 's' || verb == 'v' || verb == 'w' {
-				return translateMessage(args[i])
+			if p.nested[i] {
+				return l.translate(args[i])
 			}
 			return args[i]
 		})
 	}
 	return msg
+}
+
+// literalLen is the length of format's text besides its verbs.
+func literalLen(format string) int {
+	return len(fillVerbs(format, func(int, byte) string { return "" }))
 }
 
 var fillRE = regexp.MustCompile(`%(\[(\d+)\])?([a-zA-Z%])`)

@@ -18,10 +18,11 @@ import (
 	"port-traffic-dog/internal/units"
 )
 
-// The packages whose messages dog shows people and translates.
-// The admin API's server messages (decode.go) stay English, as the API
-// does; its client's own are dog's.
-var messagePackages = []string{"../config/*.go", "../configedit/*.go", "../portspec/*.go", "../units/*.go", "../adminapi/client.go", "../legacy/*.go"}
+// The packages whose messages dog shows people and translates. The admin
+// API answers in English; dog translates what it answers: by its code
+// (apiErrors), and what a bad request's error names (decode.go) as
+// messages.
+var messagePackages = []string{"../config/*.go", "../configedit/*.go", "../portspec/*.go", "../units/*.go", "../adminapi/client.go", "../adminapi/decode.go", "../legacy/*.go"}
 
 // TestErrorMessages fails when one of those packages has a message format
 // that errorMessages does not translate, or a translation whose verbs
@@ -48,8 +49,8 @@ func TestErrorMessages(t *testing.T) {
 type sourceFormat struct{ pos, text string }
 
 // sourceFormats lists the message formats of messagePackages: the format
-// of fmt.Errorf, errors.New and the config decoder's fail, and a
-// validation error's Msg.
+// of fmt.Errorf, errors.New and the config decoder's fail, a validation
+// error's Msg, and the legacy report's texts (of type reportText).
 func sourceFormats(t *testing.T) []sourceFormat {
 	t.Helper()
 	var out []sourceFormat
@@ -85,6 +86,13 @@ func sourceFormats(t *testing.T) []sourceFormat {
 						add(n.Args[0])
 					case sel.Sel.Name == "fail" && len(n.Args) >= 4:
 						add(n.Args[3])
+					}
+				case *ast.ValueSpec:
+					// legacy's texts of its report.
+					if id, ok := n.Type.(*ast.Ident); ok && id.Name == "reportText" {
+						for _, v := range n.Values {
+							add(v)
+						}
 					}
 				case *ast.KeyValueExpr:
 					if id, ok := n.Key.(*ast.Ident); ok && id.Name == "Msg" {
@@ -131,6 +139,10 @@ func TestErrorTranslation(t *testing.T) {
 	// import-legacy's report lines, nested messages translated too.
 	if got := zh.Message("quota:    1GB = 1073741824 bytes → quota: 1GiB"); got != "配额：    1GB = 1073741824 字节 → quota: 1GiB" {
 		t.Errorf("report line: %q", got)
+	}
+	// The script's billing as the report names it.
+	if got := zh.Message("billing:  missing, so double in 1.2.5, every rule twice: (in + out) × 2 → relay"); got != "计费：    未设置，1.2.5 中即 double，每条规则计两次：(入 + 出) × 2 → relay" {
+		t.Errorf("billing line: %q", got)
 	}
 	if got := New(EN).Error(sizeErr); got != sizeErr.Error() {
 		t.Errorf("English changed: %q", got)

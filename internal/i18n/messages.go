@@ -261,6 +261,37 @@ const (
 	LegacyEvery
 	LegacyNone
 
+	// --help.
+
+	HelpUsage
+	HelpArguments
+	HelpFlags
+	HelpCommands
+	HelpMore
+	HelpMoreCommand
+
+	// The enforcer's errors, by their admin API code (apiErrors).
+
+	APIBadRequest
+	APITooLarge
+	APIForbiddenRoot
+	APIForbiddenGroup
+	APIRootOnly
+	APIImportBusy
+	APINoSuchItem
+	APINothingToReset
+	APIResetPending
+	APIResetNotSaved
+	APISaveFailedToo
+	APIReloadPending
+	APIConfigNotApplied
+	APINoConfigFile
+	APIArchiveConfig
+	APIArchivePaths
+	APIKeepLocal
+	APIImportFailed
+	APIImportNotUndone
+
 	numKeys
 )
 
@@ -499,4 +530,31 @@ var messages = [numKeys]struct{ en, zh string }{
 	ConsoleImportWhat:        {"Import replaces the config, counters, periods and history of this host.", "导入会替换本机的配置、计数器、周期和历史记录。"},
 	ConsoleNotifyTitle:       {"Notifications (dog notify status; set up with dog notify telegram)", "通知（dog notify status；用 dog notify telegram 设置）"},
 	ConsoleNotifyKeys:        {"t send a test message · s send the status report now · esc back", "t 发送测试消息 · s 立即发送状态报告 · esc 返回"},
+
+	HelpUsage:       {"Usage: %s", "用法：%s"},
+	HelpArguments:   {"Arguments:", "参数："},
+	HelpFlags:       {"Flags:", "选项："},
+	HelpCommands:    {"Commands:", "命令："},
+	HelpMore:        {"Run \"%s --help\" for more information.", "运行 \"%s --help\" 查看详细说明。"},
+	HelpMoreCommand: {"Run \"%s <command> --help\" for more information on a command.", "运行 \"%s <command> --help\" 查看某个命令的详细说明。"},
+
+	APIBadRequest:       {"bad request: %v", "请求无效：%v"},
+	APITooLarge:         {"import: reading the archive: %v", "导入：读取归档：%v"},
+	APIForbiddenRoot:    {"permission denied: the admin API is for root only; you are uid %s", "拒绝访问：管理 API 只对 root 开放；你的 uid 是 %s"},
+	APIForbiddenGroup:   {"permission denied: the admin API is for root and members of group %s (gid %s); you are uid %s", "拒绝访问：管理 API 只对 root 和 %s 组（gid %s）的成员开放；你的 uid 是 %s"},
+	APIRootOnly:         {"permission denied: %s %s replaces the configuration, which only root may change; you are uid %s (run it as root)", "拒绝访问：%s %s 会替换配置，只有 root 可以修改配置；你的 uid 是 %s（请以 root 身份运行）"},
+	APIImportBusy:       {"another import is at work; try again when it is done", "另一个导入正在进行；请等它完成后再试"},
+	APINoSuchItem:       {"no item %q is configured", "没有配置条目 %q"},
+	APINothingToReset:   {"nothing to reset: name items by their ports, or use --all", "没有要重置的：请用端口指定条目，或使用 --all"},
+	APIResetPending:     {"the reset accepted, but the kernel did not take it yet (%v); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", "重置已接受，但内核还没有生效（%v）；执行器会一直重试直到生效（指标 port_traffic_dog_enforcer_synced），不要重复操作"},
+	APIResetNotSaved:    {"the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %v", "重置已在内核中生效，但保存失败（每个检查点都会重试）：%v"},
+	APISaveFailedToo:    {"saving it failed too (retried at every checkpoint): %v", "保存也失败了（每个检查点都会重试）：%v"},
+	APIReloadPending:    {"configuration accepted, but the kernel did not take it yet (%v); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", "配置已接受，但内核还没有生效（%v）；执行器会一直重试直到生效（指标 port_traffic_dog_enforcer_synced），不要重复操作"},
+	APIConfigNotApplied: {"config not applied, nothing changed: %v", "配置未应用，未做任何修改：%v"},
+	APINoConfigFile:     {"this enforcer runs without a config file (--port flags only), so it cannot take the archive's configuration: start it with --config.file", "这个执行器没有配置文件（只用 --port 参数运行），无法接受归档中的配置：请用 --config.file 启动它"},
+	APIArchiveConfig:    {"the archive's configuration does not fit this enforcer: %v", "归档中的配置不适合这个执行器：%v"},
+	APIArchivePaths:     {"the archive's configuration would move state_dir to %q and admin_socket to %q (this host: %q, %q); refused, nothing changed", "归档中的配置会把 state_dir 改到 %q、admin_socket 改到 %q（本机：%q、%q）；已拒绝，未做任何修改"},
+	APIKeepLocal:        {"keeping this host's %s in the archive's configuration: %v (nothing changed)", "在归档的配置中保留本机的 %s：%v（未做任何修改）"},
+	APIImportFailed:     {"import failed, nothing changed: %v", "导入失败，未做任何修改：%v"},
+	APIImportNotUndone:  {"import failed and could not be fully undone: %v", "导入失败，且未能完全撤销：%v"},
 }

@@ -165,7 +165,7 @@ func planPort(pt Port, src Source, opts Options) (Item, error) {
 	case ModeSingle:
 		// Every version bills the out counter alone; those before 1.2.5
 		// also count in, which is carried as information.
-		it.Mode, it.Billing = "single (out only)", config.BillingOut
+		it.Mode, it.Billing = string(modeSingle), config.BillingOut
 		if live == 2 {
 			return it, fmt.Errorf("billing_mode single with doubled counting rules: no version of the script builds that")
 		}
@@ -175,7 +175,7 @@ func planPort(pt Port, src Source, opts Options) (Item, error) {
 			return it, fmt.Errorf("%s: %w; pass --doubled yes (1.2.5) or --doubled no (1.0–1.2.4)", v.ask, ErrAskDoubled)
 		}
 		o := v.by[doubling-1]
-		it.Mode, it.Billing, it.Halved = o.mode, o.billing, o.halved
+		it.Mode, it.Billing, it.Halved = string(o.mode), o.billing, o.halved
 	case ModeRelay:
 		// 1.2.4 billed in + 2 × out (its quota rules charge in once, out
 		// twice); 1.2.4.3 billed (in + out) × 2, our relay (both twice).
@@ -185,17 +185,17 @@ func planPort(pt Port, src Source, opts Options) (Item, error) {
 		}
 		switch {
 		case relayKind == 2:
-			it.Mode, it.Billing = "relay (1.2.4.3): (in + out) × 2", config.BillingRelay
+			it.Mode, it.Billing = string(modeRelayBoth), config.BillingRelay
 		case opts.RelayAs == "":
-			what := "in + 2 × out (1.2.4) or (in + out) × 2 (1.2.4.3), which the files alone cannot tell"
+			what := relayUntold
 			if relayKind == 1 {
-				what = "in + 2 × out (1.2.4), which none of our modes equals"
+				what = relayNoEquivalent
 			}
 			return it, fmt.Errorf("billing_mode relay bills %s; choose with --relay-as: relay ((in + out) × 2, what 1.2.4.3 billed), sum (in + out), max (the larger direction) or out (out only); or switch the port to single or double in the script first", what)
 		default:
-			it.Mode, it.Billing = "relay (1.2.4.x)", opts.RelayAs
+			it.Mode, it.Billing = string(modeRelayAny), opts.RelayAs
 			if relayKind == 1 {
-				it.Mode = "relay (1.2.4): in + 2 × out"
+				it.Mode = string(modeRelayInOut)
 			}
 			it.Notes = append(it.Notes, fmt.Sprintf("billed as %s from now on (--relay-as)", opts.RelayAs))
 		}
@@ -242,8 +242,30 @@ func (s Source) quota(base string) (nftread.Quota, bool) {
 	return q, ok
 }
 
+// reportText is a text of the report for people: the legacy billing of a
+// port as detected (Item.Mode), or what the operator must tell. dog
+// translates them: internal/i18n's TestErrorMessages finds them by this
+// type.
+type reportText string
+
+const (
+	modeSingle        reportText = "single (out only)"
+	modeDoubleOnce    reportText = "double, rules once (1.0–1.2.4): in + out"
+	modeDoubleTwice   reportText = "double, every rule twice (1.2.5): (in + out) × 2"
+	modeMissingSingle reportText = "missing, so single before 1.2.5: out only"
+	modeMissingDouble reportText = "missing, so double in 1.2.5, every rule twice: (in + out) × 2"
+	modeRelayBoth     reportText = "relay (1.2.4.3): (in + out) × 2"
+	modeRelayAny      reportText = "relay (1.2.4.x)"
+	modeRelayInOut    reportText = "relay (1.2.4): in + 2 × out"
+
+	askDouble         reportText = "billing_mode double means (in + out) × 2 in 1.2.5 but in + out before"
+	askMissing        reportText = "billing_mode is missing, which means double in 1.2.5 but single before"
+	relayUntold       reportText = "in + 2 × out (1.2.4) or (in + out) × 2 (1.2.4.3), which the files alone cannot tell"
+	relayNoEquivalent reportText = "in + 2 × out (1.2.4), which none of our modes equals"
+)
+
 type outcome struct {
-	mode    string
+	mode    reportText
 	billing config.Billing
 	halved  bool
 }
@@ -251,15 +273,15 @@ type outcome struct {
 // byDoubling maps the modes whose meaning changed in 1.2.5, by how many
 // times the rules count each packet (once, twice).
 var byDoubling = map[string]struct {
-	ask string
+	ask reportText
 	by  [2]outcome
 }{
-	ModeDouble: {"billing_mode double means (in + out) × 2 in 1.2.5 but in + out before", [2]outcome{
-		{"double, rules once (1.0–1.2.4): in + out", config.BillingSum, false},
-		{"double, every rule twice (1.2.5): (in + out) × 2", config.BillingRelay, true}}},
-	"": {"billing_mode is missing, which means double in 1.2.5 but single before", [2]outcome{
-		{"missing, so single before 1.2.5: out only", config.BillingOut, false},
-		{"missing, so double in 1.2.5, every rule twice: (in + out) × 2", config.BillingRelay, true}}},
+	ModeDouble: {askDouble, [2]outcome{
+		{modeDoubleOnce, config.BillingSum, false},
+		{modeDoubleTwice, config.BillingRelay, true}}},
+	"": {askMissing, [2]outcome{
+		{modeMissingSingle, config.BillingOut, false},
+		{modeMissingDouble, config.BillingRelay, true}}},
 }
 
 func halve(c state.Counter) state.Counter {
