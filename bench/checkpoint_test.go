@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"port-traffic-dog/bench/stats"
+	"port-traffic-dog/internal/atomicfile"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
@@ -52,7 +53,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 			size = len(data)
 
 			t0 = time.Now()
-			if err := state.WriteFileAtomic(filepath.Join(scratch, state.FileName), data, state.FileMode); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(scratch, state.FileName), data, state.FileMode); err != nil {
 				b.Fatal(err)
 			}
 			write = append(write, ms(time.Since(t0)))

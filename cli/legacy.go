@@ -11,6 +11,7 @@ import (
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/archive"
+	"port-traffic-dog/internal/atomicfile"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/configedit"
 	"port-traffic-dog/internal/i18n"
@@ -502,7 +503,7 @@ func (r *legacyRun) notifications(cfgPath string) error {
 		r.env.P.Fprintln(w, i18n.LegacyTelegramFailed, whyText(why))
 	}
 	tokenFile := filepath.Join(filepath.Dir(cfgPath), "telegram-bot-token")
-	if err := state.WriteFileAtomic(tokenFile, []byte(t.Token+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(tokenFile, []byte(t.Token+"\n"), 0o600); err != nil {
 		r.env.P.Fprintln(w, i18n.LegacyTokenFailed, err)
 	} else {
 		// A group's id is negative: --chat-id=-100… keeps it a value.

@@ -26,6 +26,7 @@ import (
 // at cleanup.
 func tempAccount(t *testing.T) (name string, cred *syscall.Credential) {
 	t.Helper()
+	testutil.RequireRoot(t) // groupadd and useradd
 	testutil.RequireBinary(t, "useradd")
 	name = fmt.Sprintf("dogsec%d", os.Getpid()%100000)
 	if out, err := exec.Command("groupadd", "--system", name).CombinedOutput(); err != nil {

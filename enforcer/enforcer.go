@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"port-traffic-dog/enforcer/ruleset"
 	"port-traffic-dog/internal/billing"
 	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/filestamp"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
@@ -99,7 +99,7 @@ type Enforcer struct {
 	lastHost       [2]state.Counter // host counters at the last checkpoint
 	dirty          bool             // state changed since the last save
 	metaSum        uint64           // of the meta file last written (metaHash)
-	configStamp    fileStamp
+	configStamp    filestamp.Stamp
 	configText     config.ItemCache // a reload decodes only the items that changed
 	bootID         string
 	shape          shaping       // the tc side: bandwidth limits (shape.go)
@@ -176,11 +176,11 @@ func (e *Enforcer) checkConfigFile(cfg *config.Config) error {
 	return nil
 }
 
-func (e *Enforcer) loadConfig() (*config.Config, fileStamp, error) {
+func (e *Enforcer) loadConfig() (*config.Config, filestamp.Stamp, error) {
 	cfg := config.Default()
-	var stamp fileStamp
+	var stamp filestamp.Stamp
 	if e.opts.ConfigPath != "" {
-		stamp = stampOf(e.opts.ConfigPath)
+		stamp, _ = filestamp.Of(e.opts.ConfigPath) // Load reports a file it cannot read
 		var err error
 		if cfg, err = e.configText.Load(e.opts.ConfigPath); err != nil {
 			return nil, stamp, err
@@ -544,22 +544,6 @@ func readBootID() string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
-}
-
-// fileStamp identifies a version of the config file without reading it.
-type fileStamp struct {
-	mod  time.Time
-	size int64
-	ino  uint64
-	err  bool
-}
-
-func stampOf(path string) fileStamp {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{err: !errors.Is(err, fs.ErrNotExist)}
-	}
-	return fileStamp{mod: fi.ModTime(), size: fi.Size(), ino: inode(fi)}
 }
 
 // Cleanup removes what the enforcer created in the kernel. The state dir

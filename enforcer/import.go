@@ -13,6 +13,7 @@ import (
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/configedit"
 	"port-traffic-dog/internal/fileedit"
+	"port-traffic-dog/internal/filestamp"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/state"
 )
@@ -121,7 +122,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	if err := configFile.Write(text); err != nil {
 		return nil, undo(fmt.Errorf("write the config file: %w", err))
 	}
-	e.configStamp = stampOf(e.opts.ConfigPath)
+	e.configStamp, _ = filestamp.Of(e.opts.ConfigPath)
 
 	record := state.Reset{Time: now.UTC(), ID: layout.HostID, Ports: config.HostPort, Reason: state.ReasonImport,
 		Remark:      fmt.Sprintf("imported from %s (exported %s)", c.Manifest.Host, c.Manifest.Created.UTC().Format("2006-01-02 15:04 UTC")),

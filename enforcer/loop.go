@@ -4,24 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"port-traffic-dog/enforcer/nft"
 	"port-traffic-dog/internal/billing"
+	"port-traffic-dog/internal/filestamp"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
 )
-
-func inode(fi os.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Ino
-	}
-	return 0
-}
 
 // tick runs what is due by the clock: resets, expiry, the retry of an
 // out-of-sync kernel, and a cheap check that the table still exists.
@@ -265,7 +257,7 @@ func (e *Enforcer) Run(ctx context.Context) error {
 	lastCp := time.Now()
 	cfgPoll := time.NewTicker(e.opts.ConfigPollInterval)
 	defer cfgPoll.Stop()
-	var settling fileStamp // a changed config file, waiting to hold still
+	var settling filestamp.Stamp // a changed config file, waiting to hold still
 	for {
 		select {
 		case <-ctx.Done():
@@ -307,7 +299,7 @@ func (e *Enforcer) Run(ctx context.Context) error {
 			// shows an empty file for a moment, and an empty file is a
 			// valid config without items: it would drop every item and
 			// its billing period.
-			now := stampOf(e.opts.ConfigPath)
+			now, _ := filestamp.Of(e.opts.ConfigPath) // an unreadable file stamps as such; Reload reports it
 			if now == e.currentStamp() || now != settling {
 				settling = now
 				continue
@@ -319,7 +311,7 @@ func (e *Enforcer) Run(ctx context.Context) error {
 	}
 }
 
-func (e *Enforcer) currentStamp() fileStamp {
+func (e *Enforcer) currentStamp() filestamp.Stamp {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.configStamp

@@ -27,11 +27,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"port-traffic-dog/internal/filestamp"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
@@ -64,11 +64,11 @@ type Exporter struct {
 
 	mu    sync.Mutex // guards the caches
 	meta  *state.Meta
-	stamp stamp
+	stamp filestamp.Stamp
 	// durable is the last durable checkpoint's counters, re-read when its
 	// link names another file (once per checkpoint).
 	durable      *state.Counters
-	durableStamp stamp
+	durableStamp filestamp.Stamp
 }
 
 // New reads the table in the namespace of fd netns (0: the process's) and
@@ -77,28 +77,13 @@ func New(netns int, stateDir string, log *slog.Logger) *Exporter {
 	return &Exporter{netns: netns, stateDir: stateDir, log: log, now: time.Now}
 }
 
-type stamp struct {
-	mod  time.Time
-	size int64
-	ino  uint64
-}
-
-func stampOf(fi os.FileInfo) stamp {
-	s := stamp{mod: fi.ModTime(), size: fi.Size()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.ino = st.Ino
-	}
-	return s
-}
-
 // loadMeta returns the meta file, re-reading it only when it changed.
 func (x *Exporter) loadMeta() (*state.Meta, error) {
 	path := filepath.Join(x.stateDir, state.MetaName)
-	fi, err := os.Stat(path)
+	s, err := filestamp.Of(path)
 	if err != nil {
 		return nil, err
 	}
-	s := stampOf(fi)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.meta != nil && s == x.stamp {
@@ -117,7 +102,7 @@ func (x *Exporter) loadMeta() (*state.Meta, error) {
 // read (which an atomic link should never give) leaves the last good one
 // served: older, so never more than a restore gives back.
 func (x *Exporter) loadDurable() *state.Counters {
-	fi, err := os.Stat(filepath.Join(x.stateDir, state.DurableName))
+	s, err := filestamp.Of(filepath.Join(x.stateDir, state.DurableName))
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if err != nil {
@@ -126,7 +111,6 @@ func (x *Exporter) loadDurable() *state.Counters {
 		}
 		return x.durable
 	}
-	s := stampOf(fi)
 	if x.durable != nil && s == x.durableStamp {
 		return x.durable
 	}

@@ -18,7 +18,14 @@ if ! setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups -- test -
 	exit 1
 fi
 install -d -m 0755 "$home"
-GOMODCACHE="$home/mod" GOPROXY="file://$("$GO" env GOMODCACHE)/cache/download" GOFLAGS=-mod=readonly "$GO" mod download
+# Root's module cache, read before GOMODCACHE is set: bash applies a
+# command's leading assignments one by one, so a $(go env GOMODCACHE) among
+# them would already see the user's (empty) cache.
+src=$("$GO" env GOMODCACHE)
+GOMODCACHE="$home/mod" GOPROXY="file://$src/cache/download" GOFLAGS=-mod=readonly "$GO" mod download
+# And what the packaging module builds with (deploy/deb's tests run it);
+# only that: its whole module graph is more than root's cache holds.
+GOMODCACHE="$home/mod" GOPROXY="file://$src/cache/download" GOFLAGS=-mod=readonly "$GO" -C packaging list -deps ./... >/dev/null
 chown -R "$user" "$home"
 exec setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups -- \
 	env -u DOG_REQUIRE_PRIVILEGED HOME="$home" GOCACHE="$home/cache" GOMODCACHE="$home/mod" GOPROXY=off GOTOOLCHAIN=local \

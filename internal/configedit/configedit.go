@@ -252,7 +252,20 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-func (d *doc) find(spec portspec.Spec) (*itemSpan, error) {
+// openItem parses an item's ports and loads src, as every edit of one
+// item begins.
+func openItem(src []byte, ports string) (*doc, portspec.Spec, error) {
+	spec, err := portspec.Parse(ports)
+	if err != nil {
+		return nil, spec, err
+	}
+	d, err := load(src)
+	return d, spec, err
+}
+
+// find returns the item with spec; none is ErrNotFound, naming the ports
+// as the operator gave them.
+func (d *doc) find(spec portspec.Spec, ports string) (*itemSpan, error) {
 	_, _, spans, err := d.items()
 	if err != nil {
 		return nil, err
@@ -262,7 +275,7 @@ func (d *doc) find(spec portspec.Spec) (*itemSpan, error) {
 			return &spans[i], nil
 		}
 	}
-	return nil, ErrNotFound
+	return nil, fmt.Errorf("%w: %q is not configured", ErrNotFound, ports)
 }
 
 // Scalar renders a value as YAML: plain when that reads back as the same
@@ -308,15 +321,11 @@ func render(key, value string) string {
 // AddItem appends an item with the fields (ports first) at the end of the
 // ports list, creating the list if the file has none.
 func AddItem(src []byte, ports string, fields []Field) ([]byte, error) {
-	spec, err := portspec.Parse(ports)
+	d, spec, err := openItem(src, ports)
 	if err != nil {
 		return nil, err
 	}
-	d, err := load(src)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.find(spec); err == nil {
+	if _, err := d.find(spec, ports); err == nil {
 		return nil, fmt.Errorf("%w: %q is already configured", ErrExists, ports)
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -388,11 +397,7 @@ func itemsEdited(src *yaml.Node, out []byte, delta int) ([]byte, error) {
 // with the ports spec. Only the lines of the changed keys change; a new key
 // goes after the item's last line.
 func SetFields(src []byte, ports string, fields []Field) ([]byte, error) {
-	spec, err := portspec.Parse(ports)
-	if err != nil {
-		return nil, err
-	}
-	d, err := load(src)
+	d, spec, err := openItem(src, ports)
 	if err != nil {
 		return nil, err
 	}
@@ -406,11 +411,8 @@ func SetFields(src []byte, ports string, fields []Field) ([]byte, error) {
 				return nil, err
 			}
 		}
-		sp, err := d.find(spec)
+		sp, err := d.find(spec, ports)
 		if err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return nil, fmt.Errorf("%w: %q is not configured", ErrNotFound, ports)
-			}
 			return nil, err
 		}
 		if err := d.setField(sp, f); err != nil {
@@ -475,19 +477,12 @@ func (d *doc) setField(sp *itemSpan, f Field) error {
 // comments indented inside it. Comments above it stay (they may introduce
 // the list). The last item leaves `ports: []`.
 func RemoveItem(src []byte, ports string) ([]byte, error) {
-	spec, err := portspec.Parse(ports)
+	d, spec, err := openItem(src, ports)
 	if err != nil {
 		return nil, err
 	}
-	d, err := load(src)
+	sp, err := d.find(spec, ports)
 	if err != nil {
-		return nil, err
-	}
-	sp, err := d.find(spec)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("%w: %q is not configured", ErrNotFound, ports)
-		}
 		return nil, err
 	}
 	k, _, spans, _ := d.items()

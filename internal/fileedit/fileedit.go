@@ -1,8 +1,8 @@
 // Package fileedit replaces a file the operator owns (the config) in a way
 // that can be taken back: the file a symlink points to is edited and the
 // link kept, the owner's mode bits are kept (nothing for anyone else), the
-// new content is written atomically, and Undo puts the old content back, or
-// removes a file the edit created.
+// new content is written atomically (internal/atomicfile), and Undo puts
+// the old content back, or removes a file the edit created.
 package fileedit
 
 import (
@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"port-traffic-dog/internal/state"
+	"port-traffic-dog/internal/atomicfile"
 )
 
 // Step is what Begin was doing when it failed.
@@ -87,7 +87,7 @@ func (e *Edit) Old() []byte { return e.old }
 
 // Write replaces the file's content with data, atomically.
 func (e *Edit) Write(data []byte) error {
-	if err := state.WriteFileAtomic(e.Path, data, e.mode); err != nil {
+	if err := atomicfile.WriteFile(e.Path, data, e.mode); err != nil {
 		return err
 	}
 	e.wrote = true
@@ -101,7 +101,7 @@ func (e *Edit) Undo() error {
 		return nil
 	}
 	if e.existed {
-		return state.WriteFileAtomic(e.Path, e.old, e.mode)
+		return atomicfile.WriteFile(e.Path, e.old, e.mode)
 	}
 	return os.Remove(e.Path)
 }

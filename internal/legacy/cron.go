@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"strings"
 
-	"port-traffic-dog/internal/state"
+	"port-traffic-dog/internal/atomicfile"
 )
 
 // Crontab is root's crontab, where the script keeps its resets, reports and
@@ -50,7 +50,7 @@ func (c Crontab) Write(text string) error {
 		if fi, err := os.Stat(c.File); err == nil {
 			mode = fi.Mode().Perm()
 		}
-		return state.WriteFileAtomic(c.File, []byte(text), mode)
+		return atomicfile.WriteFile(c.File, []byte(text), mode)
 	}
 	var errb bytes.Buffer
 	cmd := exec.Command("crontab", "-")

@@ -13,19 +13,6 @@ import (
 	"port-traffic-dog/internal/testutil"
 )
 
-func names(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	return out
-}
-
 func historySize(t *testing.T, dir string) int64 {
 	t.Helper()
 	fi, err := os.Stat(filepath.Join(dir, HistoryName))
@@ -62,7 +49,7 @@ func TestFullFileSystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	free := testutil.Fill(t, dir)
-	want := names(t, dir)
+	want := testutil.DirNames(t, dir)
 	size := historySize(t, dir)
 
 	check := func(phase string) {
@@ -86,7 +73,7 @@ func TestFullFileSystem(t *testing.T) {
 		if s := historySize(t, dir); s != size {
 			t.Fatalf("%s: history is %d bytes, was %d: a failed append left part of itself", phase, s, size)
 		}
-		if got := names(t, dir); !slices.Equal(got, want) {
+		if got := testutil.DirNames(t, dir); !slices.Equal(got, want) {
 			t.Fatalf("%s: files %v, want %v (a failed write left something)", phase, got, want)
 		}
 	}
@@ -105,7 +92,7 @@ func TestFullFileSystem(t *testing.T) {
 			os.Remove(pad)
 			os.WriteFile(pad, nil, 0o600) // keep the listing the same
 			free2 = testutil.Fill(t, dir)
-			want = names(t, dir)
+			want = testutil.DirNames(t, dir)
 			phase = "full"
 		}
 		for i := range 5 {
@@ -157,7 +144,7 @@ func TestRemoveStaleTemp(t *testing.T) {
 	if err != nil || n != len(stale) {
 		t.Fatalf("removed %d, %v; want %d", n, err, len(stale))
 	}
-	got := names(t, dir)
+	got := testutil.DirNames(t, dir)
 	for _, k := range append(keep, ".state.json.tmpdir") {
 		if !slices.Contains(got, k) {
 			t.Errorf("%s was removed", k)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"port-traffic-dog/internal/atomicfile"
 )
 
 // HistoryName is the reset history: one JSON object a line, appended and
@@ -113,16 +115,7 @@ func RotateHistory(dir string, max int64) (rotated bool, err error) {
 	if err := os.Rename(path, filepath.Join(dir, RotatedName)); err != nil {
 		return false, fmt.Errorf("rotate history: %w", err)
 	}
-	return true, syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = d.Close() }()
-	return d.Sync()
+	return true, atomicfile.SyncDir(dir)
 }
 
 // HistoryFiles is the history (rotated file first) as it stood when

@@ -19,13 +19,15 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"port-traffic-dog/internal/atomicfile"
 )
 
 const (
 	FileName = "state.json"
 	// PrevName keeps the checkpoint before the current one, so a file
 	// damaged after it was written still leaves a good one to start from.
-	PrevName = "state.json.prev"
+	PrevName = FileName + atomicfile.PrevSuffix
 	// Format is bumped on incompatible changes; a newer format is refused.
 	Format = 1
 	// MaxFileSize bounds what Load reads.
@@ -152,22 +154,7 @@ func Save(dir string, st *State) error {
 	if err := writeEncoded(path, st); err != nil {
 		return err
 	}
-	return relink(path, filepath.Join(dir, DurableName))
-}
-
-// relink points name at the file path names now, atomically: a reader
-// finds the old target or the new one, never none.
-func relink(path, name string) error {
-	tmp := name + ".tmp"
-	_ = os.Remove(tmp)
-	if err := os.Link(path, tmp); err != nil {
-		return fmt.Errorf("publish %s: %w", name, err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("publish %s: %w", name, err)
-	}
-	return nil
+	return atomicfile.Link(path, filepath.Join(dir, DurableName))
 }
 
 // SaveMeta writes the meta file to dir atomically, as Save does the state.
@@ -181,7 +168,7 @@ func SaveMeta(dir string, m *Meta) error {
 // written with a blank checksum, the body streamed through the hash, and
 // the head written again with the checksum before the file is synced.
 func writeEncoded(path string, v any) error {
-	return writeAtomic(path, FileMode, func(f *os.File) error {
+	return atomicfile.Write(path, FileMode, func(f *os.File) error {
 		headLen := len(envelopeHead(nil)) + hex.EncodedLen(sha256.Size) + len(envelopeTail)
 		if _, err := f.Write(make([]byte, headLen)); err != nil {
 			return err
@@ -271,52 +258,6 @@ func readDecoded[T any](path string) (*T, error) {
 		return nil, err
 	}
 	return &v, nil
-}
-
-// WriteFileAtomic replaces path with data: temp file, fsync, keep the old
-// file as <path>.prev (hard link), rename, fsync the directory.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return writeAtomic(path, perm, func(f *os.File) error {
-		_, err := f.Write(data)
-		return err
-	})
-}
-
-// writeAtomic is WriteFileAtomic with the content written by fill.
-func writeAtomic(path string, perm os.FileMode, fill func(*os.File) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	cleanup := func() { _ = tmp.Close(); _ = os.Remove(tmp.Name()) }
-	if err := tmp.Chmod(perm); err != nil {
-		cleanup()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := fill(tmp); err != nil {
-		cleanup()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		cleanup()
-		return fmt.Errorf("write %s: fsync: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := os.Stat(path); err == nil {
-		_ = relink(path, path+".prev") // best effort: the new file matters
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("write %s: fsync dir: %w", path, err)
-	}
-	return nil
 }
 
 // ErrNotExist is returned by Load when the directory holds no state yet
