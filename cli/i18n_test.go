@@ -8,8 +8,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -163,19 +161,7 @@ func TestLanguageChoice(t *testing.T) {
 // fakeEnforcer answers every request on a unix socket with status and
 // body, as an enforcer of any version might; it returns the socket.
 func fakeEnforcer(t *testing.T, status int, body string) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "admin.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return sock
+	return fakeRoutes(t, map[string]answer{"": {status, body}})
 }
 
 // TestEnforcerErrors: what the enforcer answers (in English, as the API

@@ -20,6 +20,7 @@ import (
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/archive/archivetest"
+	"port-traffic-dog/internal/legacy"
 	"port-traffic-dog/internal/state"
 )
 
@@ -30,7 +31,8 @@ type answer struct {
 }
 
 // fakeRoutes is an enforcer answering each path (without its query) as
-// routes say, 404 elsewhere; it returns the socket.
+// routes say, any other as routes[""] says (404 without it); it returns
+// the socket.
 func fakeRoutes(t *testing.T, routes map[string]answer) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "admin.sock")
@@ -41,6 +43,9 @@ func fakeRoutes(t *testing.T, routes map[string]answer) string {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		a, ok := routes[r.URL.Path]
+		if !ok {
+			a, ok = routes[""]
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -77,14 +82,12 @@ var (
 	libraryRE = regexp.MustCompile(`\b(json|gzip): [^（）：\n]*`)
 	wordRE    = regexp.MustCompile(`[A-Za-z][A-Za-z0-9_.+-]*`)
 	// allowedWords are names and values a Chinese message says as they
-	// are.
+	// are: programs, files, keys and config values, units, the OS's op of
+	// a path error and (the last three) entries of the hostile archives.
 	allowedWords = strings.Fields(`dog dog-enforcer port-traffic-dog port-traffic-dog.sh
-		config.yaml state.json manifest.json history.jsonl
-		quota remark ports item host exempt interfaces alerting id time
-		API sha256 gzip FIFO JSON YAML UTF-8 MiB KB MB GB TB
-		uid gid root nftables Local
-		open lstat mkdir rename read write
-		sda pipe install.sh`)  // the last: entries of the hostile archives
+		config.yaml state.json manifest.json history.jsonl quota remark ports host Local tcp+udp sum
+		API sha256 gzip FIFO MiB GiB TiB uid gid root nftables open
+		sda pipe install.sh`)
 )
 
 // osWords are the operating system's error texts.
@@ -116,7 +119,7 @@ func englishIn(s string, osText []string) []string {
 }
 
 func TestEnglishIn(t *testing.T) {
-	os := osWords()
+	osText := osWords()
 	for s, want := range map[string]string{
 		"dog: 状态目录 /var/lib/dog：no state file":                                "no state file",
 		"dog: 读取 /x：open /x: no such file or directory":                       "",
@@ -124,7 +127,7 @@ func TestEnglishIn(t *testing.T) {
 		"dog: 无效的归档：config.yaml：checksum mismatch (sha256 differs)":           "checksum mismatch differs",
 		"dog: 执行器未运行（用 `systemctl start dog-enforcer` 启动它）；--state-dir 12MiB": "",
 	} {
-		if got := strings.Join(englishIn(s, os), " "); got != want {
+		if got := strings.Join(englishIn(s, osText), " "); got != want {
 			t.Errorf("%q: %q, want %q", s, got, want)
 		}
 	}
@@ -213,6 +216,28 @@ func TestNoEnglishInChinese(t *testing.T) {
 			adminapi.PathCheckpoint: errAnswer(t, adminapi.NewError(adminapi.CodeCheckpoint, cause))}),
 			"export", filepath.Join(dir, "out.tar.gz")}},
 	)
+
+	// What the tables show: every state an item can be in, the history's
+	// reasons and dog's own remarks.
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	item := adminapi.Item{Ports: "443", Remark: "客户甲", Protocols: "tcp+udp", Billing: "sum", Quota: 1 << 30, ResetDay: 1,
+		RateIn: 1e6, RateOut: 2e6, Expires: t0.AddDate(1, 0, 0), PeriodIn: 5 << 20, PeriodOut: 7 << 20, Billable: 12 << 20,
+		PeriodStart: t0, NextReset: t0.AddDate(0, 1, 0)}
+	blocked, expired, never := item, item, item
+	blocked.Ports, blocked.Blocked = "80", "quota"
+	expired.Ports, expired.Blocked, expired.RateIn = "8080", "expired", 0
+	never.Ports, never.ResetDay, never.Quota, never.RateOut = "5000-5100", 0, 0, 0
+	status := adminapi.Status{Version: "1.0", Time: t0.AddDate(0, 0, 5), Timezone: "Asia/Shanghai", Items: []adminapi.Item{item, blocked, expired, never},
+		Host: adminapi.Item{Ports: "host", Billing: "sum", Quota: 1 << 40, PeriodStart: t0}, LastCheckpoint: t0.AddDate(0, 0, 5)}
+	history := adminapi.HistoryResponse{Resets: []state.Reset{
+		{Time: t0, Ports: "443", Remark: "客户甲", Reason: state.ReasonAuto},
+		{Time: t0, Ports: "443", Reason: state.ReasonManual},
+		{Time: t0, Ports: "host", Remark: "imported from 10.0.0.1 (exported 2026-03-01 00:00 UTC)", Reason: state.ReasonImport},
+		{Time: t0, Ports: "443", Remark: "port-traffic-dog.sh reset (billable total as it showed)", Reason: legacy.ReasonLegacy},
+	}}
+	tables := fakeRoutes(t, map[string]answer{adminapi.PathStatus: {http.StatusOK, jsonOf(t, status)},
+		adminapi.PathHistory: {http.StatusOK, jsonOf(t, history)}})
+	runs = append(runs, run{"status", []string{"--socket", tables, "status"}}, run{"history", []string{"--socket", tables, "history"}})
 
 	osText := osWords()
 	for _, r := range runs {

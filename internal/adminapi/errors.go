@@ -3,6 +3,7 @@ package adminapi
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"port-traffic-dog/internal/archive"
@@ -110,14 +111,7 @@ var formats = map[Code]string{
 }
 
 // Codes lists the codes that have a format.
-func Codes() []Code {
-	codes := make([]Code, 0, len(formats))
-	for c := range formats {
-		codes = append(codes, c)
-	}
-	slices.Sort(codes)
-	return codes
-}
+func Codes() []Code { return slices.Sorted(maps.Keys(formats)) }
 
 // Format is the English of code ("" for a code unknown here).
 func Format(code Code) string { return formats[code] }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -305,14 +306,7 @@ var kindFormats = map[Kind]string{
 }
 
 // Kinds lists the kinds.
-func Kinds() []Kind {
-	kinds := make([]Kind, 0, len(kindFormats))
-	for k := range kindFormats {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	return kinds
-}
+func Kinds() []Kind { return slices.Sorted(maps.Keys(kindFormats)) }
 
 // KindFormat is the English of kind ("" for a kind unknown here).
 func KindFormat(kind Kind) string { return kindFormats[kind] }

@@ -219,6 +219,11 @@ var errorMessages = []struct{ en, zh string }{
 	{"archive config.yaml:%d", "归档的 config.yaml:%d"},
 	{"archive state.json", "归档的 state.json"},
 
+	// The remarks dog writes into the history (enforcer.Import,
+	// legacy.History), shown by dog history.
+	{"imported from %s (exported %s)", "从 %s 导入（%s 导出）"},
+	{"port-traffic-dog.sh reset (billable total as it showed)", "port-traffic-dog.sh 的重置（计费总量按它显示的）"},
+
 	// internal/config's warnings (Config.Warnings)
 	{"%s: item %q: remark contains %U, an invisible character that can reorder or hide text; remove it (dog set %s --remark ...)", "%s：条目 %q：备注含有 %U，这是一个能打乱或隐藏文字的不可见字符；请删掉它（dog set %s --remark ...）"},
 

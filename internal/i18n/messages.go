@@ -59,6 +59,7 @@ const (
 	ReasonAuto
 	ReasonManual
 	ReasonImport
+	ReasonLegacy
 	NoResets
 	ResetWhich
 	ResetDone
@@ -399,6 +400,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	ReasonAuto:   {"auto", "自动"},
 	ReasonManual: {"manual", "手动"},
 	ReasonImport: {"import", "导入"},
+	ReasonLegacy: {"legacy", "旧脚本"},
 	NoResets:     {"no resets yet", "尚无重置记录"},
 	ResetWhich:   {"name the items to reset, or --all", "请指定要重置的条目，或使用 --all"},
 	ResetDone:    {"reset %s%s: period since %s: in %s, out %s, billable %s", "已重置 %s%s：自 %s 起的周期：入 %s，出 %s，计费 %s"},
