@@ -193,20 +193,16 @@ type checkResult struct {
 	Warnings  []string `json:"warnings,omitempty"`
 }
 
-// forwardingWarning is check-config's warning for count_forwarded: false on
-// a host that forwards (read in network namespace netns), where forwarded
-// traffic then goes uncounted and unblocked.
-func forwardingWarning(cfg *config.Config, netns int) string {
+// forwardsUncounted is the case of check-config's warning for
+// count_forwarded: false on a host that forwards (read in network
+// namespace netns), where forwarded traffic then goes uncounted and
+// unblocked.
+func forwardsUncounted(cfg *config.Config, netns int) bool {
 	if cfg.CountForwarded != config.ForwardedFalse {
-		return ""
+		return false
 	}
 	on, err := forwarding.Enabled(netns)
-	if err != nil || !on {
-		return ""
-	}
-	return "count_forwarded is false, but this host forwards IP packets (net.ipv4.ip_forward or IPv6 forwarding is on): " +
-		"forwarded traffic (DNAT, Docker published ports, routing) is not counted by any item or by the host, " +
-		"no item quota, block or expiry and no host quota applies to it; remove the line (auto) to count it"
+	return err == nil && on
 }
 
 func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
@@ -226,11 +222,12 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 			limits++
 		}
 	}
-	warnings := cfg.Warnings()
-	if w := forwardingWarning(cfg, env.NetNS); w != "" {
-		warnings = append(warnings, w)
-	}
+	warnings := cfg.Warnings() // internal/config's English, translated below
+	uncounted := forwardsUncounted(cfg, env.NetNS)
 	if c.JSON {
+		if uncounted {
+			warnings = append(warnings, i18n.New(i18n.EN).Sprintf(i18n.ForwardingUncounted))
+		}
 		r := checkResult{File: c.File, Items: len(cfg.Items), Quotas: quotas, Limits: limits, Timezone: cfg.Timezone,
 			Warnings: warnings}
 		if cfg.Host != nil {
@@ -245,6 +242,9 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 	fmt.Fprintln(env.Out)
 	for _, w := range warnings {
 		env.P.Fprintln(env.Err, i18n.Warning, env.P.Message(w))
+	}
+	if uncounted {
+		env.P.Fprintln(env.Err, i18n.Warning, env.P.Sprintf(i18n.ForwardingUncounted))
 	}
 	return nil
 }

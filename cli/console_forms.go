@@ -45,13 +45,13 @@ var fieldHelp = map[string][2]i18n.Key{
 func rawItem(p *i18n.Printer, path, ports string) (map[string]string, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, p.Errorf(i18n.ReadConfigErr, err)
 	}
 	var doc struct {
 		Ports []map[string]string `yaml:"ports"`
 	}
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, err
+		return nil, p.Errorf(i18n.EditFailed, path, err)
 	}
 	want, err := portspec.Parse(ports)
 	if err != nil {

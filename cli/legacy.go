@@ -220,7 +220,7 @@ func (r *legacyRun) report(enforcer bool) {
 		case expected(why):
 			r.env.P.Fprintln(w, i18n.LegacyTelegramNotHere, why)
 		default:
-			r.env.P.Fprintln(w, i18n.LegacyTelegramRefuses, whyText(why))
+			r.env.P.Fprintln(w, i18n.LegacyTelegramRefuses, whyText(r.env.P, why))
 		}
 	}
 	if r.cfg.WeCom {
@@ -451,12 +451,13 @@ func expected(why error) bool {
 	return errors.As(why, new(notCarried)) || errors.Is(why, notify.ErrNotInstalled)
 }
 
-// whyText is why, with import-legacy's name for dog notify's --force.
-func whyText(why error) string {
+// whyText is why in p's language, with import-legacy's name for dog
+// notify's --force.
+func whyText(p *i18n.Printer, why error) string {
 	if errors.Is(why, notify.ErrForeignAlertmanager) {
-		return why.Error() + " (for import-legacy: --force-alertmanager)"
+		return p.Sprintf(i18n.LegacyForceAlertmanager, why)
 	}
-	return why.Error()
+	return p.Error(why)
 }
 
 // telegram is the script's Telegram settings as dog notify telegram's
@@ -500,7 +501,7 @@ func (r *legacyRun) notifications(cfgPath string) error {
 	if expected(why) {
 		r.env.P.Fprintln(w, i18n.LegacyTelegramNotSetUp, why)
 	} else {
-		r.env.P.Fprintln(w, i18n.LegacyTelegramFailed, whyText(why))
+		r.env.P.Fprintln(w, i18n.LegacyTelegramFailed, whyText(r.env.P, why))
 	}
 	tokenFile := filepath.Join(filepath.Dir(cfgPath), "telegram-bot-token")
 	if err := atomicfile.WriteFile(tokenFile, []byte(t.Token+"\n"), 0o600); err != nil {

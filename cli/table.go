@@ -10,6 +10,7 @@ import (
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/i18n"
+	"port-traffic-dog/internal/legacy"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/units"
 )
@@ -304,7 +305,11 @@ func renderHistory(w io.Writer, resets []state.Reset, s tableStyle) {
 	line(s.p.Sprintf(i18n.ColTime), s.p.Sprintf(i18n.ColPorts), s.p.Sprintf(i18n.ColRemark), s.p.Sprintf(i18n.ColReason),
 		s.p.Sprintf(i18n.ColIn), s.p.Sprintf(i18n.ColOut), s.p.Sprintf(i18n.ColBillable))
 	for _, rs := range resets {
-		line(rs.Time.In(time.Local).Format("2006-01-02 15:04"), rs.Ports, rs.Remark, s.reason(rs.Reason),
+		remark := rs.Remark
+		if rs.Reason == state.ReasonImport || rs.Reason == legacy.ReasonLegacy {
+			remark = s.p.Message(remark) // dog's words (enforcer.Import, legacy.History), not the operator's
+		}
+		line(rs.Time.In(time.Local).Format("2006-01-02 15:04"), rs.Ports, remark, s.reason(rs.Reason),
 			units.FormatBytes(rs.InBytes), units.FormatBytes(rs.OutBytes), units.FormatBytes(rs.Billable))
 	}
 }
@@ -317,6 +322,8 @@ func (s tableStyle) reason(r string) string {
 		return s.p.Sprintf(i18n.ReasonManual)
 	case state.ReasonImport:
 		return s.p.Sprintf(i18n.ReasonImport)
+	case legacy.ReasonLegacy:
+		return s.p.Sprintf(i18n.ReasonLegacy)
 	}
 	return r
 }

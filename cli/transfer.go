@@ -41,8 +41,12 @@ func (c *ExportCmd) Run(g *Globals, env *Env) error {
 		return env.P.Errorf(i18n.ExportReadConfig, err)
 	}
 	cp, err := client.Checkpoint(env.Ctx)
-	if err != nil {
-		return env.P.Errorf(i18n.ExportCheckpoint, err)
+	var coded *adminapi.CodedError
+	switch {
+	case errors.As(err, &coded) && coded.Code == adminapi.CodeCheckpoint:
+		return err // it says "checkpoint" itself
+	case err != nil:
+		return env.P.Errorf(i18n.CheckpointErr, err)
 	}
 	hist, err := client.History(env.Ctx, nil)
 	if err != nil {
@@ -59,8 +63,10 @@ func (c *ExportCmd) Run(g *Globals, env *Env) error {
 		return err
 	}
 	if c.File == "-" {
-		_, err := env.raw.Write(buf.Bytes()) // the archive, not text
-		return err
+		if _, err := env.raw.Write(buf.Bytes()); err != nil { // the archive, not text
+			return env.P.Errorf(i18n.WriteFileErr, c.File, err)
+		}
+		return nil
 	}
 	if err := writeNew(env.P, c.File, buf.Bytes(), c.Force); err != nil {
 		return err
@@ -100,7 +106,10 @@ func writeNew(p *i18n.Printer, path string, data []byte, force bool) error {
 	if err := tmp.Close(); err != nil {
 		return p.Errorf(i18n.WriteFileErr, path, err)
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return p.Errorf(i18n.WriteFileErr, path, err)
+	}
+	return nil
 }
 
 // ImportCmd continues from an archive.
@@ -117,7 +126,7 @@ func (c *ImportCmd) Run(g *Globals, env *Env) error {
 	} else {
 		f, err := os.Open(c.File)
 		if err != nil {
-			return err
+			return env.P.Errorf(i18n.ReadFileErr, c.File, err)
 		}
 		defer func() { _ = f.Close() }()
 		r = f
@@ -153,8 +162,12 @@ func (c *ImportCmd) Run(g *Globals, env *Env) error {
 	env.P.Fprintln(env.Out, verb, env.P.Count(resp.Items, i18n.ItemsOne, i18n.ItemsMany),
 		env.P.Count(resp.HistoryEntries, i18n.HistoryOne, i18n.HistoryMany), resp.SourceHost,
 		resp.Exported.Local().Format("2006-01-02 15:04:05"), resp.SourceVersion)
-	for _, n := range resp.Notes {
-		env.P.Fprintln(env.Out, i18n.ImportNote, n)
+	for i, n := range resp.Notes {
+		var coded *adminapi.Note
+		if len(resp.NoteCodes) == len(resp.Notes) { // else an enforcer from before codes
+			coded = &resp.NoteCodes[i]
+		}
+		env.P.Fprintln(env.Out, i18n.ImportNote, env.P.APINote(coded, n))
 	}
 	for _, rs := range resp.Resets {
 		env.P.Fprintln(env.Out, i18n.ImportReset, rs.Ports,

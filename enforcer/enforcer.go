@@ -22,6 +22,7 @@ import (
 
 	"port-traffic-dog/enforcer/nft"
 	"port-traffic-dog/enforcer/ruleset"
+	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/billing"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/filestamp"
@@ -459,13 +460,13 @@ func (e *Enforcer) saveLocked() error {
 		e.stats.CheckpointErrors++
 	}
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return adminapi.NewError(adminapi.CodeCheckpoint, err)
 	}
 	e.lastCheckpoint = st.SavedAt
 	e.lastHost = [2]state.Counter{e.host.st.In, e.host.st.Out}
 	e.dirty = false
 	if metaErr != nil {
-		return fmt.Errorf("checkpoint: %w", metaErr)
+		return adminapi.NewError(adminapi.CodeCheckpoint, metaErr)
 	}
 	e.fitMemoryLimit(false)
 	return nil

@@ -44,7 +44,9 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	e.mu.Lock()
 	ours := *e.cfg
 	e.mu.Unlock()
-	text, notes, err := e.localPaths(c.Config, &ours)
+	resp := &adminapi.ImportResponse{DryRun: dryRun, SourceHost: c.Manifest.Host, Exported: c.Manifest.Created,
+		SourceVersion: c.Manifest.ToolVersion, HistoryEntries: len(c.History)}
+	text, err := e.localPaths(c.Config, &ours, resp)
 	if err != nil {
 		return nil, err
 	}
@@ -58,10 +60,9 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 		return nil, adminapi.NewError(adminapi.CodeArchivePaths, nil, cfg.StateDir, cfg.AdminSocket, ours.StateDir, ours.AdminSocket)
 	}
 	for _, w := range cfg.Warnings() {
-		notes = append(notes, "the archive's config: "+w)
+		resp.AddNote(adminapi.CodeNoteConfigWarning, w)
 	}
-	resp := &adminapi.ImportResponse{DryRun: dryRun, SourceHost: c.Manifest.Host, Exported: c.Manifest.Created,
-		SourceVersion: c.Manifest.ToolVersion, Items: len(cfg.Items), HistoryEntries: len(c.History), Notes: notes}
+	resp.Items = len(cfg.Items)
 	if dryRun {
 		return resp, nil
 	}
@@ -70,7 +71,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	defer e.mu.Unlock()
 	configFile, err := fileedit.Begin(e.opts.ConfigPath, false)
 	if err != nil {
-		return nil, err
+		return nil, adminapi.NewError(adminapi.CodeImportFailed, err)
 	}
 	histPath := filepath.Join(e.cfg.StateDir, state.HistoryName)
 	var histSize int64 = -1
@@ -96,16 +97,16 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 			}
 			e.pending = syncDiff // the archive's replace is not wanted any more
 			if err := e.reconcile(mode); err != nil {
-				errs = append(errs, fmt.Errorf("undo: restoring the table (retried): %w", err))
+				errs = append(errs, adminapi.NewError(adminapi.CodeUndoTable, err))
 			}
 		}
 		if appended {
 			if err := truncateHistory(histPath, histSize); err != nil {
-				errs = append(errs, fmt.Errorf("undo: history: %w", err))
+				errs = append(errs, adminapi.NewError(adminapi.CodeUndoHistory, err))
 			}
 		}
 		if err := configFile.Undo(); err != nil {
-			errs = append(errs, fmt.Errorf("undo: config file: %w", err))
+			errs = append(errs, adminapi.NewError(adminapi.CodeUndoConfig, err))
 		}
 		e.configStamp = oldStamp
 		if len(errs) == 1 {
@@ -120,7 +121,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	e.checkQuotas(nil)
 
 	if err := configFile.Write(text); err != nil {
-		return nil, undo(fmt.Errorf("write the config file: %w", err))
+		return nil, undo(adminapi.NewError(adminapi.CodeWriteConfig, err))
 	}
 	e.configStamp, _ = filestamp.Of(e.opts.ConfigPath)
 
@@ -153,13 +154,12 @@ var ErrImportBusy = adminapi.ErrImportBusy
 // localPaths keeps this host's state_dir and admin_socket (ours) in the
 // imported configuration: they are where this enforcer keeps the state it
 // is about to write and where dog finds it, whatever the old host used.
-// Import checks the result again.
-func (e *Enforcer) localPaths(text []byte, ours *config.Config) ([]byte, []string, error) {
-	imported, err := config.Parse(text, "archive "+archive.ConfigName)
+// Import checks the result again. What it kept is noted in resp.
+func (e *Enforcer) localPaths(text []byte, ours *config.Config, resp *adminapi.ImportResponse) ([]byte, error) {
+	imported, err := config.Parse(text, archive.ConfigSource)
 	if err != nil {
-		return nil, nil, err
+		return nil, adminapi.NewError(adminapi.CodeArchiveConfig, err)
 	}
-	var notes []string
 	for _, p := range []struct {
 		key, theirs, ours string
 		overridden        bool
@@ -171,11 +171,11 @@ func (e *Enforcer) localPaths(text []byte, ours *config.Config) ([]byte, []strin
 			continue
 		}
 		if text, err = configedit.SetTop(text, p.key, p.ours); err != nil {
-			return nil, nil, adminapi.NewError(adminapi.CodeKeepLocal, err, p.key)
+			return nil, adminapi.NewError(adminapi.CodeKeepLocal, err, p.key)
 		}
-		notes = append(notes, fmt.Sprintf("kept this host's %s %s (the archive had %s)", p.key, p.ours, p.theirs))
+		resp.AddNote(adminapi.CodeNoteKeptPath, p.key, p.ours, p.theirs)
 	}
-	return text, notes, nil
+	return text, nil
 }
 
 // parseConfig validates config text as loadConfig validates the file.

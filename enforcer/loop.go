@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"port-traffic-dog/enforcer/nft"
+	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/billing"
 	"port-traffic-dog/internal/filestamp"
 	"port-traffic-dog/internal/layout"
@@ -184,7 +185,7 @@ func (e *Enforcer) checkpointLocked(force bool) error {
 		if errors.Is(err, nft.ErrNoTable) {
 			return e.saveLocked()
 		}
-		return err
+		return adminapi.NewError(adminapi.CodeReadCounters, err)
 	}
 	e.takeCounters(objs)
 	if e.checkQuotas(objs) && e.synced {

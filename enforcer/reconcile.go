@@ -8,6 +8,7 @@ import (
 
 	"port-traffic-dog/enforcer/nft"
 	"port-traffic-dog/enforcer/ruleset"
+	"port-traffic-dog/internal/adminapi"
 )
 
 // syncMode is how reconcile brings the nftables table to the desired state.
@@ -108,7 +109,7 @@ func (e *Enforcer) push(mode syncMode) (tableDone bool, err error) {
 		err = e.nft.Apply(ruleset.Compare(e.applied, rs), rs)
 	}
 	if err != nil {
-		return false, errors.Join(fmt.Errorf("nftables: %w", err), limitsErr)
+		return false, errors.Join(adminapi.NewError(adminapi.CodeNftables, err), limitsErr)
 	}
 	e.applied = rs
 	e.dirty = true

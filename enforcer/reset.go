@@ -2,7 +2,6 @@ package enforcer
 
 import (
 	"errors"
-	"fmt"
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/billing"
@@ -38,7 +37,7 @@ func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset
 	}
 	objs, err := e.nft.ReadObjects()
 	if err != nil {
-		return nil, fmt.Errorf("read counters: %w", err)
+		return nil, adminapi.NewError(adminapi.CodeReadCounters, err)
 	}
 	e.takeCounters(objs)
 	now := e.opts.Now()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,11 @@ func TestArchiveCannotChooseThisHostsPaths(t *testing.T) {
 	}
 	if len(resp.Notes) != 2 || !strings.Contains(resp.Notes[0], "kept this host's state_dir "+sd+" (the archive had "+evilDir) {
 		t.Errorf("notes: %q", resp.Notes)
+	}
+	// The same notes by their codes, for dog to say in Chinese.
+	want := adminapi.Note{Code: adminapi.CodeNoteKeptPath, Args: []string{"state_dir", sd, evilDir}}
+	if len(resp.NoteCodes) != len(resp.Notes) || !reflect.DeepEqual(resp.NoteCodes[0], want) {
+		t.Errorf("note codes: %+v", resp.NoteCodes)
 	}
 }
 

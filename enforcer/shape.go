@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"port-traffic-dog/enforcer/shaper"
+	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/state"
 )
 
@@ -88,7 +89,7 @@ func (e *Enforcer) applyLimits(d shaper.Desired) error {
 			e.shape.failed = msg
 			e.log.Error("bandwidth limits not applied; counting and quotas are not affected", "err", err)
 		}
-		return fmt.Errorf("bandwidth limits: %w", err)
+		return adminapi.NewError(adminapi.CodeBandwidthLimits, err)
 	}
 	if e.shape.failed != "" {
 		e.log.Info("bandwidth limits applied")
@@ -132,7 +133,7 @@ func (e *Enforcer) reloadShaper() error {
 	e.shape.attempted = &d
 	if err := e.shape.s.Apply(d); err != nil {
 		e.stats.ReconcileErrors++
-		return fmt.Errorf("bandwidth limits: %w", err)
+		return adminapi.NewError(adminapi.CodeBandwidthLimits, err)
 	}
 	e.shape.applied, e.shape.failed = &d, ""
 	return nil

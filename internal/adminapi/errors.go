@@ -3,8 +3,10 @@ package adminapi
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
+	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/config"
 )
 
@@ -39,16 +41,38 @@ const (
 	CodeKeepLocal       Code = "keep_local"
 	CodeImportFailed    Code = "import_failed"
 	CodeImportNotUndone Code = "import_not_undone"
+	CodeWriteConfig     Code = "write_config"
+	CodeUndoTable       Code = "undo_table"
+	CodeUndoHistory     Code = "undo_history"
+	CodeUndoConfig      Code = "undo_config"
+
+	// CodeReadCounters to CodeBandwidthLimits: what a change met in the
+	// kernel or on disk; the cause is the kernel's, the shaper's or the
+	// file system's detail.
+	CodeReadCounters    Code = "read_counters"
+	CodeCheckpoint      Code = "checkpoint"
+	CodeNftables        Code = "nftables"
+	CodeBandwidthLimits Code = "bandwidth_limits"
+
+	// CodeNoteKeptPath and CodeNoteConfigWarning are notes
+	// (ImportResponse.NoteCodes), not errors.
+	CodeNoteKeptPath      Code = "note_kept_path"
+	CodeNoteConfigWarning Code = "note_config_warning"
 
 	// CodeConfig is one problem of a configuration (a config.Error):
 	// its Args are the problem's Source, Item, Field and Msg, and its
 	// English that of config.Error.
 	CodeConfig Code = "config"
+	// CodeArchive is why an archive was refused (an archive.Error): its
+	// Args are the error's Entry, Kind and Args, its cause the error's,
+	// and its English that of archive.Error.
+	CodeArchive Code = "archive"
 )
 
-// errorFormats are the English of the codes but CodeConfig: an error's Args fill the verbs in
-// order (all strings), its cause, when it has one, the last (%w).
-var errorFormats = map[Code]string{
+// formats are the English of the codes but CodeConfig and CodeArchive:
+// an error's (or a note's) Args fill the verbs in order (all strings),
+// its cause, when it has one, the last (%w).
+var formats = map[Code]string{
 	CodeBadRequest:     "bad request: %w",
 	CodeTooLarge:       "import: reading the archive: %w",
 	CodeForbiddenRoot:  "permission denied: the admin API is for root only; you are uid %s",
@@ -71,20 +95,26 @@ var errorFormats = map[Code]string{
 	CodeKeepLocal:       "keeping this host's %s in the archive's configuration: %w (nothing changed)",
 	CodeImportFailed:    "import failed, nothing changed: %w",
 	CodeImportNotUndone: "import failed and could not be fully undone: %w",
+	CodeWriteConfig:     "write the config file: %w",
+	CodeUndoTable:       "undo: restoring the table (retried): %w",
+	CodeUndoHistory:     "undo: history: %w",
+	CodeUndoConfig:      "undo: config file: %w",
+
+	CodeReadCounters:    "read counters: %w",
+	CodeCheckpoint:      "checkpoint: %w",
+	CodeNftables:        "nftables: %w",
+	CodeBandwidthLimits: "bandwidth limits: %w",
+
+	CodeNoteKeptPath: "kept this host's %s %s (the archive had %s)",
+	// The arg is the warning, a message of internal/config.
+	CodeNoteConfigWarning: "the archive's config: %s",
 }
 
 // Codes lists the codes that have a format.
-func Codes() []Code {
-	codes := make([]Code, 0, len(errorFormats))
-	for c := range errorFormats {
-		codes = append(codes, c)
-	}
-	slices.Sort(codes)
-	return codes
-}
+func Codes() []Code { return slices.Sorted(maps.Keys(formats)) }
 
 // Format is the English of code ("" for a code unknown here).
-func Format(code Code) string { return errorFormats[code] }
+func Format(code Code) string { return formats[code] }
 
 // CodedError is an error of a known kind: made by the enforcer, and
 // rebuilt by the client from the API's answer.
@@ -107,11 +137,12 @@ func NewError(code Code, cause error, args ...string) *CodedError {
 	if cause != nil {
 		a = append(a, cause)
 	}
-	return &CodedError{Code: code, Args: args, Err: cause, msg: fmt.Errorf(errorFormats[code], a...).Error()}
+	return &CodedError{Code: code, Args: args, Err: cause, msg: fmt.Errorf(formats[code], a...).Error()}
 }
 
 // ErrorOf is err as the API answers it: a CodedError with its code, args
-// and cause, a configuration problem with its parts, joined errors with
+// and cause, a configuration problem or a refused archive with its parts
+// (rebuilt by a client as a CodedError), joined errors with
 // each of them; any other error is its text alone.
 func ErrorOf(err error) Error {
 	out := Error{Error: err.Error()}
@@ -125,6 +156,11 @@ func ErrorOf(err error) Error {
 		}
 	case *config.Error:
 		out.Code, out.Args = CodeConfig, []string{e.Source, e.Item, e.Field, e.Msg}
+	case *archive.Error:
+		out.Code, out.Args = CodeArchive, append([]string{e.Entry, string(e.Kind)}, e.Args...)
+		if e.Err != nil {
+			out.Causes = []Error{ErrorOf(e.Err)}
+		}
 	case interface{ Unwrap() []error }:
 		for _, c := range e.Unwrap() {
 			out.Causes = append(out.Causes, ErrorOf(c))
@@ -163,3 +199,19 @@ type joined struct {
 
 func (j *joined) Error() string   { return j.msg }
 func (j *joined) Unwrap() []error { return j.errs }
+
+// Note is one of an answer's notes by its code and the values it names,
+// for a client to say in its own language.
+type Note struct {
+	Code Code     `json:"code"`
+	Args []string `json:"args,omitempty"`
+}
+
+// Text is the note's English.
+func (n Note) Text() string {
+	a := make([]any, len(n.Args))
+	for i, s := range n.Args {
+		a[i] = s
+	}
+	return fmt.Sprintf(formats[n.Code], a...)
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/portspec"
 )
@@ -59,6 +60,9 @@ func TestErrorsOverTheWire(t *testing.T) {
 		NewError(CodeBadRequest, NewError(CodeNothingToReset, nil)),
 		NewError(CodeArchiveConfig, cfgErr),
 		errors.Join(NewError(CodeResetPending, errors.New("netlink: busy")), NewError(CodeSaveFailedToo, errors.New("disk full"))),
+		// A refused archive, by its parts, its cause too.
+		&archive.Error{Entry: archive.ConfigName, Kind: archive.KindConfigInvalid, Err: cfgErr},
+		NewError(CodeTooLarge, &archive.Error{Kind: archive.KindRead, Err: errors.New("http: request body too large")}),
 		specErr, // no code: its text
 	} {
 		body, err := json.Marshal(ErrorOf(sent))
@@ -83,5 +87,17 @@ func TestErrorsOverTheWire(t *testing.T) {
 	_, err = serve(t, http.StatusUnprocessableEntity, `{"error":"no item \"9999\" is configured"}`).Reset(context.Background(), ResetRequest{All: true})
 	if err == nil || errors.As(err, &ce) || err.Error() != `no item "9999" is configured` {
 		t.Errorf("old enforcer: %#v", err)
+	}
+}
+
+// TestImportNotes: a note's English is its code's format filled with its
+// args, and the answer carries both, in the same order.
+func TestImportNotes(t *testing.T) {
+	var r ImportResponse
+	r.AddNote(CodeNoteKeptPath, "state_dir", "/var/lib/port-traffic-dog", "/srv/dog")
+	r.AddNote(CodeNoteConfigWarning, "c.yaml:3: it")
+	want := []string{"kept this host's state_dir /var/lib/port-traffic-dog (the archive had /srv/dog)", "the archive's config: c.yaml:3: it"}
+	if !reflect.DeepEqual(r.Notes, want) || len(r.NoteCodes) != 2 || r.NoteCodes[1].Code != CodeNoteConfigWarning {
+		t.Errorf("notes %q, codes %+v", r.Notes, r.NoteCodes)
 	}
 }

@@ -21,8 +21,18 @@ type ImportResponse struct {
 	// Resets are billing periods that ended between the export and the
 	// import, reset by the import as they would have been on the old host.
 	Resets []state.Reset `json:"resets,omitempty"`
-	// Notes say what the import adjusted (host-local paths kept).
-	Notes []string `json:"notes,omitempty"`
+	// Notes say what the import adjusted (host-local paths kept), in
+	// English; NoteCodes are the same notes, in the same order, by their
+	// codes (AddNote), for a client that says them in its own language.
+	Notes     []string `json:"notes,omitempty"`
+	NoteCodes []Note   `json:"note_codes,omitempty"`
+}
+
+// AddNote adds the note of code naming args.
+func (r *ImportResponse) AddNote(code Code, args ...string) {
+	n := Note{Code: code, Args: args}
+	r.Notes = append(r.Notes, n.Text())
+	r.NoteCodes = append(r.NoteCodes, n)
 }
 
 // Import sends an export archive to the enforcer, which validates it again

@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +41,14 @@ const (
 	ConfigName   = "config.yaml"
 	StateName    = "state.json"
 	HistoryName  = "history.jsonl"
+)
+
+// How messages about an archive's configuration and state name them (the
+// source of a config.Error, the state file's name), apart from this
+// host's files.
+const (
+	ConfigSource = "archive " + ConfigName
+	StateSource  = "archive " + StateName
 )
 
 // Limits. An archive of 50,000 items with years of history is a few MB; the
@@ -168,24 +178,152 @@ func sum(name string, data []byte) FileSum {
 	return FileSum{Name: name, Size: int64(len(data)), SHA256: hex.EncodeToString(s[:])}
 }
 
-// Error is why an archive was refused.
+// Error is why an archive was refused: its kind and the values its
+// message names, so that dog says it in the operator's language and the
+// admin API passes it on by its parts; Error is the English.
 type Error struct {
 	Entry string // the entry concerned, when there is one
-	Msg   string
-	Err   error // a read error behind it (the request body's limit), if any
+	Kind  Kind
+	Args  []string // the values the kind's message names, in order
+	Err   error    // the cause, its message's last verb (%w), if any
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	if e.Entry != "" {
-		return fmt.Sprintf("invalid archive: %s: %s", e.Entry, e.Msg)
+		return "invalid archive: " + e.Entry + ": " + e.Msg()
 	}
-	return "invalid archive: " + e.Msg
+	return "invalid archive: " + e.Msg()
 }
 
-func invalid(entry, format string, args ...any) error {
-	return &Error{Entry: entry, Msg: fmt.Sprintf(format, args...)}
+// Msg is the message without "invalid archive" and the entry.
+func (e *Error) Msg() string {
+	args := make([]any, 0, len(e.Args)+1)
+	for _, a := range e.Args {
+		args = append(args, a)
+	}
+	if e.Err != nil {
+		args = append(args, e.Err)
+	}
+	return fmt.Errorf(kindFormats[e.Kind], args...).Error()
+}
+
+// Kind names why an archive was refused. Kinds travel in the admin API's
+// errors (an import the enforcer refuses): add new ones, never rename or
+// reuse one.
+type Kind string
+
+// The kinds and, in kindFormats, their English.
+const (
+	KindTooLarge        Kind = "too_large"
+	KindExpands         Kind = "expands"
+	KindNotGzip         Kind = "not_gzip"
+	KindTruncated       Kind = "truncated"
+	KindRead            Kind = "read"
+	KindTrailingData    Kind = "trailing_data"
+	KindNoName          Kind = "no_name"
+	KindAbsolutePath    Kind = "absolute_path"
+	KindPathTraversal   Kind = "path_traversal"
+	KindSymlink         Kind = "symlink"
+	KindHardLink        Kind = "hard_link"
+	KindDevice          Kind = "device"
+	KindFIFO            Kind = "fifo"
+	KindDirectory       Kind = "directory"
+	KindEntryType       Kind = "entry_type"
+	KindUnexpectedFile  Kind = "unexpected_file"
+	KindNegativeSize    Kind = "negative_size"
+	KindDuplicate       Kind = "duplicate"
+	KindEntryTooLarge   Kind = "entry_too_large"
+	KindNoManifest      Kind = "no_manifest"
+	KindManifestJSON    Kind = "manifest_json"
+	KindOtherTool       Kind = "other_tool"
+	KindNewerFormat     Kind = "newer_format"
+	KindUnknownFormat   Kind = "unknown_format"
+	KindTextTooLong     Kind = "text_too_long"
+	KindBadText         Kind = "bad_text"
+	KindListedTwice     Kind = "listed_twice"
+	KindListsUnexpected Kind = "lists_unexpected"
+	KindNotListed       Kind = "not_listed"
+	KindMissing         Kind = "missing"
+	KindSizeMismatch    Kind = "size_mismatch"
+	KindChecksum        Kind = "checksum"
+	KindConfigInvalid   Kind = "config_invalid"
+	KindStateInvalid    Kind = "state_invalid"
+	KindItemNoID        Kind = "item_no_id"
+	KindItemTwice       Kind = "item_twice"
+	KindHostID          Kind = "host_id"
+	KindHistoryLine     Kind = "history_line"
+	KindHistoryNoID     Kind = "history_no_id"
+	KindHistoryTooLong  Kind = "history_too_long"
+	KindHistoryText     Kind = "history_text"
+)
+
+// kindFormats are the English of the kinds: an error's Args fill the
+// verbs in order (all strings), its cause the last (%w).
+var kindFormats = map[Kind]string{
+	KindTooLarge:        "larger than the %s MiB limit",
+	KindExpands:         "expands to more than %s MiB",
+	KindNotGzip:         "not a gzip-compressed archive (%w)",
+	KindTruncated:       "truncated (the file ends in the middle)",
+	KindRead:            "%w",
+	KindTrailingData:    "unexpected data after the end of the archive",
+	KindNoName:          "an entry has no name",
+	KindAbsolutePath:    "absolute path; an archive holds only %s",
+	KindPathTraversal:   `path with ".." (path traversal); an archive holds only %s`,
+	KindSymlink:         "is a symbolic link (to %q); archives hold regular files only",
+	KindHardLink:        "is a hard link (to %q); archives hold regular files only",
+	KindDevice:          "is a device node; archives hold regular files only",
+	KindFIFO:            "is a FIFO; archives hold regular files only",
+	KindDirectory:       "is a directory; archives hold regular files only",
+	KindEntryType:       "has entry type %s; archives hold regular files only",
+	KindUnexpectedFile:  "unexpected file; an archive holds only %s",
+	KindNegativeSize:    "negative size",
+	KindDuplicate:       "appears twice in the archive",
+	KindEntryTooLarge:   "%s bytes is larger than the %s MiB limit",
+	KindNoManifest:      "missing: this is not a dog export archive",
+	KindManifestJSON:    "not valid JSON: %w",
+	KindOtherTool:       "made by %q, not by %s",
+	KindNewerFormat:     "archive format %s is newer than this dog reads (format %s): upgrade dog on this host",
+	KindUnknownFormat:   "unknown archive format %s (this dog reads format %s)",
+	KindTextTooLong:     "%s is longer than %s bytes",
+	KindBadText:         "%s %q: %w",
+	KindListedTwice:     "lists %s twice",
+	KindListsUnexpected: "lists unexpected file %q",
+	KindNotListed:       "does not list %s",
+	KindMissing:         "missing from the archive (the manifest lists it)",
+	KindSizeMismatch:    "is %s bytes, the manifest says %s: the archive is damaged",
+	KindChecksum:        "checksum mismatch (sha256 differs from the manifest): the archive is damaged or was altered",
+	KindConfigInvalid:   "does not validate: %w",
+	KindStateInvalid:    "%w",
+	KindItemNoID:        "item %s has no valid id",
+	KindItemTwice:       "item %s appears twice",
+	KindHostID:          "the host entry has id %q",
+	KindHistoryLine:     "line %s: %w",
+	KindHistoryNoID:     "line %s: an entry needs id and time",
+	KindHistoryTooLong:  "line %s: %s is too long",
+	KindHistoryText:     "line %s: %s %q: %w",
+}
+
+// Kinds lists the kinds.
+func Kinds() []Kind { return slices.Sorted(maps.Keys(kindFormats)) }
+
+// KindFormat is the English of kind ("" for a kind unknown here).
+func KindFormat(kind Kind) string { return kindFormats[kind] }
+
+// invalid is the error of kind about entry ("" for the archive), naming
+// args (numbers as decimal text).
+func invalid(entry string, kind Kind, args ...any) error {
+	return invalidBy(entry, kind, nil, args...)
+}
+
+// invalidBy is invalid with a cause.
+func invalidBy(entry string, kind Kind, cause error, args ...any) error {
+	e := &Error{Entry: entry, Kind: kind, Err: cause}
+	for _, a := range args {
+		e.Args = append(e.Args, fmt.Sprint(a))
+	}
+	return e
 }
 
 // countingReader fails once more than max bytes were read through it.
@@ -224,9 +362,9 @@ func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
 	zr, err := gzip.NewReader(br)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			return nil, invalid("", "larger than the %d MiB limit", maxCompressed>>20)
+			return nil, invalid("", KindTooLarge, maxCompressed>>20)
 		}
-		return nil, invalid("", "not a gzip-compressed archive (%v)", err)
+		return nil, invalidBy("", KindNotGzip, err)
 	}
 	defer func() { _ = zr.Close() }()
 	zr.Multistream(false) // one gzip member; anything after it is refused below
@@ -236,13 +374,13 @@ func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
 	wrap := func(entry string, err error) error {
 		switch {
 		case errors.Is(err, errTooLarge) && compressed.n > compressed.max:
-			return invalid("", "larger than the %d MiB limit", maxCompressed>>20)
+			return invalid("", KindTooLarge, maxCompressed>>20)
 		case errors.Is(err, errTooLarge):
-			return invalid("", "expands to more than %d MiB", maxTotal>>20)
+			return invalid("", KindExpands, maxTotal>>20)
 		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-			return invalid(entry, "truncated (the file ends in the middle)")
+			return invalid(entry, KindTruncated)
 		}
-		return &Error{Entry: entry, Msg: err.Error(), Err: err}
+		return invalidBy(entry, KindRead, err)
 	}
 	for {
 		hdr, err := tr.Next()
@@ -257,18 +395,18 @@ func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
 			return nil, err
 		}
 		if _, dup := got[name]; dup {
-			return nil, invalid(name, "appears twice in the archive")
+			return nil, invalid(name, KindDuplicate)
 		}
 		limit := maxEntrySize[name]
 		if hdr.Size > limit {
-			return nil, invalid(name, "%d bytes is larger than the %d MiB limit", hdr.Size, limit>>20)
+			return nil, invalid(name, KindEntryTooLarge, hdr.Size, limit>>20)
 		}
 		e, err := readEntry(name, io.LimitReader(tr, hdr.Size))
 		if err != nil {
 			return nil, wrap(name, err)
 		}
 		if e.size != hdr.Size {
-			return nil, invalid(name, "truncated (the file ends in the middle)")
+			return nil, invalid(name, KindTruncated)
 		}
 		got[name] = e
 	}
@@ -278,7 +416,7 @@ func read(r io.Reader, maxCompressed, maxTotal int64) (*Contents, error) {
 		return nil, wrap("", err)
 	}
 	if _, err := br.ReadByte(); err == nil {
-		return nil, invalid("", "unexpected data after the end of the archive")
+		return nil, invalid("", KindTrailingData)
 	}
 	return parse(got)
 }
@@ -376,32 +514,32 @@ func checkHeader(hdr *tar.Header) (string, error) {
 	name := hdr.Name
 	switch {
 	case name == "":
-		return "", invalid("", "an entry has no name")
+		return "", invalid("", KindNoName)
 	case strings.HasPrefix(name, "/"):
-		return "", invalid(name, "absolute path; an archive holds only %s", strings.Join(order, ", "))
+		return "", invalid(name, KindAbsolutePath, strings.Join(order, ", "))
 	case hasDotDot(name):
-		return "", invalid(name, "path with \"..\" (path traversal); an archive holds only %s", strings.Join(order, ", "))
+		return "", invalid(name, KindPathTraversal, strings.Join(order, ", "))
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // TypeRegA is what old tars write for regular files
 	case tar.TypeSymlink:
-		return "", invalid(name, "is a symbolic link (to %q); archives hold regular files only", hdr.Linkname)
+		return "", invalid(name, KindSymlink, hdr.Linkname)
 	case tar.TypeLink:
-		return "", invalid(name, "is a hard link (to %q); archives hold regular files only", hdr.Linkname)
+		return "", invalid(name, KindHardLink, hdr.Linkname)
 	case tar.TypeChar, tar.TypeBlock:
-		return "", invalid(name, "is a device node; archives hold regular files only")
+		return "", invalid(name, KindDevice)
 	case tar.TypeFifo:
-		return "", invalid(name, "is a FIFO; archives hold regular files only")
+		return "", invalid(name, KindFIFO)
 	case tar.TypeDir:
-		return "", invalid(name, "is a directory; archives hold regular files only")
+		return "", invalid(name, KindDirectory)
 	default:
-		return "", invalid(name, "has entry type %q; archives hold regular files only", hdr.Typeflag)
+		return "", invalid(name, KindEntryType, fmt.Sprintf("%q", hdr.Typeflag))
 	}
 	if _, known := maxEntrySize[name]; !known {
-		return "", invalid(name, "unexpected file; an archive holds only %s", strings.Join(order, ", "))
+		return "", invalid(name, KindUnexpectedFile, strings.Join(order, ", "))
 	}
 	if hdr.Size < 0 {
-		return "", invalid(name, "negative size")
+		return "", invalid(name, KindNegativeSize)
 	}
 	return name, nil
 }
@@ -419,21 +557,21 @@ func hasDotDot(name string) bool {
 func parse(files map[string]*entry) (*Contents, error) {
 	me, ok := files[ManifestName]
 	if !ok {
-		return nil, invalid(ManifestName, "missing: this is not a dog export archive")
+		return nil, invalid(ManifestName, KindNoManifest)
 	}
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(me.data))
 	if err := dec.Decode(&m); err != nil {
-		return nil, invalid(ManifestName, "not valid JSON: %v", err)
+		return nil, invalidBy(ManifestName, KindManifestJSON, err)
 	}
 	if m.Tool != Tool {
-		return nil, invalid(ManifestName, "made by %q, not by %s", m.Tool, Tool)
+		return nil, invalid(ManifestName, KindOtherTool, m.Tool, Tool)
 	}
 	if m.Format != Format {
 		if m.Format > Format {
-			return nil, invalid(ManifestName, "archive format %d is newer than this dog reads (format %d): upgrade dog on this host", m.Format, Format)
+			return nil, invalid(ManifestName, KindNewerFormat, m.Format, Format)
 		}
-		return nil, invalid(ManifestName, "unknown archive format %d (this dog reads format %d)", m.Format, Format)
+		return nil, invalid(ManifestName, KindUnknownFormat, m.Format, Format)
 	}
 	if err := checkManifestText(m); err != nil {
 		return nil, err
@@ -441,10 +579,10 @@ func parse(files map[string]*entry) (*Contents, error) {
 	listed := map[string]FileSum{}
 	for _, f := range m.Files {
 		if _, dup := listed[f.Name]; dup {
-			return nil, invalid(ManifestName, "lists %s twice", f.Name)
+			return nil, invalid(ManifestName, KindListedTwice, f.Name)
 		}
 		if _, known := maxEntrySize[f.Name]; !known || f.Name == ManifestName {
-			return nil, invalid(ManifestName, "lists unexpected file %q", f.Name)
+			return nil, invalid(ManifestName, KindListsUnexpected, f.Name)
 		}
 		listed[f.Name] = f
 	}
@@ -453,22 +591,22 @@ func parse(files map[string]*entry) (*Contents, error) {
 		e, inArchive := files[name]
 		switch {
 		case !inManifest:
-			return nil, invalid(ManifestName, "does not list %s", name)
+			return nil, invalid(ManifestName, KindNotListed, name)
 		case !inArchive:
-			return nil, invalid(name, "missing from the archive (the manifest lists it)")
+			return nil, invalid(name, KindMissing)
 		case f.Size != e.size:
-			return nil, invalid(name, "is %d bytes, the manifest says %d: the archive is damaged", e.size, f.Size)
+			return nil, invalid(name, KindSizeMismatch, e.size, f.Size)
 		case e.sha256 != strings.ToLower(f.SHA256):
-			return nil, invalid(name, "checksum mismatch (sha256 differs from the manifest): the archive is damaged or was altered")
+			return nil, invalid(name, KindChecksum)
 		}
 	}
 	c := &Contents{Manifest: m, Config: files[ConfigName].data}
 	var err error
-	if c.Parsed, err = config.Parse(c.Config, "archive "+ConfigName); err != nil {
-		return nil, invalid(ConfigName, "does not validate: %v", err)
+	if c.Parsed, err = config.Parse(c.Config, ConfigSource); err != nil {
+		return nil, invalidBy(ConfigName, KindConfigInvalid, err)
 	}
-	if c.State, err = state.Decode(files[StateName].data, "archive "+StateName); err != nil {
-		return nil, invalid(StateName, "%v", err)
+	if c.State, err = state.Decode(files[StateName].data, StateSource); err != nil {
+		return nil, invalidBy(StateName, KindStateInvalid, err)
 	}
 	if err := checkState(c.State); err != nil {
 		return nil, err
@@ -485,15 +623,15 @@ func checkState(st *state.State) error {
 	seen := map[string]bool{}
 	for i, it := range st.Items {
 		if it.ID == "" || it.ID == "host" {
-			return invalid(StateName, "item %d has no valid id", i+1)
+			return invalid(StateName, KindItemNoID, i+1)
 		}
 		if seen[it.ID] {
-			return invalid(StateName, "item %s appears twice", it.ID)
+			return invalid(StateName, KindItemTwice, it.ID)
 		}
 		seen[it.ID] = true
 	}
 	if st.Host != nil && st.Host.ID != "host" {
-		return invalid(StateName, "the host entry has id %q", st.Host.ID)
+		return invalid(StateName, KindHostID, st.Host.ID)
 	}
 	return nil
 }
@@ -514,22 +652,22 @@ func parseHistory(r io.Reader) (out []state.Reset, bad, err error) {
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
-			bad = invalid(HistoryName, "line %d: %v", line, err)
+			bad = invalidBy(HistoryName, KindHistoryLine, err, line)
 			continue
 		}
 		if r.ID == "" || r.Time.IsZero() {
-			bad = invalid(HistoryName, "line %d: an entry needs id and time", line)
+			bad = invalid(HistoryName, KindHistoryNoID, line)
 			continue
 		}
-		if err := checkHistoryText(r); err != nil {
-			bad = invalid(HistoryName, "line %d: %v", line, err)
+		if err := checkHistoryText(line, r); err != nil {
+			bad = err
 			continue
 		}
 		out = append(out, r)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, invalid(HistoryName, "line %d: %v", line+1, err), nil
+			return nil, invalidBy(HistoryName, KindHistoryLine, err, line+1), nil
 		}
 		return nil, nil, err
 	}
@@ -548,10 +686,10 @@ func checkManifestText(m Manifest) error {
 		max     int
 	}{{"host", m.Host, 255}, {"tool_version", m.ToolVersion, 64}} {
 		if len(f.v) > f.max {
-			return invalid(ManifestName, "%s is longer than %d bytes", f.name, f.max)
+			return invalid(ManifestName, KindTextTooLong, f.name, f.max)
 		}
 		if err := config.CheckText(f.v); err != nil {
-			return invalid(ManifestName, "%s %q: %v", f.name, f.v, err)
+			return invalidBy(ManifestName, KindBadText, err, f.name, f.v)
 		}
 	}
 	return nil
@@ -559,14 +697,14 @@ func checkManifestText(m Manifest) error {
 
 // checkHistoryText: history entries are shown by dog history, so their
 // text follows the rule of remarks.
-func checkHistoryText(r state.Reset) error {
+func checkHistoryText(line int, r state.Reset) error {
 	for _, f := range []struct{ name, v string }{{"id", r.ID}, {"ports", r.Ports}, {"remark", r.Remark},
 		{"reason", r.Reason}, {"billing", r.Billing}} {
 		if len(f.v) > 4*config.MaxRemarkLen+256 {
-			return fmt.Errorf("%s is too long", f.name)
+			return invalid(HistoryName, KindHistoryTooLong, line, f.name)
 		}
 		if err := config.CheckText(f.v); err != nil {
-			return fmt.Errorf("%s %q: %w", f.name, f.v, err)
+			return invalidBy(HistoryName, KindHistoryText, err, line, f.name, f.v)
 		}
 	}
 	return nil

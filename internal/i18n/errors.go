@@ -1,21 +1,26 @@
 package i18n
 
 import (
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 
 	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/legacy"
 )
 
 // Error is err's message for people in the printer's language. dog's
-// packages (config, configedit, portspec, units, adminapi) write English,
-// which the daemons' logs keep; dog translates their messages here, by
-// their format strings (errorMessages), keeping files, lines, items, keys
-// and values as they are; the enforcer's errors by their admin API code
-// (apiErrors), a configuration's problems by their parts. A message it
+// packages (config, configedit, portspec, units, state, notify, legacy,
+// adminapi) write English, which the daemons' logs keep; dog translates
+// their messages here, by their format strings (errorMessages), keeping
+// files, lines, items, keys and values as they are; the enforcer's errors
+// by their admin API code (apiMessages), a configuration's problems, a
+// refused archive and a bad legacy file by their parts. A frame it does
+// not know keeps its text, and what it wraps is translated; a message it
 // does not know stays English.
 func (p *Printer) Error(err error) string {
 	if err == nil {
@@ -24,34 +29,53 @@ func (p *Printer) Error(err error) string {
 	if p.lang == EN {
 		return err.Error()
 	}
-	if l, ok := err.(*localized); ok { //nolint:errorlint // the top-level error only: a wrapped one keeps its context
-		return l.msg
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
+	// The error itself, not one it wraps: a wrapping error's own words
+	// would be lost.
+	switch e := err.(type) { //nolint:errorlint // as above
+	case *localized:
+		return e.msg
+	case interface{ Unwrap() []error }:
 		var parts []string
-		for _, e := range j.Unwrap() {
+		for _, e := range e.Unwrap() {
 			parts = append(parts, p.Error(e))
 		}
 		return strings.Join(parts, "\n")
-	}
-	if ae, ok := err.(*adminapi.CodedError); ok { //nolint:errorlint // as above
-		return p.apiError(ae)
-	}
-	if ce, ok := err.(*config.Error); ok { //nolint:errorlint // as above
+	case *adminapi.CodedError:
+		return p.apiError(e)
+	case *archive.Error:
+		return p.archiveError(e.Entry, e.Kind, e.Args, e.Err, e.Error())
+	case *config.Error:
 		var b strings.Builder
-		if ce.Source != "" {
-			b.WriteString(ce.Source + "：")
+		if e.Source != "" {
+			b.WriteString(translateMessage(e.Source) + "：")
 		}
-		if ce.Item != "" {
-			b.WriteString(p.Sprintf(ItemPrefix, ce.Item))
+		if e.Item != "" {
+			b.WriteString(p.Sprintf(ItemPrefix, e.Item))
 		}
-		if ce.Field != "" {
-			b.WriteString(ce.Field + "：")
+		if e.Field != "" {
+			b.WriteString(e.Field + "：")
 		}
-		b.WriteString(translateMessage(ce.Msg))
+		b.WriteString(translateMessage(e.Msg))
 		return b.String()
+	case *legacy.Error:
+		s := e.Path + "："
+		if e.Key != "" {
+			s += translateMessage(e.Key) + "："
+		}
+		return s + translateMessage(e.Msg)
 	}
-	return translateMessage(err.Error())
+	msg := err.Error()
+	if t, ok := dogMessages.translate(msg); ok {
+		return t
+	}
+	// A frame no format knows (a path before a message, a message of
+	// dog notify's already in Chinese): kept, what it wraps translated.
+	if inner := errors.Unwrap(err); inner != nil {
+		if frame, ok := strings.CutSuffix(msg, inner.Error()); ok {
+			return frame + p.Error(inner)
+		}
+	}
+	return msg
 }
 
 // errorPattern is one English message format as a regexp, and its Chinese.
@@ -122,15 +146,19 @@ func formatRegexp(format string) *regexp.Regexp {
 	return regexp.MustCompile(b.String())
 }
 
-// translateMessage translates one message of dog's packages.
-func translateMessage(msg string) string { return dogMessages.translate(msg) }
+// translateMessage translates one message of dog's packages; one no
+// format matches stays as it is.
+func translateMessage(msg string) string {
+	t, _ := dogMessages.translate(msg)
+	return t
+}
 
 // translate translates msg by the first format of l it matches; what a
 // verb matched is translated too when it is a message itself (%s, %w: a
 // wrapped error, "a list"), while quoted values, numbers and what %v
-// matched (another library's error, e.g. Go's time package's) stay. A
-// message no format matches stays as it is.
-func (l *patternList) translate(msg string) string {
+// matched (another library's error, e.g. Go's time package's) stay. ok
+// reports a match; a message no format matches is returned as it is.
+func (l *patternList) translate(msg string) (out string, ok bool) {
 	for _, p := range l.compiled() {
 		m := p.re.FindStringSubmatch(msg)
 		if m == nil {
@@ -142,12 +170,13 @@ func (l *patternList) translate(msg string) string {
 				return ""
 			}
 			if p.nested[i] {
-				return l.translate(args[i])
+				t, _ := l.translate(args[i])
+				return t
 			}
 			return args[i]
-		})
+		}), true
 	}
-	return msg
+	return msg, false
 }
 
 // literalLen is the length of format's text besides its verbs.

@@ -38,5 +38,6 @@ func (p *Printer) ParseError(err error) string {
 	if p.lang == EN {
 		return err.Error()
 	}
-	return kongMessages.translate(err.Error())
+	t, _ := kongMessages.translate(err.Error())
+	return t
 }

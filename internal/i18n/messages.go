@@ -59,6 +59,7 @@ const (
 	ReasonAuto
 	ReasonManual
 	ReasonImport
+	ReasonLegacy
 	NoResets
 	ResetWhich
 	ResetDone
@@ -67,6 +68,7 @@ const (
 
 	CheckOK
 	CheckHostQuota
+	ForwardingUncounted
 
 	// add, set, rm.
 
@@ -96,7 +98,7 @@ const (
 	ExportNeedsEnforcer
 	ExportNoConfig
 	ExportReadConfig
-	ExportCheckpoint
+	CheckpointErr
 	ExportHistory
 	Exported
 	ExportedNext
@@ -260,6 +262,7 @@ const (
 	LegacyOff
 	LegacyEvery
 	LegacyNone
+	LegacyForceAlertmanager
 
 	// --help.
 
@@ -291,6 +294,59 @@ const (
 	APIKeepLocal
 	APIImportFailed
 	APIImportNotUndone
+	APIWriteConfig
+	APIUndoTable
+	APIUndoHistory
+	APIUndoConfig
+	APIReadCounters
+	APINftables
+	APIBandwidthLimits
+	APINoteKeptPath
+	APINoteConfigWarning
+
+	// A refused archive (archive.Error), by its kind (archiveKinds).
+
+	ArchiveInvalid
+	ArchiveInvalidEntry
+	ArchiveTooLarge
+	ArchiveExpands
+	ArchiveNotGzip
+	ArchiveTruncated
+	ArchiveTrailingData
+	ArchiveNoName
+	ArchiveAbsolutePath
+	ArchivePathTraversal
+	ArchiveSymlink
+	ArchiveHardLink
+	ArchiveDevice
+	ArchiveFIFO
+	ArchiveDirectory
+	ArchiveEntryType
+	ArchiveUnexpectedFile
+	ArchiveNegativeSize
+	ArchiveDuplicate
+	ArchiveEntryTooLarge
+	ArchiveNoManifest
+	ArchiveManifestJSON
+	ArchiveOtherTool
+	ArchiveNewerFormat
+	ArchiveUnknownFormat
+	ArchiveTextTooLong
+	ArchiveBadText
+	ArchiveListedTwice
+	ArchiveListsUnexpected
+	ArchiveNotListed
+	ArchiveMissing
+	ArchiveSizeMismatch
+	ArchiveChecksum
+	ArchiveConfigInvalid
+	ArchiveItemNoID
+	ArchiveItemTwice
+	ArchiveHostID
+	ArchiveHistoryLine
+	ArchiveHistoryNoID
+	ArchiveHistoryTooLong
+	ArchiveHistoryText
 
 	numKeys
 )
@@ -344,12 +400,19 @@ var messages = [numKeys]struct{ en, zh string }{
 	ReasonAuto:   {"auto", "自动"},
 	ReasonManual: {"manual", "手动"},
 	ReasonImport: {"import", "导入"},
+	ReasonLegacy: {"legacy", "旧脚本"},
 	NoResets:     {"no resets yet", "尚无重置记录"},
 	ResetWhich:   {"name the items to reset, or --all", "请指定要重置的条目，或使用 --all"},
 	ResetDone:    {"reset %s%s: period since %s: in %s, out %s, billable %s", "已重置 %s%s：自 %s 起的周期：入 %s，出 %s，计费 %s"},
 
 	CheckOK:        {"%s: OK: %s (%d with a quota, %d with a bandwidth limit), time zone %s", "%s：正确：%s（%d 个有配额，%d 个有带宽限制），时区 %s"},
 	CheckHostQuota: {", whole-host quota %s (%s)", "，整机配额 %s（%s）"},
+	ForwardingUncounted: {"count_forwarded is false, but this host forwards IP packets (net.ipv4.ip_forward or IPv6 forwarding is on): " +
+		"forwarded traffic (DNAT, Docker published ports, routing) is not counted by any item or by the host, " +
+		"no item quota, block or expiry and no host quota applies to it; remove the line (auto) to count it",
+		"count_forwarded 为 false，但这台主机在转发 IP 包（net.ipv4.ip_forward 或 IPv6 转发已打开）：" +
+			"转发的流量（DNAT、Docker 发布的端口、路由）不计入任何条目，也不计入整机，" +
+			"条目的配额、阻断和到期以及整机配额都对它不起作用；删掉这一行（即 auto）就会统计它"},
 
 	FlagNoneAdd:              {"--%s none: leave the flag out instead", "--%s none：添加时请直接省略该选项"},
 	FlagNeedsValue:           {"--%s needs a value (none removes the setting)", "--%s 需要一个值（none 表示删除该设置）"},
@@ -375,7 +438,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	ExportNeedsEnforcer: {"%v: export takes a fresh checkpoint through the enforcer; start it first", "%v：导出要通过执行器取得最新检查点，请先启动它"},
 	ExportNoConfig:      {"the enforcer runs on --port flags only, without a config file to export; move the items to a config file first", "执行器只用 --port 参数运行，没有可导出的配置文件；请先把条目移到配置文件中"},
 	ExportReadConfig:    {"read the enforcer's config: %v", "读取执行器的配置：%v"},
-	ExportCheckpoint:    {"checkpoint: %v", "检查点：%v"},
+	CheckpointErr:       {"checkpoint: %v", "检查点：%v"},
 	ExportHistory:       {"history: %v", "历史记录：%v"},
 	Exported:            {"exported %s, %s and the config of %s to %s (%s, sha256 %s)", "已把 %[1]s、%[2]s 和 %[3]s 的配置导出到 %[4]s（%[5]s，sha256 %[6]s）"},
 	ExportedNext:        {"counters as of %s; on the new host: dog import %s", "计数器截至 %s；在新主机上运行：dog import %s"},
@@ -525,6 +588,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	LegacyEvery:              {"every %s", "每 %s"},
 	LegacyNone:               {"none", "无"},
 	ItemPrefix:               {"item %q: ", "条目 %q："},
+	LegacyForceAlertmanager:  {"%v (for import-legacy: --force-alertmanager)", "%v（import-legacy 用 --force-alertmanager）"},
 	PathHint:                 {"a path on this host", "本机上的路径"},
 	NotConfigured:            {"%q is not configured", "%q 未配置"},
 	ConsoleImportWhat:        {"Import replaces the config, counters, periods and history of this host.", "导入会替换本机的配置、计数器、周期和历史记录。"},
@@ -538,23 +602,74 @@ var messages = [numKeys]struct{ en, zh string }{
 	HelpMore:        {"Run \"%s --help\" for more information.", "运行 \"%s --help\" 查看详细说明。"},
 	HelpMoreCommand: {"Run \"%s <command> --help\" for more information on a command.", "运行 \"%s <command> --help\" 查看某个命令的详细说明。"},
 
-	APIBadRequest:       {"bad request: %v", "请求无效：%v"},
-	APITooLarge:         {"import: reading the archive: %v", "导入：读取归档：%v"},
-	APIForbiddenRoot:    {"permission denied: the admin API is for root only; you are uid %s", "拒绝访问：管理 API 只对 root 开放；你的 uid 是 %s"},
-	APIForbiddenGroup:   {"permission denied: the admin API is for root and members of group %s (gid %s); you are uid %s", "拒绝访问：管理 API 只对 root 和 %s 组（gid %s）的成员开放；你的 uid 是 %s"},
-	APIRootOnly:         {"permission denied: %s %s replaces the configuration, which only root may change; you are uid %s (run it as root)", "拒绝访问：%s %s 会替换配置，只有 root 可以修改配置；你的 uid 是 %s（请以 root 身份运行）"},
-	APIImportBusy:       {"another import is at work; try again when it is done", "另一个导入正在进行；请等它完成后再试"},
-	APINoSuchItem:       {"no item %q is configured", "没有配置条目 %q"},
-	APINothingToReset:   {"nothing to reset: name items by their ports, or use --all", "没有要重置的：请用端口指定条目，或使用 --all"},
-	APIResetPending:     {"the reset accepted, but the kernel did not take it yet (%v); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", "重置已接受，但内核还没有生效（%v）；执行器会一直重试直到生效（指标 port_traffic_dog_enforcer_synced），不要重复操作"},
-	APIResetNotSaved:    {"the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %v", "重置已在内核中生效，但保存失败（每个检查点都会重试）：%v"},
-	APISaveFailedToo:    {"saving it failed too (retried at every checkpoint): %v", "保存也失败了（每个检查点都会重试）：%v"},
-	APIReloadPending:    {"configuration accepted, but the kernel did not take it yet (%v); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", "配置已接受，但内核还没有生效（%v）；执行器会一直重试直到生效（指标 port_traffic_dog_enforcer_synced），不要重复操作"},
-	APIConfigNotApplied: {"config not applied, nothing changed: %v", "配置未应用，未做任何修改：%v"},
-	APINoConfigFile:     {"this enforcer runs without a config file (--port flags only), so it cannot take the archive's configuration: start it with --config.file", "这个执行器没有配置文件（只用 --port 参数运行），无法接受归档中的配置：请用 --config.file 启动它"},
-	APIArchiveConfig:    {"the archive's configuration does not fit this enforcer: %v", "归档中的配置不适合这个执行器：%v"},
-	APIArchivePaths:     {"the archive's configuration would move state_dir to %q and admin_socket to %q (this host: %q, %q); refused, nothing changed", "归档中的配置会把 state_dir 改到 %q、admin_socket 改到 %q（本机：%q、%q）；已拒绝，未做任何修改"},
-	APIKeepLocal:        {"keeping this host's %s in the archive's configuration: %v (nothing changed)", "在归档的配置中保留本机的 %s：%v（未做任何修改）"},
-	APIImportFailed:     {"import failed, nothing changed: %v", "导入失败，未做任何修改：%v"},
-	APIImportNotUndone:  {"import failed and could not be fully undone: %v", "导入失败，且未能完全撤销：%v"},
+	APIBadRequest:        {"bad request: %v", "请求无效：%v"},
+	APITooLarge:          {"import: reading the archive: %v", "导入：读取归档：%v"},
+	APIForbiddenRoot:     {"permission denied: the admin API is for root only; you are uid %s", "拒绝访问：管理 API 只对 root 开放；你的 uid 是 %s"},
+	APIForbiddenGroup:    {"permission denied: the admin API is for root and members of group %s (gid %s); you are uid %s", "拒绝访问：管理 API 只对 root 和 %s 组（gid %s）的成员开放；你的 uid 是 %s"},
+	APIRootOnly:          {"permission denied: %s %s replaces the configuration, which only root may change; you are uid %s (run it as root)", "拒绝访问：%s %s 会替换配置，只有 root 可以修改配置；你的 uid 是 %s（请以 root 身份运行）"},
+	APIImportBusy:        {"another import is at work; try again when it is done", "另一个导入正在进行；请等它完成后再试"},
+	APINoSuchItem:        {"no item %q is configured", "没有配置条目 %q"},
+	APINothingToReset:    {"nothing to reset: name items by their ports, or use --all", "没有要重置的：请用端口指定条目，或使用 --all"},
+	APIResetPending:      {"the reset accepted, but the kernel did not take it yet (%v); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", "重置已接受，但内核还没有生效（%v）；执行器会一直重试直到生效（指标 port_traffic_dog_enforcer_synced），不要重复操作"},
+	APIResetNotSaved:     {"the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %v", "重置已在内核中生效，但保存失败（每个检查点都会重试）：%v"},
+	APISaveFailedToo:     {"saving it failed too (retried at every checkpoint): %v", "保存也失败了（每个检查点都会重试）：%v"},
+	APIReloadPending:     {"configuration accepted, but the kernel did not take it yet (%v); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", "配置已接受，但内核还没有生效（%v）；执行器会一直重试直到生效（指标 port_traffic_dog_enforcer_synced），不要重复操作"},
+	APIConfigNotApplied:  {"config not applied, nothing changed: %v", "配置未应用，未做任何修改：%v"},
+	APINoConfigFile:      {"this enforcer runs without a config file (--port flags only), so it cannot take the archive's configuration: start it with --config.file", "这个执行器没有配置文件（只用 --port 参数运行），无法接受归档中的配置：请用 --config.file 启动它"},
+	APIArchiveConfig:     {"the archive's configuration does not fit this enforcer: %v", "归档中的配置不适合这个执行器：%v"},
+	APIArchivePaths:      {"the archive's configuration would move state_dir to %q and admin_socket to %q (this host: %q, %q); refused, nothing changed", "归档中的配置会把 state_dir 改到 %q、admin_socket 改到 %q（本机：%q、%q）；已拒绝，未做任何修改"},
+	APIKeepLocal:         {"keeping this host's %s in the archive's configuration: %v (nothing changed)", "在归档的配置中保留本机的 %s：%v（未做任何修改）"},
+	APIImportFailed:      {"import failed, nothing changed: %v", "导入失败，未做任何修改：%v"},
+	APIImportNotUndone:   {"import failed and could not be fully undone: %v", "导入失败，且未能完全撤销：%v"},
+	APIWriteConfig:       {"write the config file: %v", "写入配置文件：%v"},
+	APIUndoTable:         {"undo: restoring the table (retried): %v", "撤销：恢复 nftables 表（会重试）：%v"},
+	APIUndoHistory:       {"undo: history: %v", "撤销：历史记录：%v"},
+	APIUndoConfig:        {"undo: config file: %v", "撤销：配置文件：%v"},
+	APIReadCounters:      {"read counters: %v", "读取计数器：%v"},
+	APINftables:          {"nftables: %v", "nftables：%v"},
+	APIBandwidthLimits:   {"bandwidth limits: %v", "带宽限制：%v"},
+	APINoteKeptPath:      {"kept this host's %s %s (the archive had %s)", "保留了本机的 %s %s（归档中是 %s）"},
+	APINoteConfigWarning: {"the archive's config: %s", "归档中的配置：%s"},
+
+	ArchiveInvalid:         {"invalid archive: %s", "无效的归档：%s"},
+	ArchiveInvalidEntry:    {"invalid archive: %s: %s", "无效的归档：%s：%s"},
+	ArchiveTooLarge:        {"larger than the %s MiB limit", "超过了 %s MiB 的上限"},
+	ArchiveExpands:         {"expands to more than %s MiB", "解压后超过 %s MiB"},
+	ArchiveNotGzip:         {"not a gzip-compressed archive (%v)", "不是 gzip 压缩的归档（%v）"},
+	ArchiveTruncated:       {"truncated (the file ends in the middle)", "不完整（文件在中途结束）"},
+	ArchiveTrailingData:    {"unexpected data after the end of the archive", "归档结束之后还有多余的数据"},
+	ArchiveNoName:          {"an entry has no name", "有一项没有名字"},
+	ArchiveAbsolutePath:    {"absolute path; an archive holds only %s", "绝对路径；归档里只能有 %s"},
+	ArchivePathTraversal:   {`path with ".." (path traversal); an archive holds only %s`, `路径含有 ".."（路径穿越）；归档里只能有 %s`},
+	ArchiveSymlink:         {"is a symbolic link (to %q); archives hold regular files only", "是符号链接（指向 %q）；归档里只能有普通文件"},
+	ArchiveHardLink:        {"is a hard link (to %q); archives hold regular files only", "是硬链接（指向 %q）；归档里只能有普通文件"},
+	ArchiveDevice:          {"is a device node; archives hold regular files only", "是设备文件；归档里只能有普通文件"},
+	ArchiveFIFO:            {"is a FIFO; archives hold regular files only", "是 FIFO；归档里只能有普通文件"},
+	ArchiveDirectory:       {"is a directory; archives hold regular files only", "是目录；归档里只能有普通文件"},
+	ArchiveEntryType:       {"has entry type %s; archives hold regular files only", "的类型是 %s；归档里只能有普通文件"},
+	ArchiveUnexpectedFile:  {"unexpected file; an archive holds only %s", "多余的文件；归档里只能有 %s"},
+	ArchiveNegativeSize:    {"negative size", "大小为负数"},
+	ArchiveDuplicate:       {"appears twice in the archive", "在归档中出现了两次"},
+	ArchiveEntryTooLarge:   {"%s bytes is larger than the %s MiB limit", "%s 字节，超过了 %s MiB 的上限"},
+	ArchiveNoManifest:      {"missing: this is not a dog export archive", "缺失：这不是 dog export 写的归档"},
+	ArchiveManifestJSON:    {"not valid JSON: %v", "不是有效的 JSON：%v"},
+	ArchiveOtherTool:       {"made by %q, not by %s", "由 %q 生成，不是 %s"},
+	ArchiveNewerFormat:     {"archive format %s is newer than this dog reads (format %s): upgrade dog on this host", "归档格式 %s 比这个 dog 能读的格式 %s 新：请在本机升级 dog"},
+	ArchiveUnknownFormat:   {"unknown archive format %s (this dog reads format %s)", "未知的归档格式 %s（这个 dog 读取格式 %s）"},
+	ArchiveTextTooLong:     {"%s is longer than %s bytes", "%s 超过 %s 字节"},
+	ArchiveBadText:         {"%s %q: %v", "%s %q：%v"},
+	ArchiveListedTwice:     {"lists %s twice", "把 %s 列出了两次"},
+	ArchiveListsUnexpected: {"lists unexpected file %q", "列出了多余的文件 %q"},
+	ArchiveNotListed:       {"does not list %s", "没有列出 %s"},
+	ArchiveMissing:         {"missing from the archive (the manifest lists it)", "归档中没有这个文件（清单里列出了它）"},
+	ArchiveSizeMismatch:    {"is %s bytes, the manifest says %s: the archive is damaged", "有 %s 字节，清单上写的是 %s：归档已损坏"},
+	ArchiveChecksum:        {"checksum mismatch (sha256 differs from the manifest): the archive is damaged or was altered", "校验和不符（sha256 与清单不同）：归档已损坏或被改动过"},
+	ArchiveConfigInvalid:   {"does not validate: %v", "校验不通过：%v"},
+	ArchiveItemNoID:        {"item %s has no valid id", "第 %s 个条目没有有效的 id"},
+	ArchiveItemTwice:       {"item %s appears twice", "条目 %s 出现了两次"},
+	ArchiveHostID:          {"the host entry has id %q", "整机条目的 id 是 %q"},
+	ArchiveHistoryLine:     {"line %s: %v", "第 %s 行：%v"},
+	ArchiveHistoryNoID:     {"line %s: an entry needs id and time", "第 %s 行：记录需要 id 和 time"},
+	ArchiveHistoryTooLong:  {"line %s: %s is too long", "第 %s 行：%s 太长"},
+	ArchiveHistoryText:     {"line %s: %s %q: %v", "第 %s 行：%s %q：%v"},
 }
