@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"go/ast"
-	"go/parser"
 	"go/token"
 	"net/http"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/testutil"
 )
 
 // TestTextGoesThroughCatalog fails when dog's code prints or returns text
@@ -26,24 +26,13 @@ import (
 // or a sentence anywhere else: a warning returned, a suffix appended)
 // that does not come from the i18n catalog, where it would have no Chinese.
 func TestTextGoesThroughCatalog(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	words := regexp.MustCompile(`[A-Za-z]{2,}`)
 	sentence := regexp.MustCompile(`[A-Za-z]{2,} [A-Za-z]{2,}`)
 	verbs := regexp.MustCompile(`%[-+# 0-9.\[\]]*[a-zA-Z]`)
 	printers := map[string]bool{"fmt.Fprintf": true, "fmt.Fprintln": true, "fmt.Fprint": true, "fmt.Printf": true,
 		"fmt.Println": true, "fmt.Errorf": true, "fmt.Sprintf": true, "errors.New": true}
 	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range testutil.GoSources(t, fset, "*.go") {
 		// Sentences outside the print calls, but in struct tags (kong's
 		// help, translated by TestHelpTranslated's catalog), kong's
 		// description (the same), dog's commands and the host name of

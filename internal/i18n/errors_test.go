@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"go/ast"
-	"go/parser"
 	"go/token"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,6 +19,7 @@ import (
 	"port-traffic-dog/internal/legacy"
 	"port-traffic-dog/internal/portspec"
 	"port-traffic-dog/internal/state"
+	"port-traffic-dog/internal/testutil"
 	"port-traffic-dog/internal/units"
 )
 
@@ -69,70 +68,60 @@ func sourceFormats(t *testing.T) []sourceFormat {
 	t.Helper()
 	var out []sourceFormat
 	fset := token.NewFileSet()
-	for _, glob := range messagePackages {
-		files, _ := filepath.Glob(glob)
-		for _, name := range files {
-			if strings.HasSuffix(name, "_test.go") {
-				continue
-			}
-			f, err := parser.ParseFile(fset, name, nil, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			add := func(e ast.Expr) {
-				if l, ok := e.(*ast.BasicLit); ok && l.Kind == token.STRING {
-					s, _ := strconv.Unquote(l.Value)
-					if s != "%s" && s != "%v" && s != "" {
-						out = append(out, sourceFormat{fset.Position(l.Pos()).String(), s})
-					}
+	for _, f := range testutil.GoSources(t, fset, messagePackages...) {
+		add := func(e ast.Expr) {
+			if l, ok := e.(*ast.BasicLit); ok && l.Kind == token.STRING {
+				s, _ := strconv.Unquote(l.Value)
+				if s != "%s" && s != "%v" && s != "" {
+					out = append(out, sourceFormat{fset.Position(l.Pos()).String(), s})
 				}
 			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				switch n := n.(type) {
-				case *ast.CallExpr:
-					var x *ast.Ident
-					var name string
-					switch fun := n.Fun.(type) {
-					case *ast.SelectorExpr:
-						x, _ = fun.X.(*ast.Ident)
-						name = fun.Sel.Name
-					case *ast.Ident:
-						name = fun.Name
-					}
-					if len(n.Args) == 0 {
-						return true
-					}
-					switch {
-					case x != nil && x.Name == "fmt" && name == "Errorf", x != nil && x.Name == "errors" && name == "New":
-						add(n.Args[0])
-					case name == "fail" || name == "bad":
-						// The parsers' failures: their format is
-						// the literal that reads as one, after the
-						// node, item, field or key they name.
-						for _, a := range n.Args {
-							if l, ok := a.(*ast.BasicLit); ok && strings.ContainsAny(l.Value, " %") {
-								add(a)
-							}
-						}
-					}
-				case *ast.ValueSpec:
-					// legacy's texts of its report.
-					if id, ok := n.Type.(*ast.Ident); ok && id.Name == "reportText" {
-						for _, v := range n.Values {
-							add(v)
-						}
-					}
-				case *ast.KeyValueExpr:
-					if id, ok := n.Key.(*ast.Ident); ok && id.Name == "Msg" {
-						add(n.Value)
-						if c, ok := n.Value.(*ast.CallExpr); ok && len(c.Args) > 0 {
-							add(c.Args[0])
-						}
-					}
-				}
-				return true
-			})
 		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				var x *ast.Ident
+				var name string
+				switch fun := n.Fun.(type) {
+				case *ast.SelectorExpr:
+					x, _ = fun.X.(*ast.Ident)
+					name = fun.Sel.Name
+				case *ast.Ident:
+					name = fun.Name
+				}
+				if len(n.Args) == 0 {
+					return true
+				}
+				switch {
+				case x != nil && x.Name == "fmt" && name == "Errorf", x != nil && x.Name == "errors" && name == "New":
+					add(n.Args[0])
+				case name == "fail" || name == "bad":
+					// The parsers' failures: their format is
+					// the literal that reads as one, after the
+					// node, item, field or key they name.
+					for _, a := range n.Args {
+						if l, ok := a.(*ast.BasicLit); ok && strings.ContainsAny(l.Value, " %") {
+							add(a)
+						}
+					}
+				}
+			case *ast.ValueSpec:
+				// legacy's texts of its report.
+				if id, ok := n.Type.(*ast.Ident); ok && id.Name == "reportText" {
+					for _, v := range n.Values {
+						add(v)
+					}
+				}
+			case *ast.KeyValueExpr:
+				if id, ok := n.Key.(*ast.Ident); ok && id.Name == "Msg" {
+					add(n.Value)
+					if c, ok := n.Value.(*ast.CallExpr); ok && len(c.Args) > 0 {
+						add(c.Args[0])
+					}
+				}
+			}
+			return true
+		})
 	}
 	if len(out) < 50 {
 		t.Fatalf("only %d formats found: is the scan broken?", len(out))

@@ -3,7 +3,6 @@ package i18n
 import (
 	"errors"
 	"go/ast"
-	"go/parser"
 	"go/token"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"port-traffic-dog/internal/testutil"
 )
 
 // TestKongMessages fails when a kong format dog translates is not in the
@@ -22,17 +23,9 @@ func TestKongMessages(t *testing.T) {
 	if err != nil {
 		t.Fatalf("finding kong's source: %v", err)
 	}
-	files, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "*.go"))
+	files := testutil.GoSources(t, token.NewFileSet(), filepath.Join(strings.TrimSpace(string(out)), "*.go"))
 	literals := map[string]bool{}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			if l, ok := n.(*ast.BasicLit); ok && l.Kind == token.STRING {
 				s, _ := strconv.Unquote(l.Value)
