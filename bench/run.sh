@@ -3,7 +3,7 @@
 # bench/RESULTS.md (machine description, summary against the targets, one
 # table per benchmark). Needs root, iperf3 and nftables, and a quiet machine:
 # figures are medians of alternating runs, but a busy machine still skews
-# them. Takes ~20 minutes with the defaults.
+# them. Takes ~45 minutes with the defaults.
 #
 # Tunables (environment):
 #   DOG_BENCH_SIZES        data plane table sizes (default 100,1000,10000,50000)

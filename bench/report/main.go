@@ -153,6 +153,7 @@ func main() {
 	}
 	b.WriteString("A number in parentheses is how many runs (`-count`) the median is of; figures\n" +
 		"without one are medians the benchmark computed itself over its own repetitions.\n")
+	b.WriteString(handWritten)
 	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -163,6 +164,21 @@ func main() {
 		os.Exit(2)
 	}
 }
+
+// handWritten points to the results recorded by hand, which a run does not
+// write: analyses, and measurements taken on their own.
+const handWritten = `
+## Recorded by hand
+
+- [RESULTS-packetcost.md](RESULTS-packetcost.md): the per-packet cost (issue 15), each
+  candidate change on its own, and why the iperf3 rate cannot tell 0.03 apart here.
+- [RESULTS-regression.md](RESULTS-regression.md): releases compared side by side in one
+  run, where a target's figure moved with the machine.
+- [RESULTS-counters.md](RESULTS-counters.md): serving counters from the durable
+  checkpoint (freshness, disk, the exporter's read) and the crash-loop figures.
+- [RESULTS-dataplane.md](RESULTS-dataplane.md) and [RESULTS-toggled.md](RESULTS-toggled.md):
+  data-plane runs with more repetitions.
+`
 
 // target is one line of the summary: a figure of a benchmark against the
 // bound issue 7 sets.
@@ -212,6 +228,12 @@ func summary(b *strings.Builder, fams map[string]*family) {
 		meas, verdict := "not run", ""
 		if ok {
 			meas = format(v)
+			// A share is a median of rounds: show their range too.
+			lo, okLo := lookup(fams, t.family, t.row, t.unit+"-min")
+			hi, okHi := lookup(fams, t.family, t.row, t.unit+"-max")
+			if okLo && okHi {
+				meas += fmt.Sprintf(" (rounds %s–%s)", format(lo), format(hi))
+			}
 			verdict = "missed"
 			if (t.op == "<=" && v <= t.bound) || (t.op == ">=" && v >= t.bound) || (t.op == "==" && v == t.bound) {
 				verdict = "met"
@@ -333,8 +355,14 @@ var describe = map[string]string{
 		"its own, all sampled in turn in every cycle; `-extra` is the cost over no table (over\n" +
 		"the ct-only table for `ct+` and `forwarding+`), `-share` the baseline's cost divided by the\n" +
 		"setup's (the share of the baseline's rate a CPU doing nothing else reaches), the median of\n" +
-		"5 rounds' medians, with their range (`-share-min`, `-share-max`). See bench/RESULTS.md's\n" +
-		"per-packet section.",
+		"5 rounds' medians, with their range (`-share-min`, `-share-max`). Earlier runs and the\n" +
+		"analysis of each change: bench/RESULTS-packetcost.md.",
+	"PacketCostFloor": "What nftables costs a packet before a table's own work, and this release's input\n" +
+		"path built up from the minimal table a rule at a time, measured as PacketCost (UDP): the\n" +
+		"hook alone (`empty-base-chain`), an anonymous counter, a named counter, a lookup in a\n" +
+		"verdict map of 10,000 ports with a goto to a chain holding the named counter (the minimal\n" +
+		"table, input hook only), plus the loopback rule, plus the host's named counter, plus the\n" +
+		"item's quota, and the enforcer's own table of 10,000 items.",
 	"PacketRate": "The setups of PacketCost measured as issue 15 defines its figures: the packets per\n" +
 		"second an iperf3 server receives from `iperf3 -u -l 64 -b 0` (`udp/…-ns/rx-pkt`: ns per\n" +
 		"received packet) and iperf3's TCP goodput (`tcp/…-us/rx-MB`), sender and receiver on\n" +
