@@ -292,9 +292,9 @@ func BenchmarkPacketRate(b *testing.B) {
 		iperfServers(b, st.pair, st.port)
 	}
 	seconds := envInt("DOG_BENCH_RATE_SECONDS", 2)
+	cycles := envInt("DOG_BENCH_RATE_CYCLES", 2)
 	// As costs, so that report's share (baseline cost / cost) is the
 	// share of the baseline's rate: ns per received packet, µs per MB.
-	cycles := envInt("DOG_BENCH_RATE_CYCLES", 2)
 	udp := sampleSetups(b, setups, cycles, func(st *setup) float64 { return 1e9 / iperf3UDP(b, st.pair, st.port, seconds) })
 	tcp := sampleSetups(b, setups, cycles, func(st *setup) float64 {
 		return 1e6 / (iperf3(b, st.pair, st.port, seconds+1) / 8 / (1 << 20))
