@@ -37,18 +37,9 @@ func BenchmarkDaemons(b *testing.B) {
 	n := applyItems()
 	b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
 		ns := testnet.NewNS(b, "daemons")
-		dir := b.TempDir()
-		cfg := filepath.Join(dir, "config.yaml")
-		if err := os.WriteFile(cfg, []byte(scaleConfig(n, -1, "count_loopback: true\n")), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		stateDir := filepath.Join(dir, "state")
-		env, ready := notifySocket(b)
-		enf := startDaemon(b, ns, []string{env}, binary(b, "dog-enforcer"), "--config.file", cfg, "--state-dir", stateDir,
-			"--admin-socket", filepath.Join(dir, "admin.sock"), "--log.level", "warn")
-		ready(time.Minute, enf)
+		enf, files := scaledEnforcer(b, ns, n, "count_loopback: true\n")
 		const addr = "127.0.0.1:9730"
-		exp := startDaemon(b, ns, nil, binary(b, "dog-exporter"), "--web.listen-address", addr, "--state-dir", stateDir,
+		exp := startDaemon(b, ns, nil, binary(b, "dog-exporter"), "--web.listen-address", addr, "--state-dir", files.stateDir,
 			"--log.level", "warn")
 		client := ns.HTTPClient()
 		testnet.WaitFor(b, 10*time.Second, "the exporter to listen", func() bool {
@@ -127,4 +118,23 @@ func BenchmarkDaemons(b *testing.B) {
 		b.ReportMetric(float64(e2-e1)/float64(idle)*100, "%CPU-enforcer-idle")
 		b.ReportMetric(float64(x2-x1)/float64(idle)*100, "%CPU-exporter-idle")
 	})
+}
+
+// enforcerFiles are the paths a scaledEnforcer runs with.
+type enforcerFiles struct{ config, stateDir, socket string }
+
+// scaledEnforcer starts the shipped dog-enforcer in ns on the n items of
+// scaleConfig (with extra settings) and waits until it is ready.
+func scaledEnforcer(b *testing.B, ns *testnet.NS, n int, extra string) (*daemon, enforcerFiles) {
+	b.Helper()
+	dir := b.TempDir()
+	f := enforcerFiles{config: filepath.Join(dir, "config.yaml"), stateDir: filepath.Join(dir, "state"), socket: filepath.Join(dir, "admin.sock")}
+	if err := os.WriteFile(f.config, []byte(scaleConfig(n, -1, extra)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	env, ready := notifySocket(b)
+	enf := startDaemon(b, ns, []string{env}, binary(b, "dog-enforcer"), "--config.file", f.config, "--state-dir", f.stateDir,
+		"--admin-socket", f.socket, "--log.level", "warn")
+	ready(time.Minute, enf)
+	return enf, f
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -31,16 +30,8 @@ func BenchmarkLiveView(b *testing.B) {
 	n := applyItems()
 	b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
 		ns := testnet.NewNS(b, "live")
-		dir := b.TempDir()
-		cfg := filepath.Join(dir, "config.yaml")
-		if err := os.WriteFile(cfg, []byte(scaleConfig(n, -1, "")), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		sock := filepath.Join(dir, "admin.sock")
-		env, ready := notifySocket(b)
-		enf := startDaemon(b, ns, []string{env}, binary(b, "dog-enforcer"), "--config.file", cfg,
-			"--state-dir", filepath.Join(dir, "state"), "--admin-socket", sock, "--log.level", "warn")
-		ready(time.Minute, enf)
+		enf, files := scaledEnforcer(b, ns, n, "")
+		cfg, sock := files.config, files.socket
 		dog := binary(b, "dog")
 		phase := time.Duration(envInt("DOG_BENCH_LIVE_SECONDS", 30)) * time.Second
 

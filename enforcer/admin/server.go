@@ -185,7 +185,7 @@ func (s *server) handler() http.Handler {
 		"POST " + adminapi.PathReset: func(w http.ResponseWriter, r *http.Request) {
 			req, err := adminapi.DecodeResetRequest(r.Body)
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, adminapi.ErrorOf(adminapi.NewError(adminapi.CodeBadRequest, err)))
+				badRequest(w, err)
 				return
 			}
 			resets, err := s.b.Reset(req.Ports, req.All, state.ReasonManual)
@@ -194,7 +194,7 @@ func (s *server) handler() http.Handler {
 		"GET " + adminapi.PathHistory: func(w http.ResponseWriter, r *http.Request) {
 			ports, err := adminapi.ParseHistoryQuery(r.URL.RawQuery)
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, adminapi.ErrorOf(adminapi.NewError(adminapi.CodeBadRequest, err)))
+				badRequest(w, err)
 				return
 			}
 			resets, err := s.b.History(ports)
@@ -210,7 +210,7 @@ func (s *server) handler() http.Handler {
 		"POST " + adminapi.PathImport: func(w http.ResponseWriter, r *http.Request) {
 			dryRun, err := adminapi.ParseImportQuery(r.URL.RawQuery)
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, adminapi.ErrorOf(adminapi.NewError(adminapi.CodeBadRequest, err)))
+				badRequest(w, err)
 				return
 			}
 			rc := http.NewResponseController(w)
@@ -260,6 +260,11 @@ func reply(w http.ResponseWriter, v any, err error) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// badRequest answers a request whose query or body could not be read.
+func badRequest(w http.ResponseWriter, err error) {
+	writeJSON(w, http.StatusBadRequest, adminapi.ErrorOf(adminapi.NewError(adminapi.CodeBadRequest, err)))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
