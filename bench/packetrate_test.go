@@ -158,7 +158,7 @@ func BenchmarkPacketCostCandidates(b *testing.B) {
 	items := scale(n)
 	port := insidePort(n)
 	var setups []*setup
-	add := func(name, script string) { setups = append(setups, scriptSetup(b, name, script)) }
+	add := func(name, script string) { setups = append(setups, scriptSetup(b, name, script, costReplicas())) }
 	add("none", "")
 	add("none-again", "") // a control: two identical setups must measure the same
 	add("ct-only", ctOnlyScript)
@@ -196,53 +196,72 @@ func BenchmarkPacketCostCandidates(b *testing.B) {
 
 // BenchmarkPacketCostFloor measures what nftables itself costs a packet,
 // and this release's table built up from the minimal one a rule at a time:
-// an input base chain without rules (the hook alone), one anonymous
-// counter, one named counter; then one lookup of the port in a verdict map
-// of 10,000 ports going to a chain holding a named counter (the minimal
-// table, input hook only), plus the loopback rule, plus the host's named
-// counter, plus the item's quota (this release's input path for an item
-// with a quota, built by hand), and this release's table itself. Measured
-// as PacketCost (UDP, CPU time per packet). It tells which part of a
-// table's cost any table pays and what each of ours adds.
+// an input base chain without rules (the hook alone); ten anonymous
+// counters, ten named counters and ten named quotas (not used up) in it,
+// ten so that the cost of one stands out of the rounds' spread (one alone
+// does not: on 2026-12-05 one named counter read 130 ns dearer than an
+// anonymous one, ten of them read 11-22 ns each); one lookup of the port in
+// a verdict map of one port, and of 10,000 ports, going to a chain holding
+// a named counter (the minimal table, input hook only); plus the loopback
+// rule, plus the host's named counter, plus the item's quota (this
+// release's input path for an item with a quota, built by hand), and this
+// release's table itself. Measured as PacketCost (UDP, CPU time per
+// packet). It tells which part of a table's cost any table pays and what
+// each of ours adds.
 func BenchmarkPacketCostFloor(b *testing.B) {
 	testutil.RequireRoot(b)
 	testutil.RequireBinary(b, "nft")
 	const n = 10000
 	port := insidePort(n)
 	chain := func(rules string) string {
-		return "table inet floor {\n counter c {}\n chain input {\n  type filter hook input priority -10;\n" + rules + " }\n}\n"
+		var objs string
+		for i := 0; i < 10; i++ {
+			objs += fmt.Sprintf(" counter c%d {}\n quota q%d { over 100000 mbytes }\n", i, i)
+		}
+		return "table inet floor {\n" + objs + " chain input {\n  type filter hook input priority -10;\n" + rules + " }\n}\n"
+	}
+	var anon10, named10, quota10 string
+	for i := 0; i < 10; i++ {
+		anon10 += "  counter\n"
+		named10 += fmt.Sprintf("  counter name \"c%d\"\n", i)
+		quota10 += fmt.Sprintf("  quota name \"q%d\" drop\n", i)
 	}
 	var elems []string
 	for p := 1; p <= n; p++ {
 		elems = append(elems, fmt.Sprintf("udp . %d : goto item", 20000+p))
 	}
 	elems[0] = fmt.Sprintf("udp . %d : goto item", port)
-	// built is the minimal table's input path with the rules of head in
-	// the base chain before the lookup and those of item before the item's
-	// counter.
-	built := func(head, item string) string {
+	// builtIn is the minimal table's input path over a map of elems, with
+	// the rules of head in the base chain before the lookup and those of
+	// item before the item's counter; built has the map of 10,000 ports.
+	builtIn := func(elems []string, head, item string) string {
 		return "table inet floor {\n counter c {}\n counter host {}\n quota q { over 100000 mbytes }\n" +
 			" chain item {\n" + item + "  counter name \"c\"\n }\n" +
 			" map ports {\n  type inet_proto . inet_service : verdict\n  elements = { " + strings.Join(elems, ", ") + " }\n }\n" +
 			" chain input {\n  type filter hook input priority -10;\n" + head + "  meta l4proto . th dport vmap @ports\n }\n}\n"
 	}
+	built := func(head, item string) string { return builtIn(elems, head, item) }
 	const loopback = "  meta iiftype loopback return\n"
 	var setups []*setup
-	add := func(name, script string) { setups = append(setups, scriptSetup(b, name, script)) }
+	add := func(name, script string) { setups = append(setups, scriptSetup(b, name, script, costReplicas())) }
 	add("none", "")
 	add("none-again", "")
 	add("empty-base-chain", chain(""))
-	add("counter", chain("  counter\n"))
-	add("named-counter", chain("  counter name \"c\"\n"))
+	add("counter-x10", chain(anon10))
+	add("named-counter-x10", chain(named10))
+	add("quota-x10", chain(quota10))
+	add("lookup-goto-named-counter/1-port", builtIn(elems[:1], "", ""))
 	add("lookup-goto-named-counter", built("", ""))
 	add("+loopback", built(loopback, ""))
 	add("+loopback+host-counter", built(loopback+"  counter name \"host\"\n", ""))
 	add("+loopback+host-counter+quota", built(loopback+"  counter name \"host\"\n", "  quota name \"q\" drop\n"))
-	st := scriptSetup(b, "items=10000", "")
+	st := scriptSetup(b, "items=10000", "", costReplicas())
 	rs := ruleset.Build(ruleset.Input{Items: scale(n), Exempt: config.DefaultExempt}, nil)
-	if err := nft.Open(st.pair.Server.Fd()).Sync(rs); err != nil {
-		b.Fatal(err)
-	}
+	st.each(func(p *testnet.Pair) {
+		if err := nft.Open(p.Server.Fd()).Sync(rs); err != nil {
+			b.Fatal(err)
+		}
+	})
 	setups = append(setups, st)
 	packets := envInt("DOG_BENCH_PACKETS", 10000)
 	res := sampleSetups(b, setups, costCycles(), func(st *setup) float64 { return float64(udpCost(b, st.pair, port, packets)) })
@@ -263,7 +282,7 @@ func BenchmarkPacketCostFloor(b *testing.B) {
 // CPU time of sender and receiver per MB. See sampleSetups for how.
 // DOG_BENCH_PACKETS (10,000 per sample), DOG_BENCH_TCP_MB (128 per sample).
 func BenchmarkPacketCost(b *testing.B) {
-	setups := packetCostSetups(b)
+	setups := packetCostSetups(b, costReplicas())
 	packets := envInt("DOG_BENCH_PACKETS", 10000)
 	udp := sampleSetups(b, setups, costCycles(), func(st *setup) float64 { return float64(udpCost(b, st.pair, st.port, packets)) })
 	mb := int64(envInt("DOG_BENCH_TCP_MB", 128)) << 20
@@ -287,7 +306,9 @@ func BenchmarkPacketCost(b *testing.B) {
 // round): 11 minutes.
 func BenchmarkPacketRate(b *testing.B) {
 	testutil.RequireBinary(b, "iperf3")
-	setups := packetCostSetups(b)
+	// One replica: the measure's limits are elsewhere (see above), and
+	// each sample takes seconds.
+	setups := packetCostSetups(b, 1)
 	for _, st := range setups {
 		iperfServers(b, st.pair, st.port)
 	}
@@ -304,7 +325,7 @@ func BenchmarkPacketRate(b *testing.B) {
 
 // packetCostSetups are the setups of BenchmarkPacketCost and
 // BenchmarkPacketRate, each with the port its traffic goes to.
-func packetCostSetups(b *testing.B) []*setup {
+func packetCostSetups(b *testing.B, replicas int) []*setup {
 	testutil.RequireRoot(b)
 	testutil.RequireBinary(b, "nft")
 	const n = 10000
@@ -324,10 +345,10 @@ func packetCostSetups(b *testing.B) []*setup {
 	}
 	var setups []*setup
 	add := func(name, script string, table func(p *testnet.Pair)) {
-		st := scriptSetup(b, name, script)
+		st := scriptSetup(b, name, script, replicas)
 		st.port = port
 		if table != nil {
-			table(st.pair)
+			st.each(table)
 		}
 		setups = append(setups, st)
 	}
@@ -377,29 +398,52 @@ func reportPacketCost(b *testing.B, setups []*setup, udp, tcp *samples, udpUnit,
 // costCycles is the cycles per round of the CPU-time benchmarks.
 func costCycles() int { return envInt("DOG_BENCH_COST_CYCLES", 20) }
 
-// setup is one configuration measured: a client and server namespace pair of
-// its own, whose server namespace holds the configuration's tables the whole
+// setup is one configuration measured: client and server namespace pairs of
+// its own, whose server namespaces hold the configuration's tables the whole
 // run. Conntrack is per namespace, so a setup with conntrack on does not
 // switch it on for the others; and nothing is loaded or toggled between
 // samples, which lets samples of all setups alternate quickly.
+//
+// A namespace pair keeps a bias of its own for the whole run (where its
+// memory and hash buckets fell): two pairs with the same table differ by up
+// to 0.02-0.05 of the packet rate in every round, which alternating rounds
+// do not cancel. So a setup has replicas, pairs with the same tables, and a
+// sample is the mean over them.
 type setup struct {
-	name string
-	pair *testnet.Pair
-	port uint16 // where the traffic goes
+	name     string
+	replicas []*testnet.Pair
+	pair     *testnet.Pair // the replica being measured
+	port     uint16        // where the traffic goes
 }
 
-// scriptSetup is a setup whose server namespace loaded an nft script ("":
-// no table).
-func scriptSetup(b *testing.B, name, script string) *setup {
-	st := &setup{name: name, pair: testnet.NewPair(b)}
-	if script != "" {
-		f := filepath.Join(b.TempDir(), "table.nft")
-		if err := os.WriteFile(f, []byte(script), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		st.pair.Server.Run(b, "nft", "-f", f)
+// costReplicas is how many namespace pairs a setup of the per-packet
+// benchmarks has: DOG_BENCH_COST_REPLICAS, 3.
+func costReplicas() int { return envInt("DOG_BENCH_COST_REPLICAS", 3) }
+
+// scriptSetup is a setup of n replicas whose server namespaces loaded an
+// nft script ("": no table).
+func scriptSetup(b *testing.B, name, script string, n int) *setup {
+	st := &setup{name: name}
+	f := filepath.Join(b.TempDir(), "table.nft")
+	if err := os.WriteFile(f, []byte(script), 0o600); err != nil {
+		b.Fatal(err)
 	}
+	for range n {
+		p := testnet.NewPair(b)
+		if script != "" {
+			p.Server.Run(b, "nft", "-f", f)
+		}
+		st.replicas = append(st.replicas, p)
+	}
+	st.pair = st.replicas[0]
 	return st
+}
+
+// each runs f on every replica's pair.
+func (st *setup) each(f func(p *testnet.Pair)) {
+	for _, p := range st.replicas {
+		f(p)
+	}
 }
 
 // samples are a measurement of every setup in every cycle.
@@ -423,7 +467,12 @@ func sampleSetups(b *testing.B, setups []*setup, cycles int, measure func(*setup
 			if c%2 == 1 {
 				st = setups[len(setups)-1-i]
 			}
-			s.v[st.name] = append(s.v[st.name], measure(st))
+			var sum float64
+			for _, p := range st.replicas {
+				st.pair = p
+				sum += measure(st)
+			}
+			s.v[st.name] = append(s.v[st.name], sum/float64(len(st.replicas)))
 		}
 	}
 	return s

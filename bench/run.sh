@@ -3,7 +3,7 @@
 # bench/RESULTS.md (machine description, summary against the targets, one
 # table per benchmark). Needs root, iperf3 and nftables, and a quiet machine:
 # figures are medians of alternating runs, but a busy machine still skews
-# them. Takes ~45 minutes with the defaults.
+# them. Takes ~55 minutes with the defaults.
 #
 # Tunables (environment):
 #   DOG_BENCH_SIZES        data plane table sizes (default 100,1000,10000,50000)
@@ -16,6 +16,7 @@
 #   DOG_BENCH_QUOTA_BYTES, DOG_BENCH_QUOTA_REPS       quota precision (default 2 GB, 3)
 #   DOG_BENCH_PACKETS, DOG_BENCH_TCP_MB   per-packet cost: datagrams / MB per sample (default 10000, 128)
 #   DOG_BENCH_COST_ROUNDS, DOG_BENCH_COST_CYCLES   per-packet cost: rounds of cycles (default 5, 20)
+#   DOG_BENCH_COST_REPLICAS   per-packet cost: namespace pairs per setup (default 3)
 #   DOG_BENCH_RATE_CYCLES, DOG_BENCH_RATE_SECONDS  packet rate (iperf3): cycles per round, seconds per sample (default 2, 2)
 #   DOG_BENCH_COUNT        runs of the package benchmarks (default 5)
 #   DOG_BENCH_FILTER       only benchmarks matching this -bench regexp (default: all)

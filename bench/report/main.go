@@ -355,14 +355,17 @@ var describe = map[string]string{
 		"its own, all sampled in turn in every cycle; `-extra` is the cost over no table (over\n" +
 		"the ct-only table for `ct+` and `forwarding+`), `-share` the baseline's cost divided by the\n" +
 		"setup's (the share of the baseline's rate a CPU doing nothing else reaches), the median of\n" +
-		"5 rounds' medians, with their range (`-share-min`, `-share-max`). Earlier runs and the\n" +
+		"5 rounds' medians, with their range (`-share-min`, `-share-max`); each sample is the mean\n" +
+		"over 3 replicas of a setup, namespace pairs with the same tables, since a pair keeps a\n" +
+		"bias of its own for the whole run. Earlier runs and the\n" +
 		"analysis of each change: bench/RESULTS-packetcost.md.",
 	"PacketCostFloor": "What nftables costs a packet before a table's own work, and this release's input\n" +
 		"path built up from the minimal table a rule at a time, measured as PacketCost (UDP): the\n" +
-		"hook alone (`empty-base-chain`), an anonymous counter, a named counter, a lookup in a\n" +
-		"verdict map of 10,000 ports with a goto to a chain holding the named counter (the minimal\n" +
-		"table, input hook only), plus the loopback rule, plus the host's named counter, plus the\n" +
-		"item's quota, and the enforcer's own table of 10,000 items.",
+		"hook alone (`empty-base-chain`), ten anonymous counters, ten named counters and ten named\n" +
+		"quotas (`-x10`: one alone does not stand out of the rounds' spread), a lookup in a verdict map of one port and of\n" +
+		"10,000 ports with a goto to a chain holding the named counter (the minimal table, input\n" +
+		"hook only), plus the loopback rule, plus the host's named counter, plus the item's quota,\n" +
+		"and the enforcer's own table of 10,000 items.",
 	"PacketRate": "The setups of PacketCost measured as issue 15 defines its figures: the packets per\n" +
 		"second an iperf3 server receives from `iperf3 -u -l 64 -b 0` (`udp/…-ns/rx-pkt`: ns per\n" +
 		"received packet) and iperf3's TCP goodput (`tcp/…-us/rx-MB`), sender and receiver on\n" +
