@@ -285,6 +285,7 @@ func (e *Enforcer) Start() error {
 	default:
 		e.takeCounters(objs)
 	}
+	e.adoptRecordedResets(now)    // resets recorded but not saved before a crash
 	resets := e.runDueResets(now) // resets missed while the enforcer was down
 	e.checkQuotas(objs)
 	if err := e.reconcile(syncFull); err != nil && e.applied == nil {

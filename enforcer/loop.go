@@ -76,6 +76,56 @@ func (e *Enforcer) runDueResets(now time.Time) []state.Reset {
 	return out
 }
 
+// adoptRecordedResets takes over the automatic resets due at now that the
+// history holds but the loaded state does not: the enforcer died after
+// recording a reset and before the state file took it (a kill during the
+// apply or the save, or a save refused by a full disk). Run again, the
+// reset would be recorded twice, the period's bytes in both entries and
+// the bytes since the first in neither period. The state becomes what the
+// recorded reset made it. Only a start needs this: while the enforcer runs,
+// its state is ahead of the history.
+func (e *Enforcer) adoptRecordedResets(now time.Time) {
+	due := map[string]*item{}
+	for _, it := range e.all() {
+		if e.schedule(it).Due(now) {
+			due[it.st.ID] = it
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	h, err := state.OpenHistory(e.cfg.StateDir)
+	if err != nil {
+		e.log.Warn("reading the reset history for resets the state missed failed", "err", err)
+		return
+	}
+	recorded, _, err := h.Read(func(r *state.Reset) bool {
+		it := due[r.ID]
+		return it != nil && r.Reason == state.ReasonAuto && r.PeriodStart.Equal(it.st.PeriodStart) &&
+			!r.Time.Before(it.st.NextReset)
+	})
+	if err != nil {
+		e.log.Warn("reading the reset history for resets the state missed failed", "err", err)
+	}
+	for _, r := range recorded {
+		it := due[r.ID]
+		if !r.PeriodStart.Equal(it.st.PeriodStart) {
+			continue // taken over already
+		}
+		// The period's bytes as recorded; never above the counters (a
+		// restore from a checkpoint older than the reset). Periods are
+		// billed in bytes; the history keeps no packets.
+		it.st.BaseIn.Bytes = min(it.st.BaseIn.Bytes+r.InBytes, it.st.In.Bytes)
+		it.st.BaseOut.Bytes = min(it.st.BaseOut.Bytes+r.OutBytes, it.st.Out.Bytes)
+		it.st.PeriodStart = r.Time
+		it.st.QuotaGen++
+		it.st.QuotaBlocked = false
+		it.st.NextReset = e.schedule(it).Advance(r.Time, e.cfg.Location).Next
+		e.log.Warn("billing period reset found in the history but not in the state (the enforcer stopped before saving it): taken over",
+			"port", it.cfg.Ports, "reset_at", r.Time.Format(time.RFC3339), "next_reset", it.st.NextReset.Format(time.DateOnly))
+	}
+}
+
 func (e *Enforcer) schedule(it *item) billing.Schedule {
 	return billing.Schedule{ResetDay: it.st.ResetDay, Next: it.st.NextReset}
 }

@@ -109,15 +109,20 @@ func (e *Enforcer) refreshChanged(cfg *config.Config, current map[string]*state.
 			ids = append(ids, st.ID)
 		}
 	}
+	host := false
 	if h, o := cfg.Host, e.cfg.Host; (h == nil) != (o == nil) || (h != nil && (h.Quota != o.Quota || h.Billing != o.Billing || h.ResetDay != o.ResetDay)) {
-		ids = append(ids, layout.HostID)
+		ids, host = append(ids, layout.HostID), true
 	}
 	var objs *nftread.Objects
 	var err error
 	switch {
 	case len(ids) == 0:
 		return
-	case len(ids) > maxCounterLookups:
+	case len(ids) > maxCounterLookups || host:
+		// The host's counters read alone would pass for all of them: a
+		// checkpoint skips the dump while the host's did not move since
+		// the last save (checkpointLocked), and would keep the other
+		// items' older values until the host moves again.
 		objs, err = e.nft.ReadObjects()
 	default:
 		objs, err = e.nft.ReadCounters(ids)

@@ -3,6 +3,8 @@ package enforcer
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -388,5 +390,63 @@ ports:
 	}
 	if _, _, err := srv.dial(300 * time.Millisecond); err == nil {
 		t.Error("an expired item accepted a connection after a reset")
+	}
+}
+
+// TestResetNotRepeatedAfterACrashBeforeItsSave: the enforcer dies after an
+// automatic reset reached the history but before the state file took it
+// (a SIGKILL during the apply or the save, or a save refused by a full
+// disk). The restart finds the reset due again by the old state file: the
+// history keeps one entry for the period, the state continues the period
+// that reset started (its bytes since then in it), and the next reset is a
+// month away.
+func TestResetNotRepeatedAfterACrashBeforeItsSave(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 3, 31, 23, 59, 0, 0, time.UTC)}
+	r := newRig(t, `checkpoint_interval: 1h
+timezone: UTC
+ports:
+  - ports: "443"
+    quota: 100MB
+    reset_day: 1
+`)
+	e := r.enforcer(withClock(clk))
+	start := clk.Now()
+	r.tcp(443, 200_000, 100_000)
+	r.quiesce("p443")
+	if _, err := e.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	statePath := filepath.Join(r.dir, "state", state.FileName)
+	before, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := r.counters("p443")
+
+	aprilFirst := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	clk.Set(aprilFirst)
+	e.tick()
+	if h := r.history(); len(h) != 1 || !h[0].PeriodStart.Equal(start) || h[0].InBytes != in || h[0].OutBytes != out {
+		t.Fatalf("history after the reset: %+v (counters in %d out %d)", h, in, out)
+	}
+	r.tcp(443, 50_000, 20_000) // the new period's
+	r.quiesce("p443")
+	in2, out2 := r.counters("p443")
+
+	// The crash: the state file is the one before the reset.
+	if err := os.WriteFile(statePath, before, state.FileMode); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(aprilFirst.Add(5 * time.Second))
+	e = r.enforcer(withClock(clk))
+	if h := r.history(); len(h) != 1 {
+		t.Errorf("the reset was recorded %d times: %+v", len(h), h)
+	}
+	it := statusItem(t, e, "443")
+	mayFirst := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	if !it.PeriodStart.Equal(aprilFirst) || !it.NextReset.Equal(mayFirst) ||
+		it.PeriodIn != in2-in || it.PeriodOut != out2-out {
+		t.Errorf("after the restart: period from %s (want %s), next reset %s (want %s), period in %d out %d (want %d %d)",
+			it.PeriodStart, aprilFirst, it.NextReset, mayFirst, it.PeriodIn, it.PeriodOut, in2-in, out2-out)
 	}
 }
