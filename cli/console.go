@@ -484,9 +484,6 @@ func (c *console) mainView() []string {
 	if c.st != nil {
 		head = append(head, c.st.Time.In(loc).Format("2006-01-02 15:04:05"),
 			c.p.Count(len(c.st.Items), i18n.ItemsOne, i18n.ItemsMany))
-		if c.st.Version != "" {
-			head = append(head, c.p.Sprintf(i18n.HeadEnforcer, c.st.Version))
-		}
 		blocked := 0
 		for _, it := range c.st.Items {
 			if it.Blocked != "" {
@@ -495,6 +492,10 @@ func (c *console) mainView() []string {
 		}
 		if blocked > 0 {
 			head = append(head, c.style.paint(ansiRed, c.p.Sprintf(i18n.ConsoleNBlocked, blocked)))
+		}
+		// The version last: a narrow screen cuts it, not the blocked count.
+		if c.st.Version != "" {
+			head = append(head, c.p.Sprintf(i18n.HeadEnforcer, c.st.Version))
 		}
 	}
 	lines = append(lines, c.bold(cond.Truncate(strings.Join(head, c.style.sep()), c.w, "")))

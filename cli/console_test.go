@@ -248,3 +248,21 @@ func TestConsoleNotify(t *testing.T) {
 		t.Errorf("esc did not go back:\n%s", v)
 	}
 }
+
+// TestConsoleHeadBlocked: the number of blocked items is what the head
+// line is read for; at 80 columns it stays on screen with a long enforcer
+// version (a package built from a commit: 0.0~git<date>.<hash>).
+func TestConsoleHeadBlocked(t *testing.T) {
+	for _, lc := range []struct {
+		lang i18n.Lang
+		want string
+	}{{i18n.EN, "1 blocked"}, {i18n.ZH, "1 个阻断"}} {
+		c, _ := newTestConsole(t, lc.lang, lc.lang == i18n.ZH)
+		st := consoleStatus(fixedNow.Add(2*time.Second), 1<<20)
+		st.Version = "0.0~git20261205.7b67b21"
+		c.Update(statusMsg{st: st, at: fixedNow.Add(2 * time.Second)})
+		if head, _, _ := strings.Cut(c.View(), "\n"); !strings.Contains(head, lc.want) {
+			t.Errorf("%s: head %q does not say %q", lc.lang, head, lc.want)
+		}
+	}
+}

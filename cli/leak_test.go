@@ -78,16 +78,17 @@ func errAnswer(t *testing.T, err error) answer {
 // decoder's complaint), which stay the detail of a Chinese frame.
 var (
 	verbatimRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|` + "`[^`]*`" + `|[\x21-\x7e]*/[\x21-\x7e]*|(^|[^\x21-\x7e])--?[a-z][a-z0-9.-]*|` +
-		`\bdog [a-z-]+|\bsystemctl [a-z]+ [a-z-]+|U\+[0-9A-F]{4,6}|\b[A-Za-z0-9]+_[A-Za-z0-9_]+\b`)
+		`\bdog [a-z-]+|\bsystemctl [a-z]+ [a-z-]+|U\+[0-9A-F]{4,6}|\b[A-Za-z0-9]+_[A-Za-z0-9_]+\b|\d{4}-\d\d-\d\dT[0-9:+-]+`)
 	libraryRE = regexp.MustCompile(`\b(json|gzip): [^（）：\n]*`)
 	wordRE    = regexp.MustCompile(`[A-Za-z][A-Za-z0-9_.+-]*`)
 	// allowedWords are names and values a Chinese message says as they
 	// are: programs, files, keys and config values, units, the OS's op of
-	// a path error and (the last three) entries of the hostile archives.
+	// a path error, entries of the hostile archives (sda pipe install.sh)
+	// and the script's names and values in import-legacy's report.
 	allowedWords = strings.Fields(`dog dog-enforcer port-traffic-dog port-traffic-dog.sh
 		config.yaml state.json manifest.json history.jsonl quota remark ports host Local tcp+udp sum
 		API sha256 gzip FIFO MiB GiB TiB uid gid root nftables open
-		sda pipe install.sh`)
+		sda pipe install.sh json qdisc cron single out`)
 )
 
 // osWords are the operating system's error texts.
@@ -152,6 +153,7 @@ func TestNoEnglishInChinese(t *testing.T) {
 		return p
 	}
 	none := filepath.Join(dir, "none.sock")
+	write("legacy3/traffic_data.json", `{"443":{"input":5,"output":6,"backup_time":"2026-11-14T08:00:00+08:00"}}`)
 	cfg := write("config.yaml", "ports:\n  - ports: \"443\"\n")
 	hidden := write("hidden.yaml", "ports:\n  - ports: \"443\"\n    remark: \"a\u200bb\"\n")
 	var buf bytes.Buffer
@@ -180,6 +182,8 @@ func TestNoEnglishInChinese(t *testing.T) {
 			filepath.Dir(write("legacy/config.json", `{"ports":{},"moon":1}`))}},
 		{"import-legacy, bad remark", []string{"--socket", none, "import-legacy", "--from",
 			filepath.Dir(write("legacy2/config.json", `{"ports":{"443":{"remark":"a\u0007"}}}`))}},
+		{"import-legacy, the report of a copy", []string{"--socket", none, "import-legacy", "--dry-run", "--from",
+			filepath.Dir(write("legacy3/config.json", `{"ports":{"443":{"billing_mode":"single"},"80":{"billing_mode":"single"}}}`))}},
 	}
 	for _, c := range archivetest.Hostile(valid) {
 		name := strings.NewReplacer(" ", "-", "'", "").Replace(c.Name)

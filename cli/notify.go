@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
+	"github.com/alecthomas/kong"
 	"golang.org/x/term"
 
 	"port-traffic-dog/internal/i18n"
@@ -44,7 +46,7 @@ func notifyEnv(env *Env) *notify.Env {
 
 // NotifyTelegramCmd is dog notify telegram.
 type NotifyTelegramCmd struct {
-	ChatID      string `name:"chat-id" help:"Numeric chat id of the group, channel or user (groups and channels: -100…)." placeholder:"ID"`
+	ChatID      chatID `name:"chat-id" help:"Numeric chat id of the group, channel or user (groups and channels: -100…)." placeholder:"ID"`
 	TokenFile   string `name:"token-file" type:"path" help:"File holding the bot token. Without it the token is read from a prompt or stdin, never from the command line." placeholder:"FILE"`
 	ServerName  string `name:"server-name" help:"Name of this server in every message (the instance label; default: the hostname)." placeholder:"NAME"`
 	MessageLang string `name:"message-lang" help:"Language of the messages: en or zh." placeholder:"en|zh"`
@@ -62,10 +64,25 @@ func (c *NotifyTelegramCmd) Run(g *Globals, env *Env) error {
 	if err != nil {
 		return err
 	}
-	return notify.Telegram(env.Ctx, e, notify.TelegramOptions{Paths: c.paths(), ChatID: c.ChatID, Token: token,
+	return notify.Telegram(env.Ctx, e, notify.TelegramOptions{Paths: c.paths(), ChatID: string(c.ChatID), Token: token,
 		ServerName: c.ServerName, Language: c.MessageLang, ReportEvery: c.ReportEvery, APIURL: c.APIURL,
 		ExporterAddr: c.Exporter, AlertmanagerAddr: c.AMAddress, Force: c.Force})
 }
+
+// chatID is --chat-id's value. The ids of groups and channels are
+// negative (-100…), which kong takes for a short flag in "--chat-id
+// -100123" (the form people copy from getUpdates): a number is the value.
+type chatID string
+
+func (c *chatID) Decode(ctx *kong.DecodeContext) error {
+	if t := ctx.Scan.Peek(); t.InferredType() == kong.ShortFlagToken && negativeNumber.MatchString(t.String()) {
+		*c = chatID(ctx.Scan.Pop().String())
+		return nil
+	}
+	return ctx.Scan.PopValueInto("string", (*string)(c))
+}
+
+var negativeNumber = regexp.MustCompile(`^-[0-9]+$`)
 
 // readToken reads the token from a file, a prompt without echo or stdin.
 // An empty answer keeps the configured token ("" is returned).

@@ -140,6 +140,7 @@ var errorMessages = []struct{ en, zh string }{
 	// internal/legacy: import-legacy's report lines (Describe) and messages
 	{"billing:  %s → %s", "计费：    %s → %s"},
 	{"counters: in %d, out %d bytes → in %d, out %d%s", "计数器：  入 %d、出 %d 字节 → 入 %d、出 %d%s"},
+	{"counters: in %d, out %d bytes → in %d, out %d", "计数器：  入 %d、出 %d 字节 → 入 %d、出 %d"},
 	{" (halved: the script counted every byte twice)", "（减半：脚本把每个字节算了两次）"},
 	{"use:      %s billable (%d bytes), the same under %s", "用量：    计费 %s（%d 字节），按 %s 计算相同"},
 	{"quota:    %s", "配额：    %s"},
@@ -153,6 +154,7 @@ var errorMessages = []struct{ en, zh string }{
 	{"remark:   %s", "备注：    %s"},
 	{"blocked:  yes, the quota is used up: stays blocked until the reset or a higher quota", "阻断：    是，配额已用完：在重置或提高配额之前保持阻断"},
 	{"note:     %s", "注意：    %s"},
+	{"counters from traffic_data.json (saved %s)", "计数取自 traffic_data.json（保存于 %s）"},
 	{"%q is not a rate the script accepts (a whole number and Kbps, Mbps or Gbps)", "%q 不是脚本接受的速率（整数加 Kbps、Mbps 或 Gbps）"},
 	{"%q is not a size the script accepts (a whole number and MB, GB, TB, M, G or T)", "%q 不是脚本接受的大小（整数加 MB、GB、TB、M、G 或 T）"},
 	{"%q is zero or too large", "%q 为零或太大"},

@@ -125,7 +125,7 @@ func planPort(pt Port, src Source, opts Options) (Item, error) {
 		}
 	} else if b, ok := src.Backup[pt.Key]; ok {
 		it.LegacyIn, it.LegacyOut = state.Counter{Bytes: b.In}, state.Counter{Bytes: b.Out}
-		it.Notes = append(it.Notes, "counters from traffic_data.json (saved "+b.Time+")")
+		it.Notes = append(it.Notes, fmt.Sprintf("counters from traffic_data.json (saved %s)", b.Time))
 	} else {
 		it.Notes = append(it.Notes, "no live table and no traffic_data.json entry: counters start at 0")
 	}
