@@ -275,7 +275,7 @@ func (c *ResetCmd) Run(g *Globals, env *Env) error {
 	}
 	for _, r := range resp.Resets {
 		env.P.Fprintln(env.Out, i18n.ResetDone, r.Ports, remark(r.Remark),
-			r.PeriodStart.In(time.Local).Format("2006-01-02 15:04"), units.FormatBytes(r.InBytes),
+			r.PeriodStart.In(zone(resp.Timezone)).Format("2006-01-02 15:04"), units.FormatBytes(r.InBytes),
 			units.FormatBytes(r.OutBytes), units.FormatBytes(r.Billable))
 	}
 	return nil
@@ -314,7 +314,7 @@ func (c *HistoryCmd) Run(g *Globals, env *Env) error {
 		env.P.Fprintln(env.Out, i18n.NoResets)
 		return nil
 	}
-	renderHistory(env.Out, resp.Resets, env.style())
+	renderHistory(env.Out, resp.Resets, zone(resp.Timezone), env.style())
 	return nil
 }
 

@@ -374,7 +374,7 @@ func (c *console) history(ports string, one bool) tea.Cmd {
 		var b strings.Builder
 		s := c.style
 		s.color = false
-		renderHistory(&b, resp.Resets, s)
+		renderHistory(&b, resp.Resets, zone(resp.Timezone), s)
 		return textMsg{title: title, lines: strings.Split(strings.TrimRight(b.String(), "\n"), "\n")}
 	}
 }

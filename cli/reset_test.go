@@ -36,7 +36,8 @@ func TestDogResetAndHistory(t *testing.T) {
 	p := testnet.NewPair(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(`ports:
+	if err := os.WriteFile(cfg, []byte(`timezone: Asia/Kathmandu
+ports:
   - ports: "443"
     remark: alice
     quota: 300000B
@@ -131,6 +132,9 @@ func TestDogResetAndHistory(t *testing.T) {
 	}
 	if len(h.Resets) != 1 {
 		t.Fatalf("history: %+v", h.Resets)
+	}
+	if h.Timezone != "Asia/Kathmandu" { // dog shows the times in it
+		t.Errorf("history's time zone %q, want the config's Asia/Kathmandu", h.Timezone)
 	}
 	r := h.Resets[0]
 	if r.Reason != state.ReasonManual || r.Ports != "443" || r.Remark != "alice" || r.InBytes != used.PeriodIn ||

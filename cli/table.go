@@ -285,16 +285,27 @@ func wrapJoin(parts []string, sep string, width int, indent string, cond *runewi
 // statusLocation is the enforcer's time zone, in which periods and
 // resets are shown.
 func statusLocation(st *adminapi.Status) *time.Location {
-	if st != nil && st.Timezone != "" {
-		if l, err := time.LoadLocation(st.Timezone); err == nil {
+	if st == nil {
+		return time.Local
+	}
+	return zone(st.Timezone)
+}
+
+// zone is the enforcer's time zone by name; an older enforcer's answer
+// without one, or a name this host's zone database lacks, is the local
+// zone.
+func zone(name string) *time.Location {
+	if name != "" {
+		if l, err := time.LoadLocation(name); err == nil {
 			return l
 		}
 	}
 	return time.Local
 }
 
-// renderHistory draws the reset history, one line per reset.
-func renderHistory(w io.Writer, resets []state.Reset, s tableStyle) {
+// renderHistory draws the reset history, one line per reset, its times in
+// loc (the enforcer's zone, as status shows periods).
+func renderHistory(w io.Writer, resets []state.Reset, loc *time.Location, s tableStyle) {
 	cond := s.cond()
 	l, r := cond.FillRight, cond.FillLeft
 	remarkCol := func(t string) string { return l(cond.Truncate(t, 20, "…"), 20) }
@@ -309,7 +320,7 @@ func renderHistory(w io.Writer, resets []state.Reset, s tableStyle) {
 		if rs.Reason == state.ReasonImport || rs.Reason == legacy.ReasonLegacy {
 			remark = s.p.Message(remark) // dog's words (enforcer.Import, legacy.History), not the operator's
 		}
-		line(rs.Time.In(time.Local).Format("2006-01-02 15:04"), rs.Ports, remark, s.reason(rs.Reason),
+		line(rs.Time.In(loc).Format("2006-01-02 15:04"), rs.Ports, remark, s.reason(rs.Reason),
 			units.FormatBytes(rs.InBytes), units.FormatBytes(rs.OutBytes), units.FormatBytes(rs.Billable))
 	}
 }

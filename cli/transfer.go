@@ -76,7 +76,7 @@ func (c *ExportCmd) Run(g *Globals, env *Env) error {
 		env.P.Count(len(cp.State.Items), i18n.ItemsOne, i18n.ItemsMany), env.P.Count(len(hist.Resets), i18n.HistoryOne, i18n.HistoryMany), host, c.File,
 		units.FormatBytes(uint64(buf.Len())), hex.EncodeToString(sum[:]))
 	env.P.Fprintln(env.Out, i18n.ExportedNext,
-		cp.State.SavedAt.Local().Format("2006-01-02 15:04:05"), filepath.Base(c.File))
+		cp.State.SavedAt.In(zone(cp.State.Timezone)).Format("2006-01-02 15:04:05"), filepath.Base(c.File))
 	return nil
 }
 
@@ -161,7 +161,7 @@ func (c *ImportCmd) Run(g *Globals, env *Env) error {
 	}
 	env.P.Fprintln(env.Out, verb, env.P.Count(resp.Items, i18n.ItemsOne, i18n.ItemsMany),
 		env.P.Count(resp.HistoryEntries, i18n.HistoryOne, i18n.HistoryMany), resp.SourceHost,
-		resp.Exported.Local().Format("2006-01-02 15:04:05"), resp.SourceVersion)
+		resp.Exported.In(zone(a.State.Timezone)).Format("2006-01-02 15:04:05"), resp.SourceVersion)
 	for i, n := range resp.Notes {
 		var coded *adminapi.Note
 		if len(resp.NoteCodes) == len(resp.Notes) { // else an enforcer from before codes
@@ -174,7 +174,7 @@ func (c *ImportCmd) Run(g *Globals, env *Env) error {
 			units.FormatBytes(rs.InBytes), units.FormatBytes(rs.OutBytes))
 	}
 	if resp.DryRun {
-		env.P.Fprintln(env.Out, i18n.ImportDryRunDone, a.State.SavedAt.Local().Format(time.DateTime))
+		env.P.Fprintln(env.Out, i18n.ImportDryRunDone, a.State.SavedAt.In(zone(a.State.Timezone)).Format(time.DateTime))
 	}
 	return nil
 }

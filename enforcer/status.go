@@ -35,6 +35,13 @@ func (e *Enforcer) statusItem(it *item) adminapi.Item {
 
 // History returns the reset history, of the given items (any spelling of
 // their ports) or all.
+// Timezone is the config's time zone.
+func (e *Enforcer) Timezone() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cfg.Timezone
+}
+
 func (e *Enforcer) History(ports []string) ([]state.Reset, error) {
 	var ids []string
 	for _, p := range ports {

@@ -29,6 +29,9 @@ type Backend interface {
 	Status() (*adminapi.Status, error)
 	Reset(ports []string, all bool, reason string) ([]state.Reset, error)
 	History(ports []string) ([]state.Reset, error)
+	// Timezone is the config's time zone, in which periods and resets
+	// are shown.
+	Timezone() string
 	Reload() error
 	Checkpoint() (*state.State, error)
 	// Import returns adminapi.ErrImportBusy while another import works.
@@ -189,7 +192,7 @@ func (s *server) handler() http.Handler {
 				return
 			}
 			resets, err := s.b.Reset(req.Ports, req.All, state.ReasonManual)
-			reply(w, &adminapi.ResetResponse{Resets: resets}, err)
+			reply(w, &adminapi.ResetResponse{Resets: resets, Timezone: s.b.Timezone()}, err)
 		},
 		"GET " + adminapi.PathHistory: func(w http.ResponseWriter, r *http.Request) {
 			ports, err := adminapi.ParseHistoryQuery(r.URL.RawQuery)
@@ -198,7 +201,7 @@ func (s *server) handler() http.Handler {
 				return
 			}
 			resets, err := s.b.History(ports)
-			reply(w, &adminapi.HistoryResponse{Resets: resets}, err)
+			reply(w, &adminapi.HistoryResponse{Resets: resets, Timezone: s.b.Timezone()}, err)
 		},
 		"POST " + adminapi.PathReload: func(w http.ResponseWriter, r *http.Request) {
 			reply(w, struct{}{}, s.b.Reload())

@@ -93,11 +93,16 @@ type ResetRequest struct {
 // ResetResponse lists the history entries the reset wrote.
 type ResetResponse struct {
 	Resets []state.Reset `json:"resets"`
+	// Timezone is the enforcer's time zone (as Status.Timezone), in
+	// which dog shows the times; an older enforcer leaves it out, and dog
+	// then uses its own.
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // HistoryResponse is the answer of GET /v1/history[?ports=…].
 type HistoryResponse struct {
-	Resets []state.Reset `json:"resets"`
+	Resets   []state.Reset `json:"resets"`
+	Timezone string        `json:"timezone,omitempty"` // as ResetResponse's
 }
 
 // CheckpointResponse is the answer of POST /v1/checkpoint: the state just
