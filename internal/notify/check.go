@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-runewidth"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -426,6 +427,10 @@ func Report(ctx context.Context, e *Env, o ClientOptions) error {
 	return nil
 }
 
+// label pads a label of dog notify status to 22 screen columns: %-22s
+// counts characters, and a Chinese one takes two columns.
+func label(s string) string { return runewidth.FillRight(s, 22) }
+
 // Status is dog notify status: what is configured, never the token.
 func Status(ctx context.Context, e *Env, p Paths) error {
 	m := e.Msg
@@ -441,35 +446,35 @@ func Status(ctx context.Context, e *Env, p Paths) error {
 		fmt.Fprintf(w, m.StatusForeignAM+"\n", p.AlertmanagerConfig)
 	}
 	if a := cur.am; a != nil {
-		fmt.Fprintf(w, "%-22s %s\n", m.LabelAMConfig, p.AlertmanagerConfig)
-		fmt.Fprintf(w, "%-22s %d\n", m.LabelChat, a.ChatID)
+		fmt.Fprintf(w, "%s %s\n", label(m.LabelAMConfig), p.AlertmanagerConfig)
+		fmt.Fprintf(w, "%s %d\n", label(m.LabelChat), a.ChatID)
 		if a.TokenFile != "" {
-			fmt.Fprintf(w, "%-22s "+m.TokenSetFile+"\n", m.LabelToken, a.TokenFile)
+			fmt.Fprintf(w, "%s "+m.TokenSetFile+"\n", label(m.LabelToken), a.TokenFile)
 		} else {
-			fmt.Fprintf(w, "%-22s "+m.TokenSetInline+"\n", m.LabelToken, p.AlertmanagerConfig)
+			fmt.Fprintf(w, "%s "+m.TokenSetInline+"\n", label(m.LabelToken), p.AlertmanagerConfig)
 		}
-		fmt.Fprintf(w, "%-22s %s\n", m.LabelLanguage, a.Language)
+		fmt.Fprintf(w, "%s %s\n", label(m.LabelLanguage), a.Language)
 		if a.ReportOff {
-			fmt.Fprintf(w, "%-22s %s\n", m.LabelReport, m.Off)
+			fmt.Fprintf(w, "%s %s\n", label(m.LabelReport), m.Off)
 		} else {
-			fmt.Fprintf(w, "%-22s %s\n", m.LabelReport, model.Duration(a.ReportEvery))
+			fmt.Fprintf(w, "%s %s\n", label(m.LabelReport), model.Duration(a.ReportEvery))
 		}
-		fmt.Fprintf(w, "%-22s %s\n", m.LabelAPI, a.APIURL)
+		fmt.Fprintf(w, "%s %s\n", label(m.LabelAPI), a.APIURL)
 		if a.Email != nil {
-			fmt.Fprintf(w, "%-22s %s → %s (%s)\n", m.LabelEmail, a.Email.From, a.Email.To, a.Email.Smarthost)
+			fmt.Fprintf(w, "%s %s → %s (%s)\n", label(m.LabelEmail), a.Email.From, a.Email.To, a.Email.Smarthost)
 		} else {
-			fmt.Fprintf(w, "%-22s %s\n", m.LabelEmail, m.Off)
+			fmt.Fprintf(w, "%s %s\n", label(m.LabelEmail), m.Off)
 		}
 	}
-	fmt.Fprintf(w, "%-22s %s\n", m.LabelPromConfig, p.PrometheusConfig)
+	fmt.Fprintf(w, "%s %s\n", label(m.LabelPromConfig), p.PrometheusConfig)
 	if cur.prom.ServerName != "" {
-		fmt.Fprintf(w, "%-22s %s\n", m.LabelServer, cur.prom.ServerName)
-		fmt.Fprintf(w, "%-22s %s\n", m.LabelExporter, cur.prom.ExporterAddr)
+		fmt.Fprintf(w, "%s %s\n", label(m.LabelServer), cur.prom.ServerName)
+		fmt.Fprintf(w, "%s %s\n", label(m.LabelExporter), cur.prom.ExporterAddr)
 	} else {
-		fmt.Fprintf(w, "%-22s %s\n", m.LabelServer, m.NoScrapeJob)
+		fmt.Fprintf(w, "%s %s\n", label(m.LabelServer), m.NoScrapeJob)
 	}
-	fmt.Fprintf(w, "%-22s %s\n", m.LabelRules, p.RulesFile())
-	fmt.Fprintf(w, "%-22s %s\n", m.LabelAMTarget, orDefault(cur.prom.AlertmanagerAddr, m.ExistingTarget))
+	fmt.Fprintf(w, "%s %s\n", label(m.LabelRules), p.RulesFile())
+	fmt.Fprintf(w, "%s %s\n", label(m.LabelAMTarget), orDefault(cur.prom.AlertmanagerAddr, m.ExistingTarget))
 	if cur.am == nil {
 		return fmt.Errorf(m.NotConfigured, p.AlertmanagerConfig)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattn/go-runewidth"
+
 	"port-traffic-dog/internal/testutil"
 )
 
@@ -160,6 +162,23 @@ func TestTelegramSetup(t *testing.T) {
 	}
 	if strings.Contains(status.String()+h.out.String(), "secret_Token") {
 		t.Error("the token is in the output")
+	}
+	// In Chinese too the values line up: a label is padded by screen
+	// columns (two a Chinese character), not by characters.
+	var zh bytes.Buffer
+	if err := Status(context.Background(), &Env{Out: &zh, Msg: MessagesFor("zh"), Now: time.Now}, h.paths); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(zh.String()), "\n")
+	if len(lines) < 10 {
+		t.Fatalf("zh status:\n%s", zh.String())
+	}
+	for _, l := range lines {
+		label := runewidth.Truncate(l, 22, "")
+		if runewidth.StringWidth(label) != 22 || len(l) < len(label)+2 || l[len(label)] != ' ' || l[len(label)+1] == ' ' {
+			t.Errorf("zh status: a value does not start at column 24 (%q):\n%s", l, zh.String())
+			break
+		}
 	}
 }
 
