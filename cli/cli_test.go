@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattn/go-runewidth"
+
 	"port-traffic-dog/enforcer"
 	"port-traffic-dog/enforcer/admin"
 	"port-traffic-dog/internal/adminapi"
@@ -322,6 +324,17 @@ func TestCLITour(t *testing.T) {
 	zh, _, _ = h.dog(Env{}, "--lang", "zh", "history")
 	golden(t, "history-zh.golden", zh)
 	golden(t, "history.json.golden", h.ok("history", "--json"))
+	// On a terminal narrower than its line, each reset takes two lines and
+	// nothing falls off the screen.
+	for _, lang := range []string{"en", "zh"} {
+		narrow, _, _ := h.dog(Env{Width: 80}, "--lang", lang, "history")
+		golden(t, "history-80-"+lang+".golden", narrow)
+		for _, l := range strings.Split(narrow, "\n") {
+			if runewidth.StringWidth(l) > 80 {
+				t.Errorf("history at 80 columns (%s): a line of %d columns: %q", lang, runewidth.StringWidth(l), l)
+			}
+		}
+	}
 	if st := h.ok("status", "--json"); strings.Contains(st, `"blocked": "quota"`) {
 		t.Errorf("8080 still blocked after the reset:\n%s", st)
 	}

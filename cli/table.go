@@ -303,13 +303,23 @@ func zone(name string) *time.Location {
 	return time.Local
 }
 
-// renderHistory draws the reset history, one line per reset, its times in
-// loc (the enforcer's zone, as status shows periods).
+// historyWidth is the width of renderHistory's one-line layout.
+const historyWidth = 100
+
+// renderHistory draws the reset history, its times in loc (the enforcer's
+// zone, as status shows periods): one line per reset, or, on a terminal
+// narrower than that line, two: what was reset, then its bytes, so that no
+// column falls off the screen.
 func renderHistory(w io.Writer, resets []state.Reset, loc *time.Location, s tableStyle) {
 	cond := s.cond()
 	l, r := cond.FillRight, cond.FillLeft
 	remarkCol := func(t string) string { return l(cond.Truncate(t, 20, "…"), 20) }
+	narrow := s.width > 0 && s.width < historyWidth
 	line := func(cells ...string) {
+		if narrow {
+			fmt.Fprintln(w, strings.TrimRight(strings.Join([]string{l(cells[0], 16), l(cells[1], 16), l(cells[3], 6), cells[2]}, "  "), " "))
+			return
+		}
 		fmt.Fprintln(w, strings.Join([]string{l(cells[0], 16), l(cells[1], 16), remarkCol(cells[2]), l(cells[3], 6),
 			r(cells[4], 10), r(cells[5], 10), r(cells[6], 10)}, "  "))
 	}
@@ -320,8 +330,14 @@ func renderHistory(w io.Writer, resets []state.Reset, loc *time.Location, s tabl
 		if rs.Reason == state.ReasonImport || rs.Reason == legacy.ReasonLegacy {
 			remark = s.p.Message(remark) // dog's words (enforcer.Import, legacy.History), not the operator's
 		}
-		line(rs.Time.In(loc).Format("2006-01-02 15:04"), rs.Ports, remark, s.reason(rs.Reason),
-			units.FormatBytes(rs.InBytes), units.FormatBytes(rs.OutBytes), units.FormatBytes(rs.Billable))
+		in, out, billable := units.FormatBytes(rs.InBytes), units.FormatBytes(rs.OutBytes), units.FormatBytes(rs.Billable)
+		if narrow {
+			remark = cond.Truncate(remark, max(s.width-16-16-6-3*2, 8), "…")
+		}
+		line(rs.Time.In(loc).Format("2006-01-02 15:04"), rs.Ports, remark, s.reason(rs.Reason), in, out, billable)
+		if narrow {
+			fmt.Fprintln(w, "  "+s.p.Sprintf(i18n.HistoryBytes, in, out, billable))
+		}
 	}
 }
 

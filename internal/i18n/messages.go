@@ -61,6 +61,7 @@ const (
 	ReasonImport
 	ReasonLegacy
 	NoResets
+	HistoryBytes
 	ResetWhich
 	ResetDone
 
@@ -402,6 +403,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	ReasonImport: {"import", "导入"},
 	ReasonLegacy: {"legacy", "旧脚本"},
 	NoResets:     {"no resets yet", "尚无重置记录"},
+	HistoryBytes: {"in %s, out %s, billable %s", "入 %s，出 %s，计费 %s"},
 	ResetWhich:   {"name the items to reset, or --all", "请指定要重置的条目，或使用 --all"},
 	ResetDone:    {"reset %s%s: period since %s: in %s, out %s, billable %s", "已重置 %s%s：自 %s 起的周期：入 %s，出 %s，计费 %s"},
 
