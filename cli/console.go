@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -624,7 +623,7 @@ func (c *console) bar(it adminapi.Item, width int) (string, string) {
 	if it.Quota == 0 {
 		return strings.Repeat(" ", width), "-"
 	}
-	return c.style.quotaBar(it.Billable, it.Quota, width), fmt.Sprintf("%.0f%%", float64(it.Billable)/float64(it.Quota)*100)
+	return c.style.quotaBar(it.Billable, it.Quota, width), usePercent(it.Billable, it.Quota)
 }
 
 // state is the one word the table has room for: blocked, expired,

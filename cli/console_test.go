@@ -266,3 +266,21 @@ func TestConsoleHeadBlocked(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleSmallUse: a use that rounds to 0 % but is not says "<1%" in
+// the console as in status, next to the bar's one cell.
+func TestConsoleSmallUse(t *testing.T) {
+	c, _ := newTestConsole(t, i18n.EN, false)
+	st := consoleStatus(fixedNow.Add(2*time.Second), 1<<20)
+	st.Items[0].Billable = 1 << 30 // of 500 GiB: 0.2 %
+	c.Update(statusMsg{st: st, at: fixedNow.Add(2 * time.Second)})
+	for _, l := range strings.Split(c.View(), "\n") {
+		if strings.Contains(l, "alice") {
+			if !strings.Contains(l, "<1%") || strings.Contains(l, " 0%") {
+				t.Errorf("443's row: %q", l)
+			}
+			return
+		}
+	}
+	t.Errorf("no row for 443:\n%s", c.View())
+}

@@ -165,15 +165,21 @@ func (s tableStyle) row(b *strings.Builder, it adminapi.Item, col columns, loc *
 	}
 }
 
+// usePercent is the share of the quota used, "<1%" for a use that rounds
+// to 0 but is not (the bar shows it as a cell).
+func usePercent(billable, quota uint64) string {
+	pct := float64(billable) / float64(quota) * 100
+	if pct > 0 && pct < 1 {
+		return "<1%"
+	}
+	return fmt.Sprintf("%.0f%%", pct)
+}
+
 func (s tableStyle) quotaCell(it adminapi.Item, col columns, cond *runewidth.Condition) string {
 	if it.Quota == 0 {
 		return cond.FillRight(s.p.Sprintf(i18n.NoQuota), col.quota)
 	}
-	pct := float64(it.Billable) / float64(it.Quota) * 100
-	p := fmt.Sprintf("%3.0f%%", pct)
-	if pct > 0 && pct < 1 {
-		p = " <1%"
-	}
+	p := cond.FillLeft(usePercent(it.Billable, it.Quota), 4)
 	text := s.p.Sprintf(i18n.QuotaOf, p, units.FormatBytes(it.Quota))
 	if col.bar == 0 {
 		text = p + " " + units.FormatBytes(it.Quota) // narrow: every column counts
