@@ -177,6 +177,9 @@ func TestEnforcerErrors(t *testing.T) {
 	}{
 		{http.StatusUnprocessableEntity, answer(adminapi.NewError(adminapi.CodeNoSuchItem, nil, "9999")), []string{"reset", "9999"},
 			`no item "9999" is configured`, `没有配置条目 "9999"`},
+		{http.StatusUnprocessableEntity, answer(adminapi.NewError(adminapi.CodeInItem, nil, "5005", "5005", "5000-5100")), []string{"reset", "5005"},
+			`no item "5005" is configured; port 5005 belongs to item "5000-5100" (name an item by all its ports)`,
+			`没有配置条目 "5005"；端口 5005 属于条目 "5000-5100"（请用条目的全部端口来指定它）`},
 		{http.StatusForbidden, answer(adminapi.NewError(adminapi.CodeForbiddenRoot, nil, "1000")), []string{"history"},
 			"permission denied: the admin API is for root only; you are uid 1000", "拒绝访问：管理 API 只对 root 开放；你的 uid 是 1000"},
 		{http.StatusBadRequest, answer(adminapi.NewError(adminapi.CodeBadRequest, errors.New(`ports[0]: range "80-20" is reversed (write 20-80)`))), []string{"reset", "80-20"},

@@ -6,6 +6,7 @@ import (
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/billing"
 	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/portspec"
 	"port-traffic-dog/internal/state"
 )
 
@@ -75,6 +76,14 @@ func (e *Enforcer) find(ports string) (*item, error) {
 	for _, it := range e.items {
 		if it.st.ID == id {
 			return it, nil
+		}
+	}
+	// A port of a range or group: say whose it is.
+	if spec, err := portspec.Parse(ports); err == nil {
+		for _, it := range e.items {
+			if r, ok := it.cfg.Spec.Overlap(spec); ok {
+				return nil, adminapi.NewError(adminapi.CodeInItem, nil, ports, r.String(), it.cfg.Ports)
+			}
 		}
 	}
 	return nil, adminapi.NewError(adminapi.CodeNoSuchItem, nil, ports)

@@ -2,9 +2,11 @@ package enforcer
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -448,5 +450,26 @@ ports:
 		it.PeriodIn != in2-in || it.PeriodOut != out2-out {
 		t.Errorf("after the restart: period from %s (want %s), next reset %s (want %s), period in %d out %d (want %d %d)",
 			it.PeriodStart, aprilFirst, it.NextReset, mayFirst, it.PeriodIn, it.PeriodOut, in2-in, out2-out)
+	}
+}
+
+// TestResetOfAPortOfARange: a port of a range or group item is not an
+// item; the refusal names the item it belongs to, and resets nothing.
+func TestResetOfAPortOfARange(t *testing.T) {
+	r := newRig(t, "ports:\n  - ports: \"5000-5100\"\n  - ports: \"443,8443\"\n")
+	e := r.enforcer()
+	r.run(e)
+	for _, c := range []struct{ ports, port, item string }{{"5005", "5005", "5000-5100"}, {"8443", "8443", "443,8443"}} {
+		_, err := e.Reset([]string{c.ports}, false, state.ReasonManual)
+		var ce *adminapi.CodedError
+		if !errors.As(err, &ce) || ce.Code != adminapi.CodeInItem || !slices.Equal(ce.Args, []string{c.ports, c.port, c.item}) {
+			t.Errorf("reset %s: %v (%+v)", c.ports, err, ce)
+		}
+	}
+	if h := r.history(); len(h) != 0 {
+		t.Errorf("history after refused resets: %+v", h)
+	}
+	if _, err := e.Reset([]string{"9999"}, false, state.ReasonManual); err == nil || !strings.Contains(err.Error(), `no item "9999" is configured`) {
+		t.Errorf("reset 9999: %v", err)
 	}
 }

@@ -27,6 +27,7 @@ const (
 	CodeImportBusy     Code = "import_busy"
 
 	CodeNoSuchItem     Code = "no_such_item"
+	CodeInItem         Code = "in_item"
 	CodeNothingToReset Code = "nothing_to_reset"
 	CodeResetPending   Code = "reset_pending"
 	CodeResetNotSaved  Code = "reset_not_saved"
@@ -81,6 +82,7 @@ var formats = map[Code]string{
 	CodeImportBusy:     "another import is at work; try again when it is done",
 
 	CodeNoSuchItem:     "no item %q is configured",
+	CodeInItem:         "no item %q is configured; port %s belongs to item %q (name an item by all its ports)",
 	CodeNothingToReset: "nothing to reset: name items by their ports, or use --all",
 	CodeResetPending:   "the reset accepted, but the kernel did not take it yet (%w); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it",
 	CodeResetNotSaved:  "the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %w",

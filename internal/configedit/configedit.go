@@ -275,6 +275,15 @@ func (d *doc) find(spec portspec.Spec, ports string) (*itemSpan, error) {
 			return &spans[i], nil
 		}
 	}
+	// A port of a range or group: say whose it is.
+	for i := range spans {
+		if s, ok := specOf(spans[i].node); ok {
+			if r, ok := s.Overlap(spec); ok {
+				return nil, fmt.Errorf("%w: %q is not configured; port %s belongs to item %q (name an item by all its ports)",
+					ErrNotFound, ports, r, s)
+			}
+		}
+	}
 	return nil, fmt.Errorf("%w: %q is not configured", ErrNotFound, ports)
 }
 

@@ -130,6 +130,19 @@ func TestSetChangesOnlyTheKeysLines(t *testing.T) {
 	if _, err := SetFields([]byte(commented), "9999", []Field{{"quota", "1GB"}}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("set on a missing item: %v", err)
 	}
+	// A port of a range, or one port of a group: the error names the item.
+	for _, c := range []struct{ ports, want string }{
+		{"10050", `"10050" is not configured; port 10050 belongs to item "10000-10100"`},
+		{"80", `"80" is not configured; port 80 belongs to item "80,443"`},
+	} {
+		_, err := SetFields([]byte(commented), c.ports, []Field{{"quota", "1GB"}})
+		if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("set on %s: %v", c.ports, err)
+		}
+		if _, err := RemoveItem([]byte(commented), c.ports); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("rm %s: %v", c.ports, err)
+		}
+	}
 	if _, err := SetFields([]byte(commented), "8080", []Field{{"ports", "8081"}}); err == nil {
 		t.Error("changing ports was accepted")
 	}

@@ -18,6 +18,7 @@ var apiMessages = map[adminapi.Code]Key{
 	adminapi.CodeRootOnly:         APIRootOnly,
 	adminapi.CodeImportBusy:       APIImportBusy,
 	adminapi.CodeNoSuchItem:       APINoSuchItem,
+	adminapi.CodeInItem:           APIInItem,
 	adminapi.CodeNothingToReset:   APINothingToReset,
 	adminapi.CodeResetPending:     APIResetPending,
 	adminapi.CodeResetNotSaved:    APIResetNotSaved,

@@ -90,6 +90,7 @@ var errorMessages = []struct{ en, zh string }{
 	{"no such item", "没有这个条目"},
 	{"%w: %q is already configured", "%v：%q 已经配置过了"},
 	{"%w: %q is not configured", "%v：%q 没有配置"},
+	{"%w: %q is not configured; port %s belongs to item %q (name an item by all its ports)", "%v：%q 没有配置；端口 %s 属于条目 %q（请用条目的全部端口来指定它）"},
 	{"the file's top level is not a mapping of settings", "文件的顶层不是设置项的映射"},
 	{"the ports of an item are its identity: remove it and add the new ports instead", "端口是条目的标识：请删除它，再添加新的端口"},
 	{"line %d: %s is not a one-line value; edit it by hand", "第 %d 行：%s 不是单行的值；请手工编辑"},

@@ -283,6 +283,7 @@ const (
 	APIRootOnly
 	APIImportBusy
 	APINoSuchItem
+	APIInItem
 	APINothingToReset
 	APIResetPending
 	APIResetNotSaved
@@ -611,6 +612,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	APIRootOnly:          {"permission denied: %s %s replaces the configuration, which only root may change; you are uid %s (run it as root)", "拒绝访问：%s %s 会替换配置，只有 root 可以修改配置；你的 uid 是 %s（请以 root 身份运行）"},
 	APIImportBusy:        {"another import is at work; try again when it is done", "另一个导入正在进行；请等它完成后再试"},
 	APINoSuchItem:        {"no item %q is configured", "没有配置条目 %q"},
+	APIInItem:            {"no item %q is configured; port %s belongs to item %q (name an item by all its ports)", "没有配置条目 %q；端口 %s 属于条目 %q（请用条目的全部端口来指定它）"},
 	APINothingToReset:    {"nothing to reset: name items by their ports, or use --all", "没有要重置的：请用端口指定条目，或使用 --all"},
 	APIResetPending:      {"the reset accepted, but the kernel did not take it yet (%v); the enforcer retries until it does (metric port_traffic_dog_enforcer_synced), do not repeat it", "重置已接受，但内核还没有生效（%v）；执行器会一直重试直到生效（指标 port_traffic_dog_enforcer_synced），不要重复操作"},
 	APIResetNotSaved:     {"the reset is in force in the kernel, but saving it failed (retried at every checkpoint): %v", "重置已在内核中生效，但保存失败（每个检查点都会重试）：%v"},
