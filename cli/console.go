@@ -322,11 +322,11 @@ func (c *console) textKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case "up", "k":
 		c.textTop = max(c.textTop-1, 0)
 	case "down", "j":
-		c.textTop = max(min(c.textTop+1, len(c.lines)-page), 0)
+		c.textTop = max(min(c.textTop+1, len(c.wrapAll(c.lines))-page), 0)
 	case "pgup":
 		c.textTop = max(c.textTop-page, 0)
 	case "pgdown", " ":
-		c.textTop = max(min(c.textTop+page, len(c.lines)-page), 0)
+		c.textTop = max(min(c.textTop+page, len(c.wrapAll(c.lines))-page), 0)
 	}
 	return c, nil
 }
@@ -395,7 +395,9 @@ func (c *console) View() string {
 		lines = append(lines, "", c.bold(c.p.Sprintf(i18n.ConsoleConfirmKeys)))
 	case screenText:
 		page := max(c.h-4, 1)
-		body := c.lines[min(c.textTop, len(c.lines)):]
+		// Wrapped, not cut: an error's end is often what says what to do.
+		all := c.wrapAll(c.lines)
+		body := all[min(c.textTop, len(all)):]
 		if len(body) > page {
 			body = body[:page]
 		}

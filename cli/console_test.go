@@ -284,3 +284,15 @@ func TestConsoleSmallUse(t *testing.T) {
 	}
 	t.Errorf("no row for 443:\n%s", c.View())
 }
+
+// TestConsoleTextWraps: a text screen wraps a long line (an error whose
+// end says what to do) instead of cutting it at the screen's edge.
+func TestConsoleTextWraps(t *testing.T) {
+	c, _ := newTestConsole(t, i18n.EN, false)
+	c.Update(textMsg{title: "Notifications", lines: []string{"dog: " + strings.Repeat("the configuration is not there ", 4) + "run `dog notify telegram` first"}})
+	v := c.View()
+	if !strings.Contains(strings.Join(strings.Fields(v), " "), "run `dog notify telegram` first") {
+		t.Errorf("the line's end is cut:\n%s", v)
+	}
+	screenFits(t, "text", v, false)
+}
