@@ -33,8 +33,6 @@ func (e *Enforcer) statusItem(it *item) adminapi.Item {
 	return adminapi.ItemOf(&it.st, it.expired)
 }
 
-// History returns the reset history, of the given items (any spelling of
-// their ports) or all.
 // Timezone is the config's time zone.
 func (e *Enforcer) Timezone() string {
 	e.mu.Lock()
@@ -42,6 +40,8 @@ func (e *Enforcer) Timezone() string {
 	return e.cfg.Timezone
 }
 
+// History returns the reset history, of the given items (any spelling of
+// their ports) or all.
 func (e *Enforcer) History(ports []string) ([]state.Reset, error) {
 	var ids []string
 	for _, p := range ports {
