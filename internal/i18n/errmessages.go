@@ -57,6 +57,7 @@ var errorMessages = []struct{ en, zh string }{
 	{"an expiry date", "到期日"},
 	{"option %q is not key=value (in --port %q)", "选项 %q 不是 key=value 形式（在 --port %q 中）"},
 	{"bad %%-escape in %q", "%q 中的 %% 转义有误"},
+	{"and %d more problems", "另有 %d 个问题未列出"},
 
 	{"%w; a remark is one line", "%v；备注只能是一行"},
 	{"%q is not auto, true or false", "%q 不是 auto、true 或 false"},
