@@ -3,9 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +62,51 @@ func TestCheckConfigEveryProblem(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
 	if code != 1 || len(lines) != 51 || lines[50] != many+": and 950 more problems" {
 		t.Errorf("exit %d, %d lines, last %q", code, len(lines), lines[len(lines)-1])
+	}
+}
+
+// TestCheckConfigJSON: with --json, an invalid config is a JSON object on
+// standard output too, listing every problem by its parts (English in any
+// language), with a non-zero exit; a valid one says "valid": true besides
+// what it said before.
+func TestCheckConfigJSON(t *testing.T) {
+	bad := writeConfig(t, "ports:\n  - ports: 80-20\n  - ports: \"443\"\n    quota: 10XB\n")
+	out, _, code := checkConfig(t, "zh", "--json", bad)
+	var got struct {
+		File   string `json:"file"`
+		Valid  *bool  `json:"valid"`
+		Errors []struct {
+			Source, Item, Field, Message string
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 {
+		t.Fatalf("exit %d, %v:\n%s", code, err, out)
+	}
+	if got.File != bad || got.Valid == nil || *got.Valid || len(got.Errors) != 2 ||
+		got.Errors[0].Source != bad+":2" || got.Errors[0].Item != "80-20" || got.Errors[0].Field != "ports" ||
+		got.Errors[0].Message != `range "80-20" is reversed (write 20-80)` ||
+		got.Errors[1].Source != bad+":4" || got.Errors[1].Item != "443" || got.Errors[1].Field != "quota" {
+		t.Errorf("invalid config:\n%s", out)
+	}
+	// A file that cannot be read is a problem without a place.
+	out, _, code = checkConfig(t, "en", "--json", bad+".none")
+	if code != 1 || !strings.Contains(out, `"valid": false`) || !strings.Contains(out, `"message": "read config: open `) {
+		t.Errorf("missing file: exit %d\n%s", code, out)
+	}
+	// --port flags' problems as the file's.
+	good := writeConfig(t, "ports:\n  - ports: \"443\"\n    quota: 1TB\n")
+	out, _, code = checkConfig(t, "en", "--json", good, "--port", "443")
+	if code != 1 || !strings.Contains(out, `"source": "--port #1"`) || !strings.Contains(out, `"field": "ports"`) {
+		t.Errorf("bad --port: exit %d\n%s", code, out)
+	}
+
+	out, _, code = checkConfig(t, "en", "--json", good)
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(out), &fields); err != nil || code != 0 {
+		t.Fatalf("valid config: exit %d, %v:\n%s", code, err, out)
+	}
+	want := map[string]any{"file": good, "valid": true, "items": 1.0, "quotas": 1.0, "limits": 0.0, "timezone": "Local"}
+	if !reflect.DeepEqual(fields, want) {
+		t.Errorf("valid config: %v, want %v", fields, want)
 	}
 }
