@@ -110,3 +110,23 @@ func TestCheckConfigJSON(t *testing.T) {
 		t.Errorf("valid config: %v, want %v", fields, want)
 	}
 }
+
+// TestCheckConfigExpired: check-config warns of an item already past its
+// expiry date (blocked as soon as the enforcer applies it), in both
+// languages and in --json.
+func TestCheckConfigExpired(t *testing.T) {
+	cfg := writeConfig(t, "timezone: UTC\nports:\n  - ports: \"443\"\n    expires: 2020-01-31\n  - ports: \"80\"\n    expires: 2999-01-01\n")
+	for lang, want := range map[string]string{
+		"en": "warning: " + cfg + `:3: item "443": expired on 2020-01-31`,
+		"zh": "警告：" + cfg + `:3：条目 "443"：已于 2020-01-31 到期`,
+	} {
+		out, errOut, code := checkConfig(t, lang, cfg)
+		if code != 0 || out == "" || !strings.HasPrefix(errOut, want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%s: exit %d\n%s%s\nwant %q", lang, code, out, errOut, want)
+		}
+	}
+	out, _, _ := checkConfig(t, "zh", "--json", cfg)
+	if !strings.Contains(out, `"warnings": [`+"\n"+`    "`+cfg+`:3: item \"443\": expired on 2020-01-31`) {
+		t.Errorf("--json:\n%s", out)
+	}
+}

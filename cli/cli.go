@@ -261,7 +261,7 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 			limits++
 		}
 	}
-	warnings := cfg.Warnings() // internal/config's English, translated below
+	warnings := cfg.Warnings(env.Now()) // internal/config's English, translated below
 	uncounted := forwardsUncounted(cfg, env.NetNS)
 	if c.JSON {
 		if uncounted {

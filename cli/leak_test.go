@@ -177,6 +177,7 @@ func TestNoEnglishInChinese(t *testing.T) {
 		{"check-config, no file", []string{"check-config", filepath.Join(dir, "nothing.yaml")}},
 		{"check-config, a warning", []string{"check-config", hidden}},
 		{"check-config, every problem, the rest counted", []string{"check-config", broken}},
+		{"check-config, an expired item", []string{"check-config", write("expired.yaml", "ports:\n  - ports: \"443\"\n    expires: 2020-01-31\n")}},
 		{"add, config dir a file", []string{"--socket", none, "--config", filepath.Join(cfg, "x.yaml"), "add", "80"}},
 		{"notify status, unclosed block", []string{"notify", "status", "--alertmanager-config", filepath.Join(dir, "am.yml"),
 			"--prometheus-config", write("prom.yml", "global: {}\n# BEGIN port-traffic-dog:scrape\n")}},

@@ -288,7 +288,7 @@ func TestHiddenCharactersInRemarks(t *testing.T) {
 			t.Errorf("existing remark with %U: %v", []rune(r)[0], err)
 			continue
 		}
-		if w := cfg.Warnings(); len(w) != 1 || !strings.Contains(w[0], `c.yaml:2: item "443": remark contains`) {
+		if w := cfg.Warnings(time.Now()); len(w) != 1 || !strings.Contains(w[0], `c.yaml:2: item "443": remark contains`) {
 			t.Errorf("warnings for %U: %q", []rune(r)[0], w)
 		}
 	}
@@ -417,6 +417,26 @@ func TestPortFlagEveryError(t *testing.T) {
 	for i := range want {
 		if !strings.HasPrefix(got[i], want[i]) {
 			t.Errorf("error %d: %q\nwant %q...", i, got[i], want[i])
+		}
+	}
+}
+
+// TestExpiredWarning: an item whose expiry date has come is valid (it is
+// blocked), but a warning names it and the date, from 00:00 of that day in
+// the config's time zone.
+func TestExpiredWarning(t *testing.T) {
+	cfg, err := Parse([]byte("timezone: Asia/Shanghai\nports:\n  - ports: \"443\"\n    expires: 2026-03-01\n  - ports: \"80\"\n"), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	midnight := time.Date(2026, 3, 1, 0, 0, 0, 0, cfg.Location)
+	if w := cfg.Warnings(midnight.Add(-time.Second)); len(w) != 0 {
+		t.Errorf("before the date: %q", w)
+	}
+	for _, now := range []time.Time{midnight, midnight.AddDate(1, 0, 0)} {
+		w := cfg.Warnings(now)
+		if len(w) != 1 || !strings.HasPrefix(w[0], `c.yaml:3: item "443": expired on 2026-03-01`) {
+			t.Errorf("at %v: %q", now, w)
 		}
 	}
 }

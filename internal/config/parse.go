@@ -687,14 +687,20 @@ func CheckNewRemark(s string) error {
 }
 
 // Warnings name what the config holds that new edits refuse but loading
-// still takes (so an upgrade keeps every enforcer running).
-func (c *Config) Warnings() []string {
+// still takes (so an upgrade keeps every enforcer running), and the items
+// whose expiry date has come by now: valid, but blocked at once, which an
+// operator who typed the wrong year should hear of.
+func (c *Config) Warnings(now time.Time) []string {
 	var out []string
 	for i := range c.Items {
 		it := &c.Items[i]
 		if r, ok := Hidden(it.Remark); ok {
 			out = append(out, fmt.Sprintf("%s: item %q: remark contains %U, an invisible character that can reorder or hide text; remove it (dog set %s --remark ...)",
 				it.Source(), it.Ports, r, it.Ports))
+		}
+		if !it.Expires.IsZero() && !now.Before(it.Expires.In(c.Location)) {
+			out = append(out, fmt.Sprintf("%s: item %q: expired on %s, so its traffic is blocked; if it should not be, change or remove the date (dog set %s --expires ...)",
+				it.Source(), it.Ports, it.Expires, it.Ports))
 		}
 	}
 	return out
