@@ -182,15 +182,49 @@ type CheckConfigCmd struct {
 	JSON bool     `name:"json" help:"Print the result as JSON."`
 }
 
-// checkResult is check-config's --json answer.
+// checkResult is check-config's --json answer for a valid config.
 type checkResult struct {
 	File      string   `json:"file"`
+	Valid     bool     `json:"valid"`
 	Items     int      `json:"items"`
 	Quotas    int      `json:"quotas"`
 	Limits    int      `json:"limits"`
 	Timezone  string   `json:"timezone"`
 	HostQuota uint64   `json:"host_quota,omitempty"`
 	Warnings  []string `json:"warnings,omitempty"`
+}
+
+// checkFailure is check-config's --json answer for an invalid config (or
+// one it cannot read), so that scripts read a verdict either way.
+type checkFailure struct {
+	File   string         `json:"file"`
+	Valid  bool           `json:"valid"`
+	Errors []checkProblem `json:"errors"`
+}
+
+// checkProblem is one problem of a config by the parts of a config.Error;
+// another error (the file cannot be read) has its message only.
+type checkProblem struct {
+	Source  string `json:"source,omitempty"`
+	Item    string `json:"item,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// problemsOf lists the problems err joins (config.Parse joins one error
+// per problem).
+func problemsOf(err error) []checkProblem {
+	switch e := err.(type) { //nolint:errorlint // the joined list itself, not what a frame wraps
+	case interface{ Unwrap() []error }:
+		var out []checkProblem
+		for _, err := range e.Unwrap() {
+			out = append(out, problemsOf(err)...)
+		}
+		return out
+	case *config.Error:
+		return []checkProblem{{Source: e.Source, Item: e.Item, Field: e.Field, Message: e.Msg}}
+	}
+	return []checkProblem{{Message: err.Error()}}
 }
 
 // forwardsUncounted is the case of check-config's warning for
@@ -207,11 +241,16 @@ func forwardsUncounted(cfg *config.Config, netns int) bool {
 
 func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 	cfg, err := config.Load(c.File)
-	if err != nil {
-		return err
+	if err == nil {
+		cfg, err = cfg.WithPortFlags(c.Port)
 	}
-	if cfg, err = cfg.WithPortFlags(c.Port); err != nil {
-		return err
+	if err != nil {
+		if c.JSON {
+			if werr := writeJSON(env.Out, checkFailure{File: c.File, Errors: problemsOf(err)}); werr != nil {
+				return werr
+			}
+		}
+		return err // said on standard error too, and the exit code says invalid
 	}
 	quotas, limits := 0, 0
 	for _, it := range cfg.Items {
@@ -222,13 +261,13 @@ func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
 			limits++
 		}
 	}
-	warnings := cfg.Warnings() // internal/config's English, translated below
+	warnings := cfg.Warnings(env.Now()) // internal/config's English, translated below
 	uncounted := forwardsUncounted(cfg, env.NetNS)
 	if c.JSON {
 		if uncounted {
 			warnings = append(warnings, i18n.New(i18n.EN).Sprintf(i18n.ForwardingUncounted))
 		}
-		r := checkResult{File: c.File, Items: len(cfg.Items), Quotas: quotas, Limits: limits, Timezone: cfg.Timezone,
+		r := checkResult{File: c.File, Valid: true, Items: len(cfg.Items), Quotas: quotas, Limits: limits, Timezone: cfg.Timezone,
 			Warnings: warnings}
 		if cfg.Host != nil {
 			r.HostQuota = cfg.Host.Quota

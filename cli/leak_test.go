@@ -156,6 +156,7 @@ func TestNoEnglishInChinese(t *testing.T) {
 	write("legacy3/traffic_data.json", `{"443":{"input":5,"output":6,"backup_time":"2026-11-14T08:00:00+08:00"}}`)
 	cfg := write("config.yaml", "ports:\n  - ports: \"443\"\n")
 	hidden := write("hidden.yaml", "ports:\n  - ports: \"443\"\n    remark: \"a\u200bb\"\n")
+	broken := write("broken.yaml", "ports:\n"+strings.Repeat("  - ports: \"443\"\n    reset_day: 40\n    quota: 0\n", 30))
 	var buf bytes.Buffer
 	if err := archive.Write(&buf, archive.Input{ToolVersion: "1", Host: "old", Created: time.Now(), Config: []byte("ports:\n  - ports: \"443\"\n"),
 		State: &state.State{SavedAt: time.Now(), Items: []state.Item{{ID: "p443", Ports: "443", Billing: "sum", In: state.Counter{Bytes: 5}}}}}); err != nil {
@@ -175,6 +176,8 @@ func TestNoEnglishInChinese(t *testing.T) {
 		{"import, no file", []string{"--socket", none, "import", filepath.Join(dir, "nothing.tar.gz")}},
 		{"check-config, no file", []string{"check-config", filepath.Join(dir, "nothing.yaml")}},
 		{"check-config, a warning", []string{"check-config", hidden}},
+		{"check-config, every problem, the rest counted", []string{"check-config", broken}},
+		{"check-config, an expired item", []string{"check-config", write("expired.yaml", "ports:\n  - ports: \"443\"\n    expires: 2020-01-31\n")}},
 		{"add, config dir a file", []string{"--socket", none, "--config", filepath.Join(cfg, "x.yaml"), "add", "80"}},
 		{"notify status, unclosed block", []string{"notify", "status", "--alertmanager-config", filepath.Join(dir, "am.yml"),
 			"--prometheus-config", write("prom.yml", "global: {}\n# BEGIN port-traffic-dog:scrape\n")}},

@@ -171,7 +171,7 @@ func (e *Enforcer) checkConfigFile(cfg *config.Config) error {
 			e.log.Warn(n)
 		}
 	}
-	for _, w := range cfg.Warnings() {
+	for _, w := range cfg.Warnings(e.opts.Now()) {
 		e.log.Warn("config: " + w)
 	}
 	return nil

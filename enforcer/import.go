@@ -59,7 +59,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	if cfg.StateDir != ours.StateDir || cfg.AdminSocket != ours.AdminSocket {
 		return nil, adminapi.NewError(adminapi.CodeArchivePaths, nil, cfg.StateDir, cfg.AdminSocket, ours.StateDir, ours.AdminSocket)
 	}
-	for _, w := range cfg.Warnings() {
+	for _, w := range cfg.Warnings(e.opts.Now()) {
 		resp.AddNote(adminapi.CodeNoteConfigWarning, w)
 	}
 	resp.Items = len(cfg.Items)

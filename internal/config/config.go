@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -243,47 +242,82 @@ func (c *Config) Item(spec portspec.Spec) (*Item, bool) {
 	return nil, false
 }
 
-// checkItems runs the rules that involve more than one item: no two items may
-// share a port (each byte is counted once), and exempt ports carry no quota.
-func (c *Config) checkItems() error {
-	type owner struct {
-		r   portspec.Range
-		idx int // position in Items: the later definition is the one reported
+// crossCheck runs the rules that involve more than one item, over items in
+// file order (those whose ports parsed, valid or not, so one run reports
+// these problems along with the items' own): no two items may share a port
+// (each byte is counted once), and exempt ports carry no quota. Every item
+// that shares a port with an item defined before it is reported, once for
+// each earlier item that first holds one of the ports it shares.
+func crossCheck(items []Item, exempt portspec.Spec) []error {
+	type claim struct {
+		r    portspec.Range
+		item int
 	}
-	var all []owner
-	for i := range c.Items {
-		it := &c.Items[i]
-		for _, r := range it.Spec {
-			all = append(all, owner{r, i})
+	var (
+		errs   []error
+		claims []claim
+		// owner[p] is 1 + the index in claims of the range that first
+		// claimed port p. next[p] is a port >= p that may be free, and
+		// skips claimed ports: the check takes time linear in the ports
+		// and items, however wide or nested the ranges of a broken file.
+		owner = make([]int32, 1<<16)
+		next  = make([]int32, 1<<16+1)
+	)
+	for p := range next {
+		next[p] = int32(p)
+	}
+	free := func(p int32) int32 {
+		for next[p] != p {
+			next[p] = next[next[p]]
+			p = next[p]
 		}
-		if r, ok := it.Spec.Overlap(c.Exempt); ok {
-			for field, set := range map[string]bool{"quota": it.Quota > 0, "expires": !it.Expires.IsZero()} {
-				if set {
-					return &Error{Source: it.Source(), Item: it.Ports, Field: field,
-						Msg: fmt.Sprintf("port %s is exempt (never blocked), so it cannot have %s; remove it from `exempt` or drop %s", r, article(field), field)}
+		return p
+	}
+	for i := range items {
+		it := &items[i]
+		if r, ok := it.Spec.Overlap(exempt); ok {
+			for _, f := range []struct {
+				field string
+				set   bool
+			}{{"quota", it.Quota > 0}, {"expires", !it.Expires.IsZero()}} {
+				if f.set {
+					errs = append(errs, &Error{Source: it.Source(), Item: it.Ports, Field: f.field, line: it.line,
+						Msg: fmt.Sprintf("port %s is exempt (never blocked), so it cannot have %s; remove it from `exempt` or drop %s", r, article(f.field), f.field)})
 				}
 			}
 		}
+		reported := map[int]bool{} // earlier items this one was reported with
+		for _, r := range it.Spec {
+			claims = append(claims, claim{r, i})
+			for p := int32(r.Lo); p <= int32(r.Hi); {
+				if q := free(p); q != p { // p..q-1 are claimed already
+					c := claims[owner[p]-1]
+					if !reported[c.item] {
+						reported[c.item] = true
+						errs = append(errs, overlapError(&items[c.item], it, c.r, r))
+					}
+					p = q
+					continue
+				}
+				owner[p], next[p] = int32(len(claims)), p+1
+				p++
+			}
+		}
 	}
-	slices.SortFunc(all, func(a, b owner) int { return int(a.r.Lo) - int(b.r.Lo) })
-	for i := 1; i < len(all); i++ {
-		a, b := all[i-1], all[i]
-		if !a.r.Overlaps(b.r) {
-			continue
-		}
-		if a.idx > b.idx {
-			a, b = b, a
-		}
-		first, later := &c.Items[a.idx], &c.Items[b.idx]
-		if first.Spec.String() == later.Spec.String() {
-			return &Error{Source: later.Source(), Item: later.Ports, Field: "ports",
-				Msg: fmt.Sprintf("duplicate item: %q is already defined at %s", first.Ports, first.Source())}
-		}
-		shared := portspec.Range{Lo: max(a.r.Lo, b.r.Lo), Hi: min(a.r.Hi, b.r.Hi)}
-		return &Error{Source: later.Source(), Item: later.Ports, Field: "ports",
-			Msg: fmt.Sprintf("overlaps item %q (%s) on port %s: a port can belong to one item only", first.Ports, first.Source(), shared)}
+	return errs
+}
+
+// overlapError is the error of item later, which shares ports with the
+// earlier item first: their ranges a and b overlap.
+func overlapError(first, later *Item, a, b portspec.Range) *Error {
+	e := &Error{Source: later.Source(), Item: later.Ports, Field: "ports", line: later.line}
+	if first.Spec.String() == later.Spec.String() {
+		e.Msg = fmt.Sprintf("duplicate item: %q is already defined at %s", first.Ports, first.Source())
+	} else {
+		shared := portspec.Range{Lo: max(a.Lo, b.Lo), Hi: min(a.Hi, b.Hi)}
+		e.Msg = fmt.Sprintf("overlaps item %q (%s) on port %s: a port can belong to one item only", first.Ports, first.Source(), shared)
 	}
-	return nil
+	return e
 }
 
 func article(field string) string {
@@ -299,6 +333,8 @@ type Error struct {
 	Item   string // the item's ports as written, when the problem is in an item
 	Field  string // the YAML key
 	Msg    string
+
+	line int // in the file, to report a file's problems in its order; 0 if unknown
 }
 
 func (e *Error) Error() string {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -287,7 +288,7 @@ func TestHiddenCharactersInRemarks(t *testing.T) {
 			t.Errorf("existing remark with %U: %v", []rune(r)[0], err)
 			continue
 		}
-		if w := cfg.Warnings(); len(w) != 1 || !strings.Contains(w[0], `c.yaml:2: item "443": remark contains`) {
+		if w := cfg.Warnings(time.Now()); len(w) != 1 || !strings.Contains(w[0], `c.yaml:2: item "443": remark contains`) {
 			t.Errorf("warnings for %U: %q", []rune(r)[0], w)
 		}
 	}
@@ -298,5 +299,144 @@ func TestHiddenCharactersInRemarks(t *testing.T) {
 	}
 	if err := CheckNewRemark("a\u202eb"); err == nil {
 		t.Error("bidi override accepted")
+	}
+}
+
+// TestEveryError: one Parse reports every problem it finds, in file order:
+// each field of an item (not only its first error), and the overlaps among
+// the items whose ports parsed, even when other items or fields are wrong.
+func TestEveryError(t *testing.T) {
+	_, err := Parse([]byte(`timezone: Mars/Olympus
+ports:
+  - ports: 80-20
+  - ports: "443"
+    quota: 10XB
+    billing: both
+    qouta: 1GB
+  - ports: "443"
+  - ports: 1000-2000
+    reset_day: 40
+  - ports: "1500"
+exempt: [22]
+`), "c.yaml")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := []string{
+		`c.yaml:1: timezone: unknown time zone "Mars/Olympus"`,
+		`c.yaml:3: item "80-20": ports: range "80-20" is reversed`,
+		`c.yaml:5: item "443": quota: invalid size "10XB"`,
+		`c.yaml:6: item "443": billing: unknown billing mode "both"`,
+		`c.yaml:7: item "443": qouta: unknown key (did you mean "quota"?)`,
+		`c.yaml:8: item "443": ports: duplicate item: "443" is already defined at c.yaml:4`,
+		`c.yaml:10: item "1000-2000": reset_day: "40" is not a day of the month`,
+		`c.yaml:11: item "1500": ports: overlaps item "1000-2000" (c.yaml:9) on port 1500`,
+	}
+	got := strings.Split(err.Error(), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(got), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error %d: %q\nwant %q...", i, got[i], want[i])
+		}
+	}
+}
+
+// TestEveryOverlap: each item that shares a port with an item defined
+// before it is reported (naming the first item that holds each port it
+// shares), however the ranges nest: the second item lies inside the first,
+// and the third holds both.
+func TestEveryOverlap(t *testing.T) {
+	_, err := Parse([]byte(`ports:
+  - ports: 50-60
+  - ports: 55-58
+  - ports: 1-100
+  - ports: "57"
+  - ports: "2,3"
+    quota: 1GB
+exempt: ["3"]
+`), "c.yaml")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		`c.yaml:3: item "55-58": ports: overlaps item "50-60" (c.yaml:2) on port 55-58`,
+		`c.yaml:4: item "1-100": ports: overlaps item "50-60" (c.yaml:2) on port 50-60`,
+		`c.yaml:5: item "57": ports: overlaps item "50-60" (c.yaml:2) on port 57`,
+		`c.yaml:6: item "2,3": quota: port 3 is exempt`,
+		`c.yaml:6: item "2,3": ports: overlaps item "1-100" (c.yaml:4) on port 2`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in\n%v", want, err)
+		}
+	}
+}
+
+// TestErrorCap: a file broken in every item reports the first MaxErrors
+// problems and counts the rest, so a terminal or a log is not flooded.
+func TestErrorCap(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("ports:\n")
+	for p := 1; p <= 10000; p++ {
+		fmt.Fprintf(&b, "  - ports: \"%d\"\n    quota: lots\n", p)
+	}
+	_, err := Parse([]byte(b.String()), "c.yaml")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != MaxErrors+1 || !strings.HasPrefix(lines[0], `c.yaml:3: item "1": quota:`) ||
+		lines[MaxErrors] != fmt.Sprintf("c.yaml: and %d more problems", 10000-MaxErrors) {
+		t.Errorf("%d lines, first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
+	}
+}
+
+// TestPortFlagEveryError: a --port flag's problems are all reported, as a
+// file item's, and the flags' overlaps among themselves too.
+func TestPortFlagEveryError(t *testing.T) {
+	cfg, err := Parse([]byte("ports:\n  - ports: 100-200\n"), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cfg.WithPortFlags([]string{"150:quota=lots:billing=both", "300:qouta=1", "300"})
+	want := []string{
+		`--port #1: item "150": quota: invalid size "lots"`,
+		`--port #1: item "150": billing: unknown billing mode "both"`,
+		`--port #2: item "300": qouta: unknown option`,
+		`--port #1: item "150": ports: overlaps item "100-200" (c.yaml:2) on port 150`,
+		`--port #3: item "300": ports: duplicate item: "300" is already defined at --port #2`,
+	}
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	got := strings.Split(err.Error(), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(got), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error %d: %q\nwant %q...", i, got[i], want[i])
+		}
+	}
+}
+
+// TestExpiredWarning: an item whose expiry date has come is valid (it is
+// blocked), but a warning names it and the date, from 00:00 of that day in
+// the config's time zone.
+func TestExpiredWarning(t *testing.T) {
+	cfg, err := Parse([]byte("timezone: Asia/Shanghai\nports:\n  - ports: \"443\"\n    expires: 2026-03-01\n  - ports: \"80\"\n"), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	midnight := time.Date(2026, 3, 1, 0, 0, 0, 0, cfg.Location)
+	if w := cfg.Warnings(midnight.Add(-time.Second)); len(w) != 0 {
+		t.Errorf("before the date: %q", w)
+	}
+	for _, now := range []time.Time{midnight, midnight.AddDate(1, 0, 0)} {
+		w := cfg.Warnings(now)
+		if len(w) != 1 || !strings.HasPrefix(w[0], `c.yaml:3: item "443": expired on 2026-03-01`) {
+			t.Errorf("at %v: %q", now, w)
+		}
 	}
 }

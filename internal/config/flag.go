@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -19,30 +20,49 @@ import (
 // Colons were chosen because they need no quoting in a shell or in systemd's
 // ExecStart, and no ports spec or option value contains one.
 func ParsePortFlag(s, source string) (Item, error) {
+	it, errs := parsePortFlag(s, source)
+	if len(errs) > 0 {
+		return Item{}, errors.Join(errs...)
+	}
+	return it, nil
+}
+
+// parsePortFlag is ParsePortFlag with every problem of the flag. With
+// errors, the item has its Spec if its ports parsed.
+func parsePortFlag(s, source string) (Item, []error) {
 	fields := strings.Split(s, ":")
 	raw := map[string]string{"ports": fields[0]}
+	var errs []error
 	for _, f := range fields[1:] {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok || k == "" {
-			return Item{}, &Error{Source: source, Item: fields[0], Msg: fmt.Sprintf("option %q is not key=value (in --port %q)", f, s)}
+			errs = append(errs, &Error{Source: source, Item: fields[0], Msg: fmt.Sprintf("option %q is not key=value (in --port %q)", f, s)})
+			continue
 		}
 		if !slices.Contains(itemKeys, k) || k == "ports" {
 			msg := "unknown option"
 			if sug := suggest(k, itemKeys[1:]); sug != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", sug)
 			}
-			return Item{}, &Error{Source: source, Item: fields[0], Field: k, Msg: msg}
+			errs = append(errs, &Error{Source: source, Item: fields[0], Field: k, Msg: msg})
+			continue
 		}
 		if _, dup := raw[k]; dup {
-			return Item{}, &Error{Source: source, Item: fields[0], Field: k, Msg: "given twice"}
+			errs = append(errs, &Error{Source: source, Item: fields[0], Field: k, Msg: "given twice"})
+			continue
 		}
 		val, err := url.PathUnescape(v)
 		if err != nil {
-			return Item{}, &Error{Source: source, Item: fields[0], Field: k, Msg: fmt.Sprintf("bad %%-escape in %q", v)}
+			errs = append(errs, &Error{Source: source, Item: fields[0], Field: k, Msg: fmt.Sprintf("bad %%-escape in %q", v)})
+			continue
 		}
 		raw[k] = val
 	}
-	return buildItem(raw, source, 0, func(string) string { return source })
+	it, itemErrs := buildItem(raw, itemKeys, source, 0, func(string) string { return source })
+	for _, e := range itemErrs {
+		errs = append(errs, e)
+	}
+	return it, errs
 }
 
 // FormatPortFlag renders an item as a --port value that ParsePortFlag reads

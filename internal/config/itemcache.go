@@ -108,7 +108,7 @@ func (c *ItemCache) parseChanged(data []byte, list itemList, source string) (*Co
 		items = append(items, it)
 	}
 	cfg.Items = items
-	if cfg.checkItems() != nil {
+	if len(crossCheck(items, cfg.Exempt)) > 0 {
 		return nil, false
 	}
 	c.items, c.index = items, index

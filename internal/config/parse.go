@@ -92,13 +92,32 @@ func parse(data []byte, source string) (*Config, *yaml.Node, error) {
 	}
 	d := &decoder{source: source}
 	d.top(doc.Content[0], cfg)
-	if err := errors.Join(d.errs...); err != nil {
-		return nil, nil, err
-	}
-	if err := cfg.checkItems(); err != nil {
-		return nil, nil, err
+	errs := append(d.errs, crossCheck(d.parsed, cfg.Exempt)...)
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b error) int { return errorLine(a) - errorLine(b) })
+		return nil, nil, joinErrors(source, errs)
 	}
 	return cfg, doc.Content[0], nil
+}
+
+// MaxErrors is how many of a config's problems an error lists: a file
+// broken in all of its 10,000 items must not flood a terminal or a log.
+const MaxErrors = 50
+
+// joinErrors is errs as one error, the problems past MaxErrors counted in
+// a last one.
+func joinErrors(source string, errs []error) error {
+	if len(errs) > MaxErrors {
+		errs = append(errs[:MaxErrors:MaxErrors], &Error{Source: source, Msg: fmt.Sprintf("and %d more problems", len(errs)-MaxErrors)})
+	}
+	return errors.Join(errs...)
+}
+
+func errorLine(err error) int {
+	if e, ok := err.(*Error); ok { //nolint:errorlint // the decoder's own errors, never wrapped
+		return e.line
+	}
+	return 0
 }
 
 // WithPortFlags returns a copy of c with the items of repeated --port flags
@@ -110,15 +129,20 @@ func (c *Config) WithPortFlags(flags []string) (*Config, error) {
 	}
 	out := *c
 	out.Items = slices.Clone(c.Items)
+	parsed := slices.Clone(c.Items) // and the flags whose ports parsed, to check them all against each other
+	var errs []error
 	for i, f := range flags {
-		it, err := ParsePortFlag(f, fmt.Sprintf("--port #%d", i+1))
-		if err != nil {
-			return nil, err
+		it, ferrs := parsePortFlag(f, fmt.Sprintf("--port #%d", i+1))
+		errs = append(errs, ferrs...)
+		if len(ferrs) == 0 {
+			out.Items = append(out.Items, it)
 		}
-		out.Items = append(out.Items, it)
+		if it.Spec != nil {
+			parsed = append(parsed, it)
+		}
 	}
-	if err := out.checkItems(); err != nil {
-		return nil, err
+	if errs = append(errs, crossCheck(parsed, c.Exempt)...); len(errs) > 0 {
+		return nil, joinErrors("--port", errs)
 	}
 	return &out, nil
 }
@@ -126,6 +150,7 @@ func (c *Config) WithPortFlags(flags []string) (*Config, error) {
 type decoder struct {
 	source string
 	errs   []error
+	parsed []Item // the items whose ports parsed, valid or not, for crossCheck
 }
 
 func (d *decoder) at(n *yaml.Node) string {
@@ -136,7 +161,11 @@ func (d *decoder) at(n *yaml.Node) string {
 }
 
 func (d *decoder) fail(n *yaml.Node, item, field, format string, args ...any) {
-	d.errs = append(d.errs, &Error{Source: d.at(n), Item: item, Field: field, Msg: fmt.Sprintf(format, args...)})
+	e := &Error{Source: d.at(n), Item: item, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.line = n.Line
+	}
+	d.errs = append(d.errs, e)
 }
 
 type pair struct{ key, value *yaml.Node }
@@ -154,9 +183,9 @@ func (d *decoder) mapping(n *yaml.Node, item, field string) ([]pair, bool) {
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
+		if k.Kind != yaml.ScalarNode { // reported, and the other keys still read
 			d.fail(k, item, field, "keys must be plain names, found %s", describe(k))
-			return nil, false
+			continue
 		}
 		if k.Tag == "!!merge" {
 			srcs := []*yaml.Node{resolve(v)}
@@ -172,9 +201,9 @@ func (d *decoder) mapping(n *yaml.Node, item, field string) ([]pair, bool) {
 			}
 			continue
 		}
-		if prev, dup := seen[k.Value]; dup {
+		if prev, dup := seen[k.Value]; dup { // the first one counts, for the other keys' messages
 			d.fail(k, item, k.Value, "duplicate key (first set at line %d)", prev.Line)
-			return nil, false
+			continue
 		}
 		seen[k.Value] = k
 		own = append(own, pair{k, v})
@@ -466,6 +495,9 @@ func (d *decoder) items(v *yaml.Node, cfg *Config) {
 		if len(errs) == 0 {
 			cfg.Items = append(cfg.Items, it)
 		}
+		if it.Spec != nil {
+			d.parsed = append(d.parsed, it)
+		}
 	}
 }
 
@@ -473,6 +505,8 @@ func (d *decoder) items(v *yaml.Node, cfg *Config) {
 var itemKeys = []string{"ports", "remark", "protocols", "quota", "billing", "reset_day", "expires",
 	"rate", "rate_in", "rate_out", "burst"}
 
+// decodeItem decodes one item of the list. With errors, the item is not
+// valid, but has its Spec if its ports parsed (for crossCheck).
 func decodeItem(n *yaml.Node, source string) (Item, []error) {
 	d := &decoder{source: source}
 	pairs, ok := d.mapping(n, portsValue(n), "ports")
@@ -482,7 +516,7 @@ func decodeItem(n *yaml.Node, source string) (Item, []error) {
 	// The ports value names the item in every other message, so find it first.
 	var raw = map[string]string{}
 	nodes := map[string]*yaml.Node{}
-	name := ""
+	var keys []string // of raw, in the file's order
 	for _, p := range pairs {
 		k, v := p.key.Value, resolve(p.value)
 		if !slices.Contains(itemKeys, k) {
@@ -498,56 +532,58 @@ func decodeItem(n *yaml.Node, source string) (Item, []error) {
 				}
 			}
 			raw[k] = strings.Join(ps, ",")
+			keys = append(keys, k)
 			continue
 		}
 		if s, ok := d.str(v, "", k); ok {
 			raw[k] = s
-		}
-		if k == "ports" {
-			name = raw[k]
+			keys = append(keys, k)
 		}
 	}
 	if _, ok := nodes["ports"]; !ok {
 		d.fail(n, "", "ports", "every item needs `ports` (\"443\", \"5000-5100\" or \"443,5000-5100\")")
-		return Item{}, d.errs
 	}
-	if len(d.errs) > 0 {
-		// Re-label the errors with the item now that its name is known.
-		for _, e := range d.errs {
-			var fe *Error
-			if errors.As(e, &fe) && fe.Item == "" {
-				fe.Item = name
-			}
+	// Every value that was read is checked too, whatever else is wrong.
+	it, errs := buildItem(raw, keys, d.source, n.Line, func(key string) string { return d.at(nodes[key]) })
+	for _, e := range errs {
+		e.line = nodes[e.Field].Line
+		d.errs = append(d.errs, e)
+	}
+	if len(d.errs) == 0 {
+		return it, nil
+	}
+	// Label the errors with the item now that its name is known.
+	for _, e := range d.errs {
+		var fe *Error
+		if errors.As(e, &fe) && fe.Item == "" {
+			fe.Item = raw["ports"]
 		}
-		return Item{}, d.errs
 	}
-	it, err := buildItem(raw, d.source, n.Line, func(key string) string { return d.at(nodes[key]) })
-	if err != nil {
-		return Item{}, []error{err}
-	}
-	return it, nil
+	return it, d.errs
 }
 
 // buildItem turns the raw option strings of one item (from YAML or a --port
-// flag) into an Item defined at source and line (0 for a flag); where(key)
-// locates an option for messages.
-func buildItem(raw map[string]string, source string, line int, where func(string) string) (Item, error) {
+// flag) into an Item defined at source and line (0 for a flag), checking
+// the keys in order; where(key) locates an option for messages. With
+// errors, one for each bad option, the item has its Spec if its ports
+// parsed.
+func buildItem(raw map[string]string, order []string, source string, line int, where func(string) string) (Item, []*Error) {
 	it := Item{Ports: strings.TrimSpace(raw["ports"]), Protocols: TCP | UDP, Billing: BillingSum,
 		ResetDay: DefaultResetDay, source: source, line: line}
-	fail := func(k string, err error) (Item, error) {
-		return Item{}, &Error{Source: where(k), Item: it.Ports, Field: k, Msg: err.Error()}
-	}
-	var err error
-	if it.Spec, err = portspec.Parse(it.Ports); err != nil {
-		return fail("ports", err)
-	}
-	it.id = ItemID(it.Spec)
-	for _, k := range itemKeys[1:] {
+	var errs []*Error
+	rates := map[string]uint64{}
+	rateFailed := false
+	for _, k := range order {
 		v, set := raw[k]
 		if !set {
 			continue
 		}
+		var err error
 		switch k {
+		case "ports":
+			if it.Spec, err = portspec.Parse(it.Ports); err == nil {
+				it.id = ItemID(it.Spec)
+			}
 		case "remark":
 			it.Remark, err = parseRemark(v)
 		case "protocols":
@@ -560,9 +596,12 @@ func buildItem(raw map[string]string, source string, line int, where func(string
 			it.ResetDay, err = parseResetDay(v)
 		case "expires":
 			it.Expires, err = ParseDate(v)
-		case "rate":
-			it.RateIn, err = units.ParseRate(v)
-			it.RateOut = it.RateIn
+		case "rate", "rate_in", "rate_out":
+			var r uint64
+			if r, err = units.ParseRate(v); err == nil {
+				rates[k] = r
+			}
+			rateFailed = rateFailed || err != nil
 		case "burst":
 			it.Burst, err = units.ParseBytes(v)
 			if err == nil && it.Burst == 0 {
@@ -570,21 +609,21 @@ func buildItem(raw map[string]string, source string, line int, where func(string
 			}
 		}
 		if err != nil {
-			return fail(k, err)
+			errs = append(errs, &Error{Source: where(k), Item: it.Ports, Field: k, Msg: err.Error()})
 		}
 	}
 	// The direction overrides win over `rate` whatever their order.
-	for k, dst := range map[string]*uint64{"rate_in": &it.RateIn, "rate_out": &it.RateOut} {
-		if v, set := raw[k]; set {
-			if *dst, err = units.ParseRate(v); err != nil {
-				return fail(k, err)
-			}
-		}
+	it.RateIn, it.RateOut = rates["rate"], rates["rate"]
+	if r, set := rates["rate_in"]; set {
+		it.RateIn = r
 	}
-	if _, set := raw["burst"]; set && it.RateIn == 0 && it.RateOut == 0 {
-		return fail("burst", errors.New("burst needs a rate, rate_in or rate_out"))
+	if r, set := rates["rate_out"]; set {
+		it.RateOut = r
 	}
-	return it, nil
+	if it.Burst > 0 && !rateFailed && it.RateIn == 0 && it.RateOut == 0 {
+		errs = append(errs, &Error{Source: where("burst"), Item: it.Ports, Field: "burst", Msg: "burst needs a rate, rate_in or rate_out"})
+	}
+	return it, errs
 }
 
 func parseRemark(s string) (string, error) {
@@ -648,14 +687,20 @@ func CheckNewRemark(s string) error {
 }
 
 // Warnings name what the config holds that new edits refuse but loading
-// still takes (so an upgrade keeps every enforcer running).
-func (c *Config) Warnings() []string {
+// still takes (so an upgrade keeps every enforcer running), and the items
+// whose expiry date has come by now: valid, but blocked at once, which an
+// operator who typed the wrong year should hear of.
+func (c *Config) Warnings(now time.Time) []string {
 	var out []string
 	for i := range c.Items {
 		it := &c.Items[i]
 		if r, ok := Hidden(it.Remark); ok {
 			out = append(out, fmt.Sprintf("%s: item %q: remark contains %U, an invisible character that can reorder or hide text; remove it (dog set %s --remark ...)",
 				it.Source(), it.Ports, r, it.Ports))
+		}
+		if !it.Expires.IsZero() && !now.Before(it.Expires.In(c.Location)) {
+			out = append(out, fmt.Sprintf("%s: item %q: expired on %s, so its traffic is blocked; if it should not be, change or remove the date (dog set %s --expires ...)",
+				it.Source(), it.Ports, it.Expires, it.Ports))
 		}
 	}
 	return out

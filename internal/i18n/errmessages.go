@@ -57,6 +57,7 @@ var errorMessages = []struct{ en, zh string }{
 	{"an expiry date", "到期日"},
 	{"option %q is not key=value (in --port %q)", "选项 %q 不是 key=value 形式（在 --port %q 中）"},
 	{"bad %%-escape in %q", "%q 中的 %% 转义有误"},
+	{"and %d more problems", "另有 %d 个问题未列出"},
 
 	{"%w; a remark is one line", "%v；备注只能是一行"},
 	{"%q is not auto, true or false", "%q 不是 auto、true 或 false"},
@@ -229,6 +230,7 @@ var errorMessages = []struct{ en, zh string }{
 
 	// internal/config's warnings (Config.Warnings)
 	{"%s: item %q: remark contains %U, an invisible character that can reorder or hide text; remove it (dog set %s --remark ...)", "%s：条目 %q：备注含有 %U，这是一个能打乱或隐藏文字的不可见字符；请删掉它（dog set %s --remark ...）"},
+	{"%s: item %q: expired on %s, so its traffic is blocked; if it should not be, change or remove the date (dog set %s --expires ...)", "%s：条目 %q：已于 %s 到期，它的流量已被阻断；如果不该阻断，请修改或删除到期日（dog set %s --expires ...）"},
 
 	// internal/legacy: what is wrong in the script's files (Error.Msg)
 	{"is %s, want an object", "是%s，应为对象"},
