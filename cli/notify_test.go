@@ -17,7 +17,7 @@ import (
 func TestNotifyNegativeChatID(t *testing.T) {
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
-	if err := os.WriteFile(token, []byte("123456789:ABCdefGHIjklMNOpqrSTUvwxYZ012345678\n"), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte("1234567:AAH-test_Token0123456789abcdefXYZ\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	paths := []string{"--token-file", token, "--prometheus-config", filepath.Join(dir, "prometheus.yml"),
