@@ -116,7 +116,15 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	}
 
 	e.cfg = cfg
-	e.items, e.host = e.merge(cfg, statesByID(c.State.Items), c.State.Host, now)
+	// The archive's states win; an item it has none for (this host's
+	// --port items, which stay) keeps this host's, as a reload would.
+	saved := statesByID(c.State.Items)
+	for _, it := range oldItems {
+		if _, ok := saved[it.st.ID]; !ok {
+			saved[it.st.ID] = &it.st
+		}
+	}
+	e.items, e.host = e.merge(cfg, saved, c.State.Host, now)
 	resets := e.runDueResets(now) // periods that ended between export and import
 	e.checkQuotas(nil)
 
