@@ -100,6 +100,13 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 				errs = append(errs, adminapi.NewError(adminapi.CodeUndoTable, err))
 			}
 		}
+		if replaced {
+			// The failed save may have written the exporter's meta file
+			// (saved beside the state file) with the archive's items.
+			if err := e.saveMeta(e.snapshot()); err != nil {
+				e.log.Error("putting the meta file back after a failed import failed; the next checkpoint retries", "err", err)
+			}
+		}
 		if appended {
 			if err := truncateHistory(histPath, histSize); err != nil {
 				errs = append(errs, adminapi.NewError(adminapi.CodeUndoHistory, err))

@@ -2,9 +2,15 @@ package enforcer
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"port-traffic-dog/internal/layout"
+	"port-traffic-dog/internal/state"
+	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
 )
 
 // TestImportKeepsThisHostsFlagItems: an item this host adds with --port
@@ -52,5 +58,89 @@ func TestImportKeepsThisHostsFlagItems(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the --port item is gone: %+v", st.Items)
+	}
+}
+
+// TestFailedImportChangesNothing: an import the kernel refuses (the
+// table's replace fails) or whose state save fails (state.json cannot be
+// replaced) is undone: config file, history, the table's counters and
+// blocks, the limits and the state as they were.
+func TestFailedImportChangesNothing(t *testing.T) {
+	testutil.RequireBinary(t, "tc")
+	ours := "interfaces: [" + testnet.Dev + "]\nports:\n  - ports: \"443\"\n    rate_out: 20Mbps\n    rate_in: 30Mbps\n  - ports: \"8080\"\n"
+	r := newRig(t, ours)
+	e := r.enforcer()
+	r.tcp(443, 30_000, 40_000)
+	if _, err := e.Reset([]string{"8080"}, false, state.ReasonManual); err != nil {
+		t.Fatal(err)
+	}
+	histPath := filepath.Join(r.dir, "state", state.HistoryName)
+	hist, _ := os.ReadFile(histPath)
+	classes := r.pair.Server.Run(t, "tc", "class", "show", "dev", testnet.Dev)
+	counters := Open(r)
+	before, err := e.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := exportOf(t, "ports:\n  - ports: \"443\"\n    rate_out: 5Mbps\n  - ports: \"9443\"\n    quota: 1KB\n")
+
+	check := func(what string) {
+		t.Helper()
+		if b, _ := os.ReadFile(r.cfg); string(b) != ours {
+			t.Errorf("%s: config file changed:\n%s", what, b)
+		}
+		if b, _ := os.ReadFile(histPath); !bytes.Equal(b, hist) {
+			t.Errorf("%s: history changed:\n%s", what, b)
+		}
+		if got := r.pair.Server.Run(t, "tc", "class", "show", "dev", testnet.Dev); got != classes {
+			t.Errorf("%s: classes changed:\n%s\nwant\n%s", what, got, classes)
+		}
+		got := Open(r)
+		for name, c := range counters {
+			if got[name].Bytes < c.Bytes {
+				t.Errorf("%s: counter %s fell: %v -> %v", what, name, c, got[name])
+			}
+		}
+		if _, ok := got[layout.Counter("p9443", layout.In)]; ok {
+			t.Errorf("%s: the archive's item is in the table", what)
+		}
+		st, err := e.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Items) != len(before.Items) || st.Items[0].Ports != "443" || st.Items[0].RateOut != before.Items[0].RateOut ||
+			!st.Items[1].PeriodStart.Equal(before.Items[1].PeriodStart) {
+			t.Errorf("%s: items changed: %+v", what, st.Items)
+		}
+	}
+
+	e.failApplies(1)
+	if _, err := e.Import(bytes.NewReader(archive), false); err == nil || !strings.Contains(err.Error(), "nothing changed") {
+		t.Errorf("import refused by the kernel: %v", err)
+	}
+	check("kernel refused")
+
+	sp := filepath.Join(r.dir, "state", state.FileName)
+	if err := os.Rename(sp, sp+".saved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(sp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Import(bytes.NewReader(archive), false)
+	os.Remove(sp)
+	if rerr := os.Rename(sp+".saved", sp); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err == nil || !strings.Contains(err.Error(), "nothing changed") {
+		t.Errorf("import whose save failed: %v", err)
+	}
+	check("save failed")
+	meta, err := state.ReadMeta(filepath.Join(r.dir, "state", state.MetaName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(meta.Items) != 2 || meta.Items[1].Ports != "8080" {
+		t.Errorf("the exporter's meta file has the undone import's items: %+v", meta.Items)
 	}
 }
