@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
@@ -142,5 +144,38 @@ func TestFailedImportChangesNothing(t *testing.T) {
 	}
 	if len(meta.Items) != 2 || meta.Items[1].Ports != "8080" {
 		t.Errorf("the exporter's meta file has the undone import's items: %+v", meta.Items)
+	}
+}
+
+// TestArchiveCannotBlockTheHost: the host entry of an archive's state is
+// the whole host's counters and period. merge once kept its expiry,
+// which no enforcer writes (the host has none in a config): an archive
+// whose host entry had one in the past blocked every port of this host
+// but the exempt ones (ssh): every service it runs, counted or not. The
+// host entry's expiry, remark and rates are the config's (none), as every
+// item's are.
+func TestArchiveCannotBlockTheHost(t *testing.T) {
+	r := newRig(t, "ports:\n  - ports: \"443\"\n")
+	e := r.enforcer()
+	past := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	var b bytes.Buffer
+	err := archive.Write(&b, archive.Input{ToolVersion: "test", Host: "old-vps", Created: time.Now(),
+		Config: []byte("ports:\n  - ports: \"443\"\n"), State: &state.State{SavedAt: time.Now(),
+			Host: &state.Item{ID: layout.HostID, Ports: "host", Expires: past, Remark: "\x1b]0;owned\x07", RateIn: 1000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Import(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := st.Host; h.Blocked != "" || !h.Expires.IsZero() || h.Remark != "" || h.RateIn != 0 {
+		t.Errorf("the archive's host entry is in force: %+v", h)
+	}
+	if _, err := r.pair.TCP(testnet.ServerIP4, 8080, 1000, 1000, 3*time.Second); err != nil {
+		t.Errorf("the host blocks traffic after the import: %v", err)
 	}
 }
