@@ -82,6 +82,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 		e.takeCounters(objs) // so an undo restores the counters as they are now
 	}
 	oldCfg, oldItems, oldHost, oldStamp := e.cfg, e.items, e.host, e.configStamp
+	unrecorded := e.unrecorded // a failed save may have flushed them, and the undo cuts them off
 	now := e.opts.Now()
 
 	var appended, tried, replaced bool
@@ -110,6 +111,8 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 		if appended {
 			if err := truncateHistory(histPath, histSize); err != nil {
 				errs = append(errs, adminapi.NewError(adminapi.CodeUndoHistory, err))
+			} else {
+				e.unrecorded = unrecorded
 			}
 		}
 		if err := configFile.Undo(); err != nil {

@@ -179,3 +179,47 @@ func TestArchiveCannotBlockTheHost(t *testing.T) {
 		t.Errorf("the host blocks traffic after the import: %v", err)
 	}
 }
+
+// TestFailedImportKeepsUnrecordedResets: resets a full disk kept from the
+// history (record) are written by the next state save. An import whose
+// state save failed wrote them with its own entries, and its undo cut the
+// history back to its size before the import: they were lost. They are
+// kept for the next save now.
+func TestFailedImportKeepsUnrecordedResets(t *testing.T) {
+	r := newRig(t, "ports:\n  - ports: \"443\"\n")
+	e := r.enforcer()
+	dir := filepath.Join(r.dir, "state")
+	hp, sp := filepath.Join(dir, state.HistoryName), filepath.Join(dir, state.FileName)
+	blockWith := func(path string) (restore func()) {
+		t.Helper()
+		if err := os.Rename(path, path+".saved"); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(path, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			os.Remove(path)
+			if err := os.Rename(path+".saved", path); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+		}
+	}
+	restore := blockWith(hp) // the history cannot take the reset
+	if _, err := e.Reset([]string{"443"}, false, state.ReasonManual); err != nil {
+		t.Logf("reset: %v", err)
+	}
+	restore()
+	restore = blockWith(sp) // the import's state save fails
+	_, err := e.Import(bytes.NewReader(exportOf(t, "ports:\n  - ports: \"80\"\n")), false)
+	restore()
+	if err == nil {
+		t.Fatal("the import did not fail")
+	}
+	if _, err := e.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.history(); len(h) != 1 || h[0].Ports != "443" || h[0].Reason != state.ReasonManual {
+		t.Errorf("history after the failed import: %+v", h)
+	}
+}
