@@ -353,6 +353,9 @@ func (e *Enforcer) merge(cfg *config.Config, saved map[string]*state.Item, saved
 	}
 	host.st = e.carry(hs, ok, hset, now)
 	host.st.Ports, host.st.Protocols = config.HostPort, "tcp+udp"
+	// The host has no remark, expiry or rates in a config: a saved host
+	// entry that has them (an archive's) must not block or show them.
+	host.st.Remark, host.st.Expires, host.st.RateIn, host.st.RateOut = "", time.Time{}, 0, 0
 	e.assignClasses(items)
 	return items, host
 }

@@ -82,6 +82,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 		e.takeCounters(objs) // so an undo restores the counters as they are now
 	}
 	oldCfg, oldItems, oldHost, oldStamp := e.cfg, e.items, e.host, e.configStamp
+	unrecorded := e.unrecorded // a failed save may have flushed them, and the undo cuts them off
 	now := e.opts.Now()
 
 	var appended, tried, replaced bool
@@ -100,9 +101,18 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 				errs = append(errs, adminapi.NewError(adminapi.CodeUndoTable, err))
 			}
 		}
+		if replaced {
+			// The failed save may have written the exporter's meta file
+			// (saved beside the state file) with the archive's items.
+			if err := e.saveMeta(e.snapshot()); err != nil {
+				e.log.Error("putting the meta file back after a failed import failed; the next checkpoint retries", "err", err)
+			}
+		}
 		if appended {
 			if err := truncateHistory(histPath, histSize); err != nil {
 				errs = append(errs, adminapi.NewError(adminapi.CodeUndoHistory, err))
+			} else {
+				e.unrecorded = unrecorded
 			}
 		}
 		if err := configFile.Undo(); err != nil {
@@ -116,7 +126,15 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	}
 
 	e.cfg = cfg
-	e.items, e.host = e.merge(cfg, statesByID(c.State.Items), c.State.Host, now)
+	// The archive's states win; an item it has none for (this host's
+	// --port items, which stay) keeps this host's, as a reload would.
+	saved := statesByID(c.State.Items)
+	for _, it := range oldItems {
+		if _, ok := saved[it.st.ID]; !ok {
+			saved[it.st.ID] = &it.st
+		}
+	}
+	e.items, e.host = e.merge(cfg, saved, c.State.Host, now)
 	resets := e.runDueResets(now) // periods that ended between export and import
 	e.checkQuotas(nil)
 

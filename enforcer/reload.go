@@ -37,6 +37,7 @@ func (e *Enforcer) Reload() error {
 	// the link speed) are bad input: refused with nothing changed.
 	if err := e.reloadShaper(); err != nil {
 		e.cfg, e.items, e.host = oldCfg, oldItems, oldHost
+		_ = e.reconcile(syncDiff) // the limits in force back where a refusal part-way changed them; a failure is retried
 		return adminapi.NewError(adminapi.CodeConfigNotApplied, err)
 	}
 	if oldCfg.CheckpointInterval != cfg.CheckpointInterval {

@@ -133,6 +133,9 @@ func (e *Enforcer) reloadShaper() error {
 	e.shape.attempted = &d
 	if err := e.shape.s.Apply(d); err != nil {
 		e.stats.ReconcileErrors++
+		// Bad input changed nothing, but a kernel refusal part-way left
+		// some classes changed: what was applied is not known any more.
+		e.shape.applied = nil
 		return adminapi.NewError(adminapi.CodeBandwidthLimits, err)
 	}
 	e.shape.applied, e.shape.failed = &d, ""

@@ -239,6 +239,9 @@ func (s *Shaper) sync(c *conn, l *link, p *plan) error {
 	for _, m := range slices.Sorted(maps.Keys(p.out)) {
 		if cs := p.out[m]; l.out[m] != cs || !l.egress {
 			if err := s.class(c, l.index, m, cs); err != nil {
+				// Maybe half set (the rate taken, the queue not): unknown,
+				// so the next sync replaces it whatever it asks.
+				l.out[m] = classSpec{}
 				return err
 			}
 			l.out[m] = cs
@@ -248,6 +251,7 @@ func (s *Shaper) sync(c *conn, l *link, p *plan) error {
 		for _, m := range slices.Sorted(maps.Keys(p.in)) {
 			if cs := p.in[m]; l.in[m] != cs {
 				if err := s.class(c, l.ifbIndex, m, cs); err != nil {
+					l.in[m] = classSpec{} // maybe half set, as above
 					return fmt.Errorf("%s: %w", l.ifb, err)
 				}
 				l.in[m] = cs

@@ -513,3 +513,37 @@ func TestFailedSetupKeepsTheOldInterfaces(t *testing.T) {
 		t.Errorf("the old interface's class is no longer recorded")
 	}
 }
+
+// TestVerifyRepairsARecreatedInterface: an interface deleted and created
+// again (a VPN or PPP link coming back, an operator's ip link del/add)
+// has lost the shaper's qdiscs. Verify once left that to "the next apply",
+// which the enforcer never makes while the desired limits stay the same,
+// so the limits were gone for good; Verify sets it up again.
+func TestVerifyRepairsARecreatedInterface(t *testing.T) {
+	e := newEnv(t)
+	e.pair.Server.Run(t, "ip", "link", "add", "wan1", "type", "veth", "peer", "name", "wan1p")
+	e.pair.Server.Run(t, "ip", "link", "set", "wan1", "up")
+	d := Desired{Interfaces: []string{"wan1"}, Items: []Item{item("443", 1, 10e6, 10e6)}}
+	if err := e.s.Apply(d); err != nil {
+		t.Fatal(err)
+	}
+	e.pair.Server.Run(t, "ip", "link", "del", "wan1")
+	e.pair.Server.Run(t, "ip", "link", "add", "wan1", "type", "veth", "peer", "name", "wan1p")
+	e.pair.Server.Run(t, "ip", "link", "set", "wan1", "up")
+	what, err := e.s.Verify()
+	if err != nil || what == "" {
+		t.Errorf("Verify after the interface was re-created: %q, %v", what, err)
+	}
+	if got := e.tc("qdisc", "show", "dev", "wan1", "root"); !strings.HasPrefix(got, "qdisc htb 7d0:") {
+		t.Errorf("root of the re-created interface: %q", got)
+	}
+	if got := e.tc("class", "show", "dev", "wan1"); !strings.Contains(got, "class htb 7d0:1 ") {
+		t.Errorf("classes of the re-created interface: %q", got)
+	}
+	if got := e.tc("filter", "show", "dev", "wan1", "ingress"); !strings.Contains(got, "mirred") {
+		t.Errorf("no ingress gate on the re-created interface: %q", got)
+	}
+	if what, err := e.s.Verify(); what != "" || err != nil {
+		t.Errorf("Verify after the repair: %q, %v", what, err)
+	}
+}

@@ -44,8 +44,15 @@ func (s *Shaper) Verify() (repaired string, err error) {
 // record so that apply sets the damaged part up again.
 func (s *Shaper) check(c *conn, l *link) string {
 	dev, err := c.h.LinkByName(l.name)
-	if err != nil || dev.Attrs().Index != l.index {
-		return "" // gone or re-created: the next apply's plan deals with it
+	if err != nil {
+		return "" // gone: nothing to shape until it comes back
+	}
+	if dev.Attrs().Index != l.index {
+		// Re-created (a VPN or PPP link back up): its qdiscs went with
+		// the old one. The enforcer applies again only when its limits
+		// change, so the repair's apply sets it up afresh (apply takes
+		// a new index as a new interface).
+		return "interface re-created"
 	}
 	qs, err := c.qdiscs(l.index)
 	if err != nil {

@@ -696,11 +696,17 @@ func checkManifestText(m Manifest) error {
 }
 
 // checkHistoryText: history entries are shown by dog history, so their
-// text follows the rule of remarks.
+// text follows the rule of remarks. Ports are bounded by the line only: a
+// group's spec has no length limit in a config either (only the file's),
+// and its resets carry it.
 func checkHistoryText(line int, r state.Reset) error {
-	for _, f := range []struct{ name, v string }{{"id", r.ID}, {"ports", r.Ports}, {"remark", r.Remark},
-		{"reason", r.Reason}, {"billing", r.Billing}} {
-		if len(f.v) > 4*config.MaxRemarkLen+256 {
+	const maxText = 4*config.MaxRemarkLen + 256
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"id", r.ID, maxText}, {"ports", r.Ports, maxHistoryLine}, {"remark", r.Remark, maxText},
+		{"reason", r.Reason, maxText}, {"billing", r.Billing, maxText}} {
+		if len(f.v) > f.max {
 			return invalid(HistoryName, KindHistoryTooLong, line, f.name)
 		}
 		if err := config.CheckText(f.v); err != nil {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,34 @@ func TestWriteRefusesInvalidConfig(t *testing.T) {
 	in.Config = []byte("ports:\n  - ports: 0\n")
 	if err := archive.Write(&bytes.Buffer{}, in); err == nil {
 		t.Fatal("wrote an archive with an invalid config")
+	}
+}
+
+// TestLongGroupHistoryImports: a group of many single ports is a valid item
+// (a ports spec has no length limit but the config file's), and its resets
+// are history entries with that spec. Such an archive once failed import
+// ("ports is too long"): the bound meant for remarks was applied to ports.
+func TestLongGroupHistoryImports(t *testing.T) {
+	var members []string
+	for p := 10001; p < 10400; p += 2 {
+		members = append(members, strconv.Itoa(p))
+	}
+	ports := strings.Join(members, ",") // 200 ports, 1199 bytes
+	in := sampleInput()
+	in.Config = []byte(sampleConfig + "  - ports: \"" + ports + "\"\n    remark: many\n")
+	t0 := in.History[0].Time
+	in.History = append(in.History, state.Reset{Time: t0, ID: "g0", Ports: ports, Remark: "many", Reason: state.ReasonManual,
+		PeriodStart: t0.AddDate(0, -1, 0), Billing: "sum"})
+	var buf bytes.Buffer
+	if err := archive.Write(&buf, in); err != nil {
+		t.Fatal(err)
+	}
+	c, err := archive.Read(&buf)
+	if err != nil {
+		t.Fatalf("an archive of a valid host is refused: %v", err)
+	}
+	if len(c.History) != 2 || c.History[1].Ports != ports {
+		t.Errorf("history: %+v", c.History)
 	}
 }
 
