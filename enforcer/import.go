@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"port-traffic-dog/internal/adminapi"
@@ -22,7 +23,8 @@ import (
 // stopped: its configuration file, its counters (re-created in the kernel
 // with the archived values: the fresh counters of this host do not win
 // here), billing periods, quota use and block state, and its reset history
-// (appended to this host's, with a record of the import).
+// (appended to this host's, less the entries it holds already, with a
+// record of the import).
 //
 // The archive is validated completely before anything changes. The steps
 // that follow (config file, history, kernel table, shaper, state file) are
@@ -44,8 +46,12 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	e.mu.Lock()
 	ours := *e.cfg
 	e.mu.Unlock()
+	history := e.newHistory(ours.StateDir, c.History)
 	resp := &adminapi.ImportResponse{DryRun: dryRun, SourceHost: c.Manifest.Host, Exported: c.Manifest.Created,
-		SourceVersion: c.Manifest.ToolVersion, HistoryEntries: len(c.History)}
+		SourceVersion: c.Manifest.ToolVersion, HistoryEntries: len(history)}
+	if known := len(c.History) - len(history); known > 0 {
+		resp.AddNote(adminapi.CodeNoteHistoryKnown, strconv.Itoa(known))
+	}
 	text, err := e.localPaths(c.Config, &ours, resp)
 	if err != nil {
 		return nil, err
@@ -146,7 +152,7 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	record := state.Reset{Time: now.UTC(), ID: layout.HostID, Ports: config.HostPort, Reason: state.ReasonImport,
 		Remark:      fmt.Sprintf("imported from %s (exported %s)", c.Manifest.Host, c.Manifest.Created.UTC().Format("2006-01-02 15:04 UTC")),
 		PeriodStart: e.host.st.PeriodStart.UTC(), Billing: string(e.host.cfg.Billing), Quota: e.host.cfg.Quota}
-	entries := append(append(append([]state.Reset(nil), c.History...), resets...), record)
+	entries := append(append(append([]state.Reset(nil), history...), resets...), record)
 	if err := state.AppendHistory(e.cfg.StateDir, entries...); err != nil {
 		return nil, undo(err)
 	}
@@ -162,8 +168,50 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	}
 	resp.Resets = resets
 	e.log.Info("imported", "from", c.Manifest.Host, "exported", c.Manifest.Created, "items", len(e.items),
-		"history_entries", len(c.History), "resets", len(resets))
+		"history_entries", len(history), "resets", len(resets))
 	return resp, nil
+}
+
+// newHistory is the archive's history less the entries this host's history
+// in dir holds already: an archive of this host (put back after a mistake)
+// or one imported twice would otherwise bill their periods twice in it. An
+// entry is known by its time, item, reason and period. A history that
+// cannot be read leaves the archive's whole (logged): the import itself
+// reports what else fails there.
+func (e *Enforcer) newHistory(dir string, archived []state.Reset) []state.Reset {
+	if len(archived) == 0 {
+		return nil
+	}
+	type key struct {
+		at, start  int64
+		id, reason string
+	}
+	keyOf := func(r *state.Reset) key { return key{r.Time.UnixNano(), r.PeriodStart.UnixNano(), r.ID, r.Reason} }
+	want := make(map[key]bool, len(archived))
+	for i := range archived {
+		want[keyOf(&archived[i])] = true
+	}
+	have := map[key]bool{}
+	h, err := state.OpenHistory(dir)
+	if err == nil {
+		_, _, err = h.Read(func(r *state.Reset) bool {
+			if k := keyOf(r); want[k] {
+				have[k] = true
+			}
+			return false
+		})
+	}
+	if err != nil {
+		e.log.Warn("reading this host's history to skip the archive's entries it holds failed; taking them all", "err", err)
+		return archived
+	}
+	out := make([]state.Reset, 0, len(archived))
+	for i := range archived {
+		if !have[keyOf(&archived[i])] {
+			out = append(out, archived[i])
+		}
+	}
+	return out
 }
 
 // ErrImportBusy: another import (or dry run) is at work.

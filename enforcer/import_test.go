@@ -223,3 +223,51 @@ func TestFailedImportKeepsUnrecordedResets(t *testing.T) {
 		t.Errorf("history after the failed import: %+v", h)
 	}
 }
+
+// TestImportTwiceAddsHistoryOnce: the history entries of an archive that
+// this host's history holds already (an archive imported twice, or this
+// host's own put back) are not added again, where they billed their
+// periods twice; the answer says how many were skipped, the dry run too.
+func TestImportTwiceAddsHistoryOnce(t *testing.T) {
+	r := newRig(t, "ports:\n  - ports: \"443\"\n")
+	e := r.enforcer()
+	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	hist := []state.Reset{
+		{Time: start.AddDate(0, 1, 0), ID: "p443", Ports: "443", Reason: state.ReasonAuto, PeriodStart: start, InBytes: 10, OutBytes: 20},
+		{Time: start.AddDate(0, 2, 0), ID: "p443", Ports: "443", Reason: state.ReasonAuto, PeriodStart: start.AddDate(0, 1, 0), InBytes: 30, OutBytes: 40},
+	}
+	var b bytes.Buffer
+	if err := archive.Write(&b, archive.Input{ToolVersion: "test", Host: "old-vps", Created: time.Now(),
+		Config: []byte("ports:\n  - ports: \"443\"\n"), State: &state.State{SavedAt: time.Now()}, History: hist}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		t.Helper()
+		n := 0
+		for _, h := range r.history() {
+			if h.ID == "p443" {
+				n++
+			}
+		}
+		return n
+	}
+	for i, want := range []int{2, 0} {
+		dry, err := e.Import(bytes.NewReader(b.Bytes()), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := e.Import(bytes.NewReader(b.Bytes()), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dry.HistoryEntries != want || resp.HistoryEntries != want {
+			t.Errorf("import %d: %d entries taken (dry run %d), want %d", i+1, resp.HistoryEntries, dry.HistoryEntries, want)
+		}
+		if noted := strings.Contains(strings.Join(resp.Notes, "\n"), "2 of the archive's history entries are in this host's history already"); noted != (want == 0) {
+			t.Errorf("import %d: notes %q", i+1, resp.Notes)
+		}
+		if n := count(); n != 2 {
+			t.Errorf("after import %d: %d entries of 443 in the history, want 2", i+1, n)
+		}
+	}
+}

@@ -59,6 +59,7 @@ const (
 	// (ImportResponse.NoteCodes), not errors.
 	CodeNoteKeptPath      Code = "note_kept_path"
 	CodeNoteConfigWarning Code = "note_config_warning"
+	CodeNoteHistoryKnown  Code = "note_history_known"
 
 	// CodeConfig is one problem of a configuration (a config.Error):
 	// its Args are the problem's Source, Item, Field and Msg, and its
@@ -110,6 +111,7 @@ var formats = map[Code]string{
 	CodeNoteKeptPath: "kept this host's %s %s (the archive had %s)",
 	// The arg is the warning, a message of internal/config.
 	CodeNoteConfigWarning: "the archive's config: %s",
+	CodeNoteHistoryKnown:  "%s of the archive's history entries are in this host's history already (an archive of this host, or one imported before): not added again",
 }
 
 // Codes lists the codes that have a format.

@@ -42,6 +42,7 @@ var apiMessages = map[adminapi.Code]Key{
 
 	adminapi.CodeNoteKeptPath:      APINoteKeptPath,
 	adminapi.CodeNoteConfigWarning: APINoteConfigWarning,
+	adminapi.CodeNoteHistoryKnown:  APINoteHistoryKnown,
 }
 
 // messageArgs are the codes whose last arg is a message of dog's

@@ -305,6 +305,7 @@ const (
 	APIBandwidthLimits
 	APINoteKeptPath
 	APINoteConfigWarning
+	APINoteHistoryKnown
 
 	// A refused archive (archive.Error), by its kind (archiveKinds).
 
@@ -634,6 +635,8 @@ var messages = [numKeys]struct{ en, zh string }{
 	APIBandwidthLimits:   {"bandwidth limits: %v", "带宽限制：%v"},
 	APINoteKeptPath:      {"kept this host's %s %s (the archive had %s)", "保留了本机的 %s %s（归档中是 %s）"},
 	APINoteConfigWarning: {"the archive's config: %s", "归档中的配置：%s"},
+	APINoteHistoryKnown: {"%s of the archive's history entries are in this host's history already (an archive of this host, or one imported before): not added again",
+		"归档中有 %s 条历史记录本机历史里已经有了（本机的归档，或以前导入过的归档）：不再重复添加"},
 
 	ArchiveInvalid:         {"invalid archive: %s", "无效的归档：%s"},
 	ArchiveInvalidEntry:    {"invalid archive: %s: %s", "无效的归档：%s：%s"},
