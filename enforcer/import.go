@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"port-traffic-dog/enforcer/shaper"
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/config"
@@ -69,6 +70,11 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 		resp.AddNote(adminapi.CodeNoteConfigWarning, w)
 	}
 	resp.Items = len(cfg.Items)
+	if err := e.shape.s.Check(archiveLimits(cfg)); err != nil {
+		// Imported all the same: the config moves to this host as it is,
+		// and the operator fixes it here; until then the enforcer retries.
+		resp.AddNote(adminapi.CodeNoteLimitsHere, err.Error())
+	}
 	if dryRun {
 		return resp, nil
 	}
@@ -170,6 +176,19 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 	e.log.Info("imported", "from", c.Manifest.Host, "exported", c.Manifest.Created, "items", len(e.items),
 		"history_entries", len(history), "resets", len(resets))
 	return resp, nil
+}
+
+// archiveLimits are the limits of an archive's config, each item with a
+// class minor of its own, as the shaper checks them.
+func archiveLimits(cfg *config.Config) shaper.Desired {
+	d := shaper.Desired{Interfaces: cfg.Interfaces}
+	for _, it := range cfg.Items {
+		if it.RateIn > 0 || it.RateOut > 0 {
+			d.Items = append(d.Items, shaper.Item{Ports: it.Ports, Spec: it.Spec, Protocols: it.Protocols,
+				Minor: uint16(len(d.Items) + 1), RateIn: it.RateIn, RateOut: it.RateOut, Burst: it.Burst})
+		}
+	}
+	return d
 }
 
 // newHistory is the archive's history less the entries this host's history

@@ -271,3 +271,32 @@ func TestImportTwiceAddsHistoryOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestImportNotesLimitsThatCannotApply: an archive from a host whose
+// shaped interface this host lacks is imported (the config moves as it
+// is), and the answer says its limits cannot apply here until the config
+// is fixed, the dry run too; an archive whose limits fit says nothing.
+func TestImportNotesLimitsThatCannotApply(t *testing.T) {
+	r := newRig(t, "ports:\n  - ports: \"443\"\n")
+	e := r.enforcer()
+	const note = "the archive's bandwidth limits cannot apply on this host"
+	for _, c := range []struct {
+		cfg   string
+		noted bool
+	}{
+		{"interfaces: [dognosuch0]\nports:\n  - ports: \"443\"\n    rate: 10Mbps\n", true},
+		{"interfaces: [" + testnet.Dev + "]\nports:\n  - ports: \"443\"\n    rate: 10Mbps\n", false},
+		{"interfaces: [dognosuch0]\nports:\n  - ports: \"443\"\n", false}, // no limits: no interface needed
+	} {
+		for _, dry := range []bool{true, false} {
+			resp, err := e.Import(bytes.NewReader(exportOf(t, c.cfg)), dry)
+			if err != nil {
+				t.Fatalf("%q (dry run %v): %v", c.cfg, dry, err)
+			}
+			notes := strings.Join(resp.Notes, "\n")
+			if strings.Contains(notes, note) != c.noted || c.noted && !strings.Contains(notes, "dognosuch0") {
+				t.Errorf("%q (dry run %v): notes %q", c.cfg, dry, notes)
+			}
+		}
+	}
+}

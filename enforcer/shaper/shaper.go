@@ -169,6 +169,19 @@ func (s *Shaper) Apply(d Desired) error {
 	return nil
 }
 
+// Check reports whether d could apply here (its interfaces exist, its
+// rates fit their links), changing nothing: an import's dry run asks it of
+// the archive's limits, made for another host.
+func (s *Shaper) Check(d Desired) error {
+	c, err := dial(s.netns)
+	if err != nil {
+		return fmt.Errorf("bandwidth limits: %w", err)
+	}
+	defer c.close()
+	_, err = makePlan(c, s.netns, d)
+	return err
+}
+
 func (s *Shaper) apply(c *conn, p *plan) error {
 	var errs []error
 	// Set-up first: everything that needs a kernel feature, for every

@@ -60,6 +60,7 @@ const (
 	CodeNoteKeptPath      Code = "note_kept_path"
 	CodeNoteConfigWarning Code = "note_config_warning"
 	CodeNoteHistoryKnown  Code = "note_history_known"
+	CodeNoteLimitsHere    Code = "note_limits_here"
 
 	// CodeConfig is one problem of a configuration (a config.Error):
 	// its Args are the problem's Source, Item, Field and Msg, and its
@@ -111,6 +112,7 @@ var formats = map[Code]string{
 	CodeNoteKeptPath: "kept this host's %s %s (the archive had %s)",
 	// The arg is the warning, a message of internal/config.
 	CodeNoteConfigWarning: "the archive's config: %s",
+	CodeNoteLimitsHere:    "the archive's bandwidth limits cannot apply on this host (%s); counting and quotas are not affected: after the import, fix `interfaces` or the rates in the config",
 	CodeNoteHistoryKnown:  "%s of the archive's history entries are in this host's history already (an archive of this host, or one imported before): not added again",
 }
 

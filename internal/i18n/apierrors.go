@@ -43,6 +43,7 @@ var apiMessages = map[adminapi.Code]Key{
 	adminapi.CodeNoteKeptPath:      APINoteKeptPath,
 	adminapi.CodeNoteConfigWarning: APINoteConfigWarning,
 	adminapi.CodeNoteHistoryKnown:  APINoteHistoryKnown,
+	adminapi.CodeNoteLimitsHere:    APINoteLimitsHere,
 }
 
 // messageArgs are the codes whose last arg is a message of dog's

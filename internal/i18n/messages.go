@@ -306,6 +306,7 @@ const (
 	APINoteKeptPath
 	APINoteConfigWarning
 	APINoteHistoryKnown
+	APINoteLimitsHere
 
 	// A refused archive (archive.Error), by its kind (archiveKinds).
 
@@ -635,6 +636,8 @@ var messages = [numKeys]struct{ en, zh string }{
 	APIBandwidthLimits:   {"bandwidth limits: %v", "带宽限制：%v"},
 	APINoteKeptPath:      {"kept this host's %s %s (the archive had %s)", "保留了本机的 %s %s（归档中是 %s）"},
 	APINoteConfigWarning: {"the archive's config: %s", "归档中的配置：%s"},
+	APINoteLimitsHere: {"the archive's bandwidth limits cannot apply on this host (%s); counting and quotas are not affected: after the import, fix `interfaces` or the rates in the config",
+		"归档中的带宽限制在本机无法生效（%s）；计数和配额不受影响：导入后请在配置中修正 `interfaces` 或限速"},
 	APINoteHistoryKnown: {"%s of the archive's history entries are in this host's history already (an archive of this host, or one imported before): not added again",
 		"归档中有 %s 条历史记录本机历史里已经有了（本机的归档，或以前导入过的归档）：不再重复添加"},
 
