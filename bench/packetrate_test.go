@@ -424,13 +424,16 @@ func costReplicas() int { return envInt("DOG_BENCH_COST_REPLICAS", 3) }
 // nft script ("": no table).
 func scriptSetup(b *testing.B, name, script string, n int) *setup {
 	st := &setup{name: name}
-	f := filepath.Join(b.TempDir(), "table.nft")
-	if err := os.WriteFile(f, []byte(script), 0o600); err != nil {
-		b.Fatal(err)
+	var f string
+	if script != "" {
+		f = filepath.Join(b.TempDir(), "table.nft")
+		if err := os.WriteFile(f, []byte(script), 0o600); err != nil {
+			b.Fatal(err)
+		}
 	}
 	for range n {
 		p := testnet.NewPair(b)
-		if script != "" {
+		if f != "" {
 			p.Server.Run(b, "nft", "-f", f)
 		}
 		st.replicas = append(st.replicas, p)

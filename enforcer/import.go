@@ -182,10 +182,9 @@ func (e *Enforcer) Import(r io.Reader, dryRun bool) (*adminapi.ImportResponse, e
 // class minor of its own, as the shaper checks them.
 func archiveLimits(cfg *config.Config) shaper.Desired {
 	d := shaper.Desired{Interfaces: cfg.Interfaces}
-	for _, it := range cfg.Items {
-		if it.RateIn > 0 || it.RateOut > 0 {
-			d.Items = append(d.Items, shaper.Item{Ports: it.Ports, Spec: it.Spec, Protocols: it.Protocols,
-				Minor: uint16(len(d.Items) + 1), RateIn: it.RateIn, RateOut: it.RateOut, Burst: it.Burst})
+	for i := range cfg.Items {
+		if it := &cfg.Items[i]; it.RateIn > 0 || it.RateOut > 0 {
+			d.Items = append(d.Items, limitOf(it, uint16(len(d.Items)+1)))
 		}
 	}
 	return d

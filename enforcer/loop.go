@@ -117,9 +117,7 @@ func (e *Enforcer) adoptRecordedResets(now time.Time) {
 		// billed in bytes; the history keeps no packets.
 		it.st.BaseIn.Bytes = min(it.st.BaseIn.Bytes+r.InBytes, it.st.In.Bytes)
 		it.st.BaseOut.Bytes = min(it.st.BaseOut.Bytes+r.OutBytes, it.st.Out.Bytes)
-		it.st.PeriodStart = r.Time
-		it.st.QuotaGen++
-		it.st.QuotaBlocked = false
+		beginPeriod(it, r.Time)
 		it.st.NextReset = e.schedule(it).Advance(r.Time, e.cfg.Location).Next
 		e.log.Warn("billing period reset found in the history but not in the state (the enforcer stopped before saving it): taken over",
 			"port", it.cfg.Ports, "reset_at", r.Time.Format(time.RFC3339), "next_reset", it.st.NextReset.Format(time.DateOnly))
@@ -139,10 +137,16 @@ func (e *Enforcer) resetItem(it *item, reason string, now time.Time) state.Reset
 		PeriodStart: it.st.PeriodStart.UTC(), InBytes: pin, OutBytes: pout, Billing: string(it.cfg.Billing),
 		Billable: it.cfg.Billing.Billable(pin, pout), Quota: it.cfg.Quota}
 	it.st.BaseIn, it.st.BaseOut = it.st.In, it.st.Out
-	it.st.PeriodStart = now
+	beginPeriod(it, now)
+	return r
+}
+
+// beginPeriod starts the item's billing period at at, its bases set: a
+// quota of a new generation (a fresh kernel object), and no quota block.
+func beginPeriod(it *item, at time.Time) {
+	it.st.PeriodStart = at
 	it.st.QuotaGen++
 	it.st.QuotaBlocked = false
-	return r
 }
 
 // record appends resets to the history. A reset is in the state from the

@@ -8,6 +8,7 @@ import (
 
 	"port-traffic-dog/enforcer/shaper"
 	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/state"
 )
 
@@ -68,10 +69,15 @@ func (e *Enforcer) desiredLimits() shaper.Desired {
 		if it.cfg.RateIn == 0 && it.cfg.RateOut == 0 || it.st.ClassMinor == 0 {
 			continue
 		}
-		d.Items = append(d.Items, shaper.Item{Ports: it.cfg.Ports, Spec: it.cfg.Spec, Protocols: it.cfg.Protocols,
-			Minor: it.st.ClassMinor, RateIn: it.cfg.RateIn, RateOut: it.cfg.RateOut, Burst: it.cfg.Burst})
+		d.Items = append(d.Items, limitOf(it.cfg, it.st.ClassMinor))
 	}
 	return d
+}
+
+// limitOf is an item's limits as the shaper takes them, in HTB class minor.
+func limitOf(it *config.Item, minor uint16) shaper.Item {
+	return shaper.Item{Ports: it.Ports, Spec: it.Spec, Protocols: it.Protocols,
+		Minor: minor, RateIn: it.RateIn, RateOut: it.RateOut, Burst: it.Burst}
 }
 
 // applyLimits brings the tc side to d, before the nftables table is

@@ -332,15 +332,7 @@ exempt: [22]
 		`c.yaml:10: item "1000-2000": reset_day: "40" is not a day of the month`,
 		`c.yaml:11: item "1500": ports: overlaps item "1000-2000" (c.yaml:9) on port 1500`,
 	}
-	got := strings.Split(err.Error(), "\n")
-	if len(got) != len(want) {
-		t.Fatalf("%d errors, want %d:\n%v", len(got), len(want), err)
-	}
-	for i := range want {
-		if !strings.HasPrefix(got[i], want[i]) {
-			t.Errorf("error %d: %q\nwant %q...", i, got[i], want[i])
-		}
-	}
+	errorsAre(t, err, want)
 }
 
 // TestEveryOverlap: each item that shares a port with an item defined
@@ -410,15 +402,7 @@ func TestPortFlagEveryError(t *testing.T) {
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	got := strings.Split(err.Error(), "\n")
-	if len(got) != len(want) {
-		t.Fatalf("%d errors, want %d:\n%v", len(got), len(want), err)
-	}
-	for i := range want {
-		if !strings.HasPrefix(got[i], want[i]) {
-			t.Errorf("error %d: %q\nwant %q...", i, got[i], want[i])
-		}
-	}
+	errorsAre(t, err, want)
 }
 
 // TestExpiredWarning: an item whose expiry date has come is valid (it is
@@ -437,6 +421,21 @@ func TestExpiredWarning(t *testing.T) {
 		w := cfg.Warnings(now)
 		if len(w) != 1 || !strings.HasPrefix(w[0], `c.yaml:3: item "443": expired on 2026-03-01`) {
 			t.Errorf("at %v: %q", now, w)
+		}
+	}
+}
+
+// errorsAre checks err lists exactly the problems want, in order, each
+// line starting with its want.
+func errorsAre(t *testing.T, err error, want []string) {
+	t.Helper()
+	got := strings.Split(err.Error(), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(got), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error %d: %q\nwant %q...", i, got[i], want[i])
 		}
 	}
 }

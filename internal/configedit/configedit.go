@@ -270,19 +270,22 @@ func (d *doc) find(spec portspec.Spec, ports string) (*itemSpan, error) {
 	if err != nil {
 		return nil, err
 	}
+	var owner error // a port of a range or group: say whose it is
 	for i := range spans {
-		if s, ok := specOf(spans[i].node); ok && s.String() == spec.String() {
+		s, ok := specOf(spans[i].node)
+		if !ok {
+			continue
+		}
+		if s.String() == spec.String() {
 			return &spans[i], nil
 		}
-	}
-	// A port of a range or group: say whose it is.
-	for i := range spans {
-		if s, ok := specOf(spans[i].node); ok {
-			if r, ok := s.Overlap(spec); ok {
-				return nil, fmt.Errorf("%w: %q is not configured; port %s belongs to item %q (name an item by all its ports)",
-					ErrNotFound, ports, r, s)
-			}
+		if r, ok := s.Overlap(spec); ok && owner == nil {
+			owner = fmt.Errorf("%w: %q is not configured; port %s belongs to item %q (name an item by all its ports)",
+				ErrNotFound, ports, r, s)
 		}
+	}
+	if owner != nil {
+		return nil, owner
 	}
 	return nil, fmt.Errorf("%w: %q is not configured", ErrNotFound, ports)
 }
