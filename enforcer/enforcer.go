@@ -285,8 +285,8 @@ func (e *Enforcer) Start() error {
 	default:
 		e.takeCounters(objs)
 	}
-	e.adoptRecordedResets(now)    // resets recorded but not saved before a crash
-	resets := e.runDueResets(now) // resets missed while the enforcer was down
+	e.adoptRecordedResets(st.SavedAt) // resets recorded but not saved before a crash
+	resets := e.runDueResets(now)     // resets missed while the enforcer was down
 	e.checkQuotas(objs)
 	if err := e.reconcile(syncFull); err != nil && e.applied == nil {
 		// No table: nothing counts. Fail, so the service manager's

@@ -300,3 +300,48 @@ func TestImportNotesLimitsThatCannotApply(t *testing.T) {
 		}
 	}
 }
+
+// TestResetBeforeAnImportNotTakenOver: this host's own archive put back
+// after a `dog reset` gives the item the period that reset ended again, and
+// the history holds that reset after the state's save. The restart must not
+// take it over as a reset the state missed: the import replaced the states,
+// and a reset recorded before it is not theirs.
+func TestResetBeforeAnImportNotTakenOver(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	cfg := "timezone: UTC\nports:\n  - ports: \"443\"\n    reset_day: 15\n"
+	r := newRig(t, cfg)
+	e := r.enforcer(withClock(clk))
+	r.tcp(443, 50_000, 20_000)
+	r.quiesce("p443")
+	if _, err := e.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	exported, err := state.ReadFile(filepath.Join(r.dir, "state", state.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := archive.Write(&b, archive.Input{ToolVersion: "test", Host: "this-vps", Created: clk.Now(),
+		Config: []byte(cfg), State: exported}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(clk.Now().Add(time.Minute))
+	if _, err := e.Reset([]string{"443"}, false, state.ReasonManual); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(clk.Now().Add(time.Minute))
+	if _, err := e.Import(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	imported := statusItem(t, e, "443")
+	if !imported.PeriodStart.Equal(exported.Items[0].PeriodStart) {
+		t.Fatalf("the import made the period start %s, want the archive's %s", imported.PeriodStart, exported.Items[0].PeriodStart)
+	}
+
+	clk.Set(clk.Now().Add(time.Minute))
+	e = r.enforcer(withClock(clk))
+	if it := statusItem(t, e, "443"); !it.PeriodStart.Equal(imported.PeriodStart) || it.PeriodIn != imported.PeriodIn {
+		t.Errorf("after the restart: period from %s with %d bytes in, want the import's %s with %d", it.PeriodStart, it.PeriodIn,
+			imported.PeriodStart, imported.PeriodIn)
+	}
+}

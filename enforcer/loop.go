@@ -64,63 +64,87 @@ func (e *Enforcer) tick() {
 func (e *Enforcer) runDueResets(now time.Time) []state.Reset {
 	var out []state.Reset
 	for _, it := range e.all() {
-		s := e.schedule(it)
-		if !s.Due(now) {
+		if !e.schedule(it).Due(now) {
 			continue
 		}
 		out = append(out, e.resetItem(it, state.ReasonAuto, now))
-		it.st.NextReset = s.Advance(now, e.cfg.Location).Next
 		e.log.Info("billing period reset", "port", it.cfg.Ports, "remark", it.cfg.Remark,
 			"next_reset", it.st.NextReset.Format(time.DateOnly))
 	}
 	return out
 }
 
-// adoptRecordedResets takes over the automatic resets due at now that the
-// history holds but the loaded state does not: the enforcer died after
-// recording a reset and before the state file took it (a kill during the
-// apply or the save, or a save refused by a full disk). Run again, the
-// reset would be recorded twice, the period's bytes in both entries and
-// the bytes since the first in neither period. The state becomes what the
-// recorded reset made it. Only a start needs this: while the enforcer runs,
-// its state is ahead of the history.
-func (e *Enforcer) adoptRecordedResets(now time.Time) {
-	due := map[string]*item{}
+// adoptMargin is how far before the loaded state's save adoptRecordedResets
+// looks for resets the state missed. Such a reset was recorded after that
+// save, so only a clock stepped back in between dates it earlier; and that
+// in between is short: every reset saves at once, and checkpoints run every
+// checkpoint_interval (10 s by default), so it spans more only while saves
+// fail. NTP steps are seconds; an hour covers them with room. The margin
+// costs reading the resets recorded in it, nothing on most starts and a
+// few MB at most (a mass reset of 10,000 items within the hour before the
+// save); it cannot cause a false take-over, which the period match rules
+// out.
+const adoptMargin = time.Hour
+
+// adoptRecordedResets takes over the resets, automatic or manual, that the
+// history holds but the loaded state (saved at savedAt) does not: the
+// enforcer died after recording a reset and before the state file took it
+// (a kill during the apply or the save, or a save refused by a full disk).
+// Run again, an automatic reset would be recorded twice, the period's bytes
+// in both entries; a manual one would be lost to the state, the period it
+// ended continuing (a repeated `dog reset` billing it twice); either way the
+// bytes since the reset would be in neither period. The state becomes what
+// the recorded reset made it. Such a reset was recorded after savedAt, at
+// the end of the history, so only that tail is read. Only a start needs
+// this: while the enforcer runs, its state is ahead of the history.
+func (e *Enforcer) adoptRecordedResets(savedAt time.Time) {
+	if savedAt.IsZero() {
+		return // no state: every period starts now, after any entry
+	}
+	byID := map[string]*item{}
 	for _, it := range e.all() {
-		if e.schedule(it).Due(now) {
-			due[it.st.ID] = it
-		}
+		byID[it.st.ID] = it
 	}
-	if len(due) == 0 {
-		return
-	}
-	h, err := state.OpenHistory(e.cfg.StateDir)
-	if err != nil {
-		e.log.Warn("reading the reset history for resets the state missed failed", "err", err)
-		return
-	}
-	recorded, _, err := h.Read(func(r *state.Reset) bool {
-		it := due[r.ID]
-		return it != nil && r.Reason == state.ReasonAuto && r.PeriodStart.Equal(it.st.PeriodStart) &&
-			!r.Time.Before(it.st.NextReset)
+	recorded, _, err := state.ReadHistoryTail(e.cfg.StateDir, savedAt.Add(-adoptMargin), func(r *state.Reset) bool {
+		return r.Reason == state.ReasonImport || byID[r.ID] != nil
 	})
 	if err != nil {
+		// What was read is the newest part: a reset in it that ended
+		// the state's period is still one to take over.
 		e.log.Warn("reading the reset history for resets the state missed failed", "err", err)
 	}
+	// An import replaced the states: a reset recorded before it is not
+	// theirs to take over (its own resets are in the state it saved).
+	for i := len(recorded) - 1; i >= 0; i-- {
+		if recorded[i].Reason == state.ReasonImport {
+			recorded = recorded[i+1:]
+			break
+		}
+	}
+	// Oldest first: of resets the state missed one after the other, each
+	// ends the period the one before began.
 	for _, r := range recorded {
-		it := due[r.ID]
-		if !r.PeriodStart.Equal(it.st.PeriodStart) {
-			continue // taken over already
+		it := byID[r.ID]
+		switch {
+		case r.Reason != state.ReasonAuto && r.Reason != state.ReasonManual:
+			continue
+		case !r.PeriodStart.Equal(it.st.PeriodStart) || !r.Time.After(r.PeriodStart):
+			// Not the reset that ended the state's period. One at the
+			// instant the period began (two resets within one reading
+			// of a coarse clock) may be the state's own start.
+			continue
+		case r.Reason == state.ReasonAuto && r.Time.Before(it.st.NextReset):
+			continue // before the state's next reset: not one its schedule ran
 		}
 		// The period's bytes as recorded; never above the counters (a
 		// restore from a checkpoint older than the reset). Periods are
 		// billed in bytes; the history keeps no packets.
 		it.st.BaseIn.Bytes = min(it.st.BaseIn.Bytes+r.InBytes, it.st.In.Bytes)
 		it.st.BaseOut.Bytes = min(it.st.BaseOut.Bytes+r.OutBytes, it.st.Out.Bytes)
-		beginPeriod(it, r.Time)
-		it.st.NextReset = e.schedule(it).Advance(r.Time, e.cfg.Location).Next
+		e.beginPeriod(it, r.Reason, r.Time)
 		e.log.Warn("billing period reset found in the history but not in the state (the enforcer stopped before saving it): taken over",
-			"port", it.cfg.Ports, "reset_at", r.Time.Format(time.RFC3339), "next_reset", it.st.NextReset.Format(time.DateOnly))
+			"port", it.cfg.Ports, "reason", r.Reason, "reset_at", r.Time.Format(time.RFC3339),
+			"next_reset", it.st.NextReset.Format(time.DateOnly))
 	}
 }
 
@@ -137,16 +161,26 @@ func (e *Enforcer) resetItem(it *item, reason string, now time.Time) state.Reset
 		PeriodStart: it.st.PeriodStart.UTC(), InBytes: pin, OutBytes: pout, Billing: string(it.cfg.Billing),
 		Billable: it.cfg.Billing.Billable(pin, pout), Quota: it.cfg.Quota}
 	it.st.BaseIn, it.st.BaseOut = it.st.In, it.st.Out
-	beginPeriod(it, now)
+	e.beginPeriod(it, reason, now)
 	return r
 }
 
-// beginPeriod starts the item's billing period at at, its bases set: a
-// quota of a new generation (a fresh kernel object), and no quota block.
-func beginPeriod(it *item, at time.Time) {
+// beginPeriod starts the item's billing period at at after a reset for
+// reason, its bases set: a quota of a new generation (a fresh kernel
+// object), no quota block, and the next reset moved as that reset moves
+// it. An automatic reset advances the schedule past the reset that was
+// due; any other leaves the billing calendar alone, unless its next reset
+// is overdue (a reset the loop has not run yet, which this one replaces).
+func (e *Enforcer) beginPeriod(it *item, reason string, at time.Time) {
 	it.st.PeriodStart = at
 	it.st.QuotaGen++
 	it.st.QuotaBlocked = false
+	switch {
+	case reason == state.ReasonAuto:
+		it.st.NextReset = e.schedule(it).Advance(at, e.cfg.Location).Next
+	case it.st.NextReset.Before(at) && it.st.ResetDay != 0:
+		it.st.NextReset = billing.NextReset(at, it.st.ResetDay, e.cfg.Location)
+	}
 }
 
 // record appends resets to the history. A reset is in the state from the

@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"port-traffic-dog/internal/adminapi"
-	"port-traffic-dog/internal/billing"
 	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/portspec"
 	"port-traffic-dog/internal/state"
@@ -45,9 +44,6 @@ func (e *Enforcer) Reset(ports []string, all bool, reason string) ([]state.Reset
 	var resets []state.Reset
 	for _, it := range targets {
 		resets = append(resets, e.resetItem(it, reason, now))
-		if it.st.NextReset.Before(now) && it.st.ResetDay != 0 {
-			it.st.NextReset = billing.NextReset(now, it.st.ResetDay, e.cfg.Location)
-		}
 	}
 	e.record(resets)
 	for _, r := range resets {

@@ -395,6 +395,27 @@ ports:
 	}
 }
 
+// crashPoint checkpoints e and returns crash, which puts that checkpoint
+// back as the state file: what a restart finds when the saves after it
+// were lost (a kill before them, a full disk).
+func (r *rig) crashPoint(e *Enforcer) (crash func()) {
+	r.t.Helper()
+	if _, err := e.Checkpoint(); err != nil {
+		r.t.Fatal(err)
+	}
+	path := filepath.Join(r.dir, "state", state.FileName)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return func() {
+		r.t.Helper()
+		if err := os.WriteFile(path, before, state.FileMode); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
 // TestResetNotRepeatedAfterACrashBeforeItsSave: the enforcer dies after an
 // automatic reset reached the history but before the state file took it
 // (a SIGKILL during the apply or the save, or a save refused by a full
@@ -415,14 +436,7 @@ ports:
 	start := clk.Now()
 	r.tcp(443, 200_000, 100_000)
 	r.quiesce("p443")
-	if _, err := e.Checkpoint(); err != nil {
-		t.Fatal(err)
-	}
-	statePath := filepath.Join(r.dir, "state", state.FileName)
-	before, err := os.ReadFile(statePath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	crash := r.crashPoint(e)
 	in, out := r.counters("p443")
 
 	aprilFirst := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
@@ -435,10 +449,7 @@ ports:
 	r.quiesce("p443")
 	in2, out2 := r.counters("p443")
 
-	// The crash: the state file is the one before the reset.
-	if err := os.WriteFile(statePath, before, state.FileMode); err != nil {
-		t.Fatal(err)
-	}
+	crash() // the state file is the one before the reset
 	clk.Set(aprilFirst.Add(5 * time.Second))
 	e = r.enforcer(withClock(clk))
 	if h := r.history(); len(h) != 1 {
@@ -450,6 +461,134 @@ ports:
 		it.PeriodIn != in2-in || it.PeriodOut != out2-out {
 		t.Errorf("after the restart: period from %s (want %s), next reset %s (want %s), period in %d out %d (want %d %d)",
 			it.PeriodStart, aprilFirst, it.NextReset, mayFirst, it.PeriodIn, it.PeriodOut, in2-in, out2-out)
+	}
+}
+
+// TestManualResetNotLostInACrashBeforeItsSave: the enforcer dies after a
+// `dog reset` reached the history but before the state file took it. The
+// restart takes the reset over from the history: the state is what the
+// reset made it (the new period from the reset's time, its bytes since then
+// in it, the billing calendar as the reset left it), one history entry for
+// the period, nothing taken over again at the next restart, and a repeated
+// `dog reset` bills only the new period. Here the reset is of an item whose
+// automatic reset was overdue (the manual one replaces it, and moves its
+// next reset) and of the whole host, whose next reset it leaves.
+func TestManualResetNotLostInACrashBeforeItsSave(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	r := newRig(t, `checkpoint_interval: 1h
+timezone: UTC
+host:
+  quota: 1GB
+  reset_day: 20
+ports:
+  - ports: "443"
+    quota: 100MB
+    reset_day: 15
+`)
+	e := r.enforcer(withClock(clk))
+	r.tcp(443, 200_000, 100_000)
+	r.quiesce("p443")
+	crash := r.crashPoint(e)
+
+	resetAt := time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC) // 443's reset of the 15th not run yet
+	clk.Set(resetAt)
+	if _, err := e.Reset([]string{"443", "host"}, false, state.ReasonManual); err != nil {
+		t.Fatal(err)
+	}
+	// What the lost save held: the state the reset made.
+	saved, err := state.ReadFile(filepath.Join(r.dir, "state", state.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]state.Item{layout.HostID: *saved.Host}
+	for _, it := range saved.Items {
+		want[it.ID] = it
+	}
+	aprilFifteenth, marchTwentieth := time.Date(2026, 4, 15, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
+	if p, h := want["p443"], want[layout.HostID]; !p.PeriodStart.Equal(resetAt) || !p.NextReset.Equal(aprilFifteenth) ||
+		!h.PeriodStart.Equal(resetAt) || !h.NextReset.Equal(marchTwentieth) {
+		t.Fatalf("the reset made 443 %s → %s, the host %s → %s", p.PeriodStart, p.NextReset, h.PeriodStart, h.NextReset)
+	}
+	in, out := want["p443"].BaseIn.Bytes, want["p443"].BaseOut.Bytes
+	r.tcp(443, 50_000, 20_000) // the new period's
+	r.quiesce("p443")
+	in2, out2 := r.counters("p443")
+
+	crash() // the state file is the one before the reset
+	// stateOf is what a restart made of the items' billing periods.
+	stateOf := func(e *Enforcer) map[string]state.Item {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		m := map[string]state.Item{}
+		for _, it := range e.all() {
+			m[it.st.ID] = it.st
+		}
+		return m
+	}
+	for restart := 1; restart <= 2; restart++ {
+		clk.Set(resetAt.Add(time.Duration(restart) * 5 * time.Second))
+		e = r.enforcer(withClock(clk))
+		if h := r.history(); len(h) != 2 {
+			t.Errorf("restart %d: %d history entries, want the reset's 2: %+v", restart, len(h), h)
+		}
+		got := stateOf(e)
+		for id, w := range want {
+			g := got[id]
+			if !g.PeriodStart.Equal(w.PeriodStart) || !g.NextReset.Equal(w.NextReset) || g.QuotaGen != w.QuotaGen ||
+				g.BaseIn.Bytes != w.BaseIn.Bytes || g.BaseOut.Bytes != w.BaseOut.Bytes || g.QuotaBlocked {
+				t.Errorf("restart %d: %s period from %s, next reset %s, quota generation %d, bases %d/%d, blocked %v; the reset made it %s, %s, %d, %d/%d",
+					restart, id, g.PeriodStart, g.NextReset, g.QuotaGen, g.BaseIn.Bytes, g.BaseOut.Bytes, g.QuotaBlocked,
+					w.PeriodStart, w.NextReset, w.QuotaGen, w.BaseIn.Bytes, w.BaseOut.Bytes)
+			}
+		}
+		if it := statusItem(t, e, "443"); it.PeriodIn != in2-in || it.PeriodOut != out2-out {
+			t.Errorf("restart %d: period in %d out %d, want %d %d", restart, it.PeriodIn, it.PeriodOut, in2-in, out2-out)
+		}
+	}
+	// `dog reset` again: the new period, not the one the first reset ended.
+	again, err := e.Reset([]string{"443"}, false, state.ReasonManual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 1 || !again[0].PeriodStart.Equal(resetAt) || again[0].InBytes != in2-in || again[0].OutBytes != out2-out {
+		t.Errorf("the repeated reset recorded %+v, want the period from %s with %d/%d bytes", again, resetAt, in2-in, out2-out)
+	}
+}
+
+// TestResetsInARowTakenOver: two resets the state missed (the saves of
+// both lost: a full disk, then a crash) are taken over in turn, the second
+// ending the period the first began, so the state continues the period of
+// the last one.
+func TestResetsInARowTakenOver(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	r := newRig(t, "checkpoint_interval: 1h\ntimezone: UTC\nports:\n  - ports: \"443\"\n")
+	e := r.enforcer(withClock(clk))
+	crash := r.crashPoint(e)
+	var at [2]time.Time
+	var in, out uint64
+	for i := range at {
+		r.tcp(443, 50_000, 20_000)
+		r.quiesce("p443")
+		at[i] = clk.Now().Add(time.Minute)
+		clk.Set(at[i])
+		if _, err := e.Reset([]string{"443"}, false, state.ReasonManual); err != nil {
+			t.Fatal(err)
+		}
+		in, out = r.counters("p443")
+	}
+	r.tcp(443, 30_000, 10_000)
+	r.quiesce("p443")
+	in2, out2 := r.counters("p443")
+
+	crash()
+	clk.Set(at[1].Add(5 * time.Second))
+	e = r.enforcer(withClock(clk))
+	if h := r.history(); len(h) != 2 || !h[1].PeriodStart.Equal(at[0]) {
+		t.Errorf("history: %+v", h)
+	}
+	if it := statusItem(t, e, "443"); !it.PeriodStart.Equal(at[1]) || it.PeriodIn != in2-in || it.PeriodOut != out2-out {
+		t.Errorf("after the restart: period from %s (want %s), in %d out %d (want %d %d)", it.PeriodStart, at[1],
+			it.PeriodIn, it.PeriodOut, in2-in, out2-out)
 	}
 }
 

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -130,22 +132,33 @@ type HistoryFiles struct {
 func OpenHistory(dir string) (*HistoryFiles, error) {
 	h := &HistoryFiles{}
 	for _, name := range []string{RotatedName, HistoryName} {
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		f, size, err := openHistoryFile(dir, name)
+		if err != nil {
+			h.Close()
+			return nil, err
 		}
-		if err == nil {
-			var fi os.FileInfo
-			if fi, err = f.Stat(); err == nil {
-				h.files, h.sizes = append(h.files, f), append(h.sizes, fi.Size())
-				continue
-			}
-			_ = f.Close()
+		if f != nil {
+			h.files, h.sizes = append(h.files, f), append(h.sizes, size)
 		}
-		h.Close()
-		return nil, fmt.Errorf("read history: %w", linkRefused(err))
 	}
 	return h, nil
+}
+
+// openHistoryFile opens one history file and takes its size; a missing file
+// is nil.
+func openHistoryFile(dir, name string) (*os.File, int64, error) {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, nil
+	}
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = f.Stat(); err == nil {
+			return f, fi.Size(), nil
+		}
+		_ = f.Close()
+	}
+	return nil, 0, fmt.Errorf("read history: %w", linkRefused(err))
 }
 
 // Close closes the files.
@@ -178,6 +191,108 @@ func (h *HistoryFiles) Read(keep func(*Reset) bool) (entries []Reset, skipped in
 		}
 	}
 	return entries, skipped, nil
+}
+
+// maxLine is the longest history line read; an entry is ~300 bytes.
+const maxLine = 1 << 20
+
+// ReadHistoryTail returns the entries keep takes (all for nil) of the end of
+// dir's history, oldest first: it reads the history backwards from its end
+// and stops at the first entry older than since, reading the rotated file
+// only when since reaches past the current file's start. The history is
+// appended in time order, so what was recorded since a recent moment costs
+// a few KB to find, not the whole history (up to 2 × MaxHistorySize).
+// Entries appended out of order (an import's archived ones, or a clock
+// stepped back by more than the caller allows for) end the read there.
+// Lines that do not parse (a torn line after a crash) are skipped and
+// counted, as Read does. On an error the entries read until then, the
+// newest, are returned with it. Call it where appends are excluded (the
+// enforcer's lock).
+func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entries []Reset, skipped int, err error) {
+	defer func() { slices.Reverse(entries) }() // read newest first
+	for _, name := range []string{HistoryName, RotatedName} {
+		f, size, err := openHistoryFile(dir, name)
+		if err != nil {
+			return entries, skipped, err
+		}
+		if f == nil {
+			continue
+		}
+		older := false
+		rerr := linesBackward(f, size, func(line []byte) bool {
+			var e Reset
+			if json.Unmarshal(line, &e) != nil || e.ID == "" {
+				skipped++
+				return true
+			}
+			if e.Time.Before(since) {
+				older = true
+				return false
+			}
+			if keep == nil || keep(&e) {
+				entries = append(entries, e)
+			}
+			return true
+		})
+		_ = f.Close()
+		if rerr != nil || older {
+			if rerr != nil {
+				rerr = fmt.Errorf("read history %s: %w", f.Name(), rerr)
+			}
+			return entries, skipped, rerr
+		}
+	}
+	return entries, skipped, nil
+}
+
+var errLongLine = fmt.Errorf("a line longer than %d bytes", maxLine)
+
+// tailChunk is what linesBackward reads at a time: a normal start needs the
+// last few entries only.
+const tailChunk = 16 << 10
+
+// linesBackward calls line for every line of f's first size bytes, the last
+// first, until it returns false. line must not keep the slice. Memory stays
+// at a chunk and the longest line, however long the file.
+func linesBackward(f *os.File, size int64, line func([]byte) bool) error {
+	var buf, head []byte // head: the start of the file to the first newline read, not yet complete
+	for end := size; end > 0; {
+		n := min(tailChunk, end)
+		start := end - n
+		buf = slices.Grow(buf[:0], int(n)+len(head))[:int(n)+len(head)]
+		if _, err := f.ReadAt(buf[:n], start); err != nil {
+			return err
+		}
+		copy(buf[n:], head)
+		// Complete lines are the ones after a newline in buf (the last
+		// one, when the file ends with a newline, is empty and no line).
+		tail := len(buf)
+		if end == size && buf[tail-1] == '\n' {
+			tail--
+		}
+		for {
+			i := bytes.LastIndexByte(buf[:tail], '\n')
+			if i < 0 {
+				break
+			}
+			if tail-i-1 > maxLine {
+				return errLongLine
+			}
+			if !line(buf[i+1 : tail]) {
+				return nil
+			}
+			tail = i
+		}
+		if tail > maxLine {
+			return errLongLine
+		}
+		head = append(head[:0], buf[:tail]...)
+		end = start
+	}
+	if size > 0 {
+		line(head) // the first line
+	}
+	return nil
 }
 
 // ReadHistory returns every entry of dir's history, oldest first. Lines
