@@ -49,7 +49,20 @@ const udpPayload = 64
 // thread's CPU time per packet: the whole path of one packet through both
 // namespaces. Unlike a packet rate, it does not depend on what else the
 // machine's CPUs are doing.
-func udpCost(b testing.TB, p *testnet.Pair, port uint16, n int) time.Duration {
+func udpCost(b testing.TB, p *testnet.Pair, port uint16, n int) (cost time.Duration) {
+	udpSender(b, p, port, n, func(send func()) {
+		t0 := threadCPU()
+		send()
+		cost = (threadCPU() - t0) / time.Duration(n)
+	})
+	return cost
+}
+
+// udpSender opens udpCost's sockets, sends n/10 datagrams (caches, the
+// neighbour entry, the socket's full buffer) and calls measure on the same
+// locked thread with a send of n datagrams: the thread whose time and
+// softirq work is measured.
+func udpSender(b testing.TB, p *testnet.Pair, port uint16, n int, measure func(send func())) {
 	b.Helper()
 	addr := &unix.SockaddrInet4{Port: int(port), Addr: testnet.ServerIP4.As4()}
 	rfd := socketIn(b, p.Server, unix.SOCK_DGRAM, unix.Bind, addr)
@@ -66,10 +79,8 @@ func udpCost(b testing.TB, p *testnet.Pair, port uint16, n int) time.Duration {
 			}
 		}
 	}
-	send(n / 10) // caches, neighbour entry, the socket's full buffer
-	t0 := threadCPU()
-	send(n)
-	return (threadCPU() - t0) / time.Duration(n)
+	send(n / 10)
+	measure(func() { send(n) })
 }
 
 // tcpCost moves bytes over one TCP connection from the client namespace to

@@ -3,7 +3,8 @@
 # bench/RESULTS.md (machine description, summary against the targets, one
 # table per benchmark). Needs root, iperf3 and nftables, and a quiet machine:
 # figures are medians of alternating runs, but a busy machine still skews
-# them. Takes ~55 minutes with the defaults.
+# them. PacketCostProfile also needs perf (Debian: linux-perf) and skips without it.
+# Takes ~60 minutes with the defaults.
 #
 # Tunables (environment):
 #   DOG_BENCH_SIZES        data plane table sizes (default 100,1000,10000,50000)
@@ -17,6 +18,7 @@
 #   DOG_BENCH_PACKETS, DOG_BENCH_TCP_MB   per-packet cost: datagrams / MB per sample (default 10000, 128)
 #   DOG_BENCH_COST_ROUNDS, DOG_BENCH_COST_CYCLES   per-packet cost: rounds of cycles (default 5, 20)
 #   DOG_BENCH_COST_REPLICAS   per-packet cost: namespace pairs per setup (default 3)
+#   DOG_BENCH_PROFILE_PACKETS, DOG_BENCH_PROFILE_CYCLES  per-packet cost seen by perf: datagrams per sample, cycles (default 200000, 8)
 #   DOG_BENCH_RATE_CYCLES, DOG_BENCH_RATE_SECONDS  packet rate (iperf3): cycles per round, seconds per sample (default 2, 2)
 #   DOG_BENCH_COUNT        runs of the package benchmarks (default 5)
 #   DOG_BENCH_FILTER       only benchmarks matching this -bench regexp (default: all)

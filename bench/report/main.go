@@ -215,6 +215,9 @@ var targets = []target{
 	{"64-byte UDP, 10,000 items, iperf3's rate, against the minimal table", "PacketRate", "", "udp/items=10000-minus-minimal", ">=", -0.03, "(share − minimal's)"},
 	{"TCP, 10,000 items, iperf3's goodput", "PacketRate", "", "tcp/items=10000-share", ">=", 0.97, "of no table"},
 	{"64-byte UDP, 10,000 items, conntrack on anyway, iperf3's rate", "PacketRate", "", "udp/ct+items=10000-share", ">=", 0.97, "of ct-only"},
+	{"64-byte UDP, 10,000 items, netfilter's share of the packet's path (perf)", "PacketCostProfile", "", "udp/items=10000-share", ">=", 0.93, "of no table"},
+	{"64-byte UDP, 10,000 items, perf, against the minimal table", "PacketCostProfile", "", "udp/items=10000-minus-minimal", ">=", -0.03, "(share − minimal's)"},
+	{"64-byte UDP, 10,000 items, conntrack on anyway, perf", "PacketCostProfile", "", "udp/ct+items=10000-share", ">=", 0.97, "of ct-only"},
 	{"64-byte UDP, 10,000 items, CPU time per packet", "PacketCost", "", "udp/items=10000-share", ">=", 0.93, "of no table"},
 	{"64-byte UDP, 10,000 items, CPU time, against the minimal table", "PacketCost", "", "udp/items=10000-minus-minimal", ">=", -0.03, "(share − minimal's)"},
 	{"TCP, 10,000 items, CPU time per MB", "PacketCost", "", "tcp/items=10000-share", ">=", 0.97, "of no table"},
@@ -372,6 +375,15 @@ var describe = map[string]string{
 		"different CPUs, 2 s per sample, all setups in turn in every cycle; `-share` is the share of\n" +
 		"the baseline's rate. The reader on the other CPU can be the slower side, which hides part\n" +
 		"of the table's cost that PacketCost's CPU time charges in full.",
+	"PacketCostProfile": "The setups of PacketCost (UDP) seen from inside the packet's path: perf samples the\n" +
+		"sending thread's CPU clock (on a veth the receiving namespace's input path runs in its\n" +
+		"softirq) over 200,000 datagrams, and the share of its samples in netfilter's functions is\n" +
+		"the table's share of the packet's cost, split into the rule walk, the lookups, the\n" +
+		"counter and quota objects and conntrack (`-…-ns/pkt`: that share of the CPU time per\n" +
+		"packet). `-share` = (1 − the setup's netfilter share) / (1 − the baseline's), median of 8\n" +
+		"cycles with their range: both shares come from one sample's own clock, so the drift that\n" +
+		"PacketCost averages over rounds and replicas cancels in every sample. It does not see a\n" +
+		"table's indirect cost (caches its data takes from the rest of the path).",
 	"PacketCostCandidates": "The candidate changes of issue 15 one at a time, measured as PacketCost (UDP): each\n" +
 		"table shape differs from the one before it by one change.",
 	"SyncCold": "enforcer/nft: a full Sync of n items into an empty namespace (ruleset built beforehand).",
