@@ -35,7 +35,8 @@ const (
 
 // reconcile makes the kernel match the desired state: the bandwidth
 // limits (tc) first, so the classes the out chains point to exist, then
-// the nftables table in one transaction. It is the one way a change
+// the nftables table in one transaction, then the egress classes no out
+// chain points to any more are deleted. It is the one way a change
 // reaches the kernel: start, reload, reset, quota exhausted, expiry,
 // import, repair and the shaper's retries all change the items' state and
 // call it. The desired state is computed from that state without changing
@@ -113,6 +114,10 @@ func (e *Enforcer) push(mode syncMode) (tableDone bool, err error) {
 	}
 	e.applied = rs
 	e.dirty = true
+	// No out chain gives the egress classes the limits dropped any more.
+	if err := e.shape.s.Prune(); err != nil {
+		limitsErr = errors.Join(limitsErr, adminapi.NewError(adminapi.CodeBandwidthLimits, err))
+	}
 	for _, it := range e.all() {
 		it.expired = expiredAt(it, now) // as applied
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -546,8 +547,8 @@ func TestUnlimitedTrafficKeepsTheLink(t *testing.T) {
 // TestShaperIntegration: the enforcer's side of the limits without timing:
 // stable class minors across reloads and restarts, the out chain's
 // priority, bad input (nothing applied, counting goes on), a blocked item
-// stays blocked under a limit, the tick repairs a deleted root qdisc, and
-// Cleanup leaves no qdisc or IFB device behind.
+// stays blocked under a limit, the tick repairs a deleted root qdisc and a
+// deleted class, and Cleanup leaves no qdisc or IFB device behind.
 func TestShaperIntegration(t *testing.T) {
 	testutil.RequireBinary(t, "tc")
 	testutil.RequireBinary(t, "nft")
@@ -677,8 +678,18 @@ ports:
 		out, _ := r.pair.Server.Output("tc", "qdisc", "show", "dev", "late0", "root")
 		return strings.Contains(out, "htb 7d0:")
 	})
+	// And an item's class deleted by hand.
+	class := regexp.MustCompile(`class htb (7d0:[0-9a-f]+) `).FindStringSubmatch(r.pair.Server.Run(t, "tc", "class", "show", "dev", "late0"))
+	if class == nil {
+		t.Fatalf("no class on late0")
+	}
+	r.pair.Server.Run(t, "tc", "class", "del", "dev", "late0", "classid", class[1])
+	testnet.WaitFor(t, 10*time.Second, "the class to be repaired", func() bool {
+		out, _ := r.pair.Server.Output("tc", "class", "show", "dev", "late0", "classid", class[1])
+		return strings.Contains(out, "rate 5Mbit ceil 5Mbit")
+	})
 	stop()
-	if st, err := e.Checkpoint(); err != nil || st.Stats.Repairs == 0 {
+	if st, err := e.Checkpoint(); err != nil || st.Stats.Repairs < 2 {
 		t.Errorf("repairs not counted: %v %+v", err, st)
 	}
 
@@ -706,5 +717,40 @@ func TestBlockedItemStaysBlockedUnderALimit(t *testing.T) {
 	res, err := r.pair.TCP(testnet.ServerIP4, 5500, 100_000, 100_000, 2*time.Second)
 	if err == nil || res.Up > 0 || res.Down > 0 {
 		t.Errorf("blocked item moved data under a limit: %+v, %v", res, err)
+	}
+}
+
+// TestPortChangeKeepsEgressShaped: an item whose ports change is a new
+// item with a new class. The old class must outlive the tc apply until the
+// nftables commit that moves the item's packets to the new one; it was
+// deleted at the apply, and the old out chain's packets took HTB's direct
+// path, unshaped, in between. (The seam before the commit sees the kernel
+// as the packets do at that moment.)
+func TestPortChangeKeepsEgressShaped(t *testing.T) {
+	testutil.RequireBinary(t, "tc")
+	r := newRig(t, "interfaces: [veth0]\nports:\n  - ports: \"443\"\n    rate_out: 10Mbps\n")
+	e := r.enforcer()
+	classes := func() string { return r.pair.Server.Run(t, "tc", "class", "show", "dev", testnet.Dev) }
+	old := regexp.MustCompile(`class htb (7d0:[0-9a-f]+) `).FindStringSubmatch(classes())
+	if old == nil {
+		t.Fatalf("no egress class: %q", classes())
+	}
+	var before string
+	e.mu.Lock()
+	e.applyFault = func() error { // under e.mu, just before the table commit
+		before = classes()
+		return nil
+	}
+	e.mu.Unlock()
+	r.writeConfig("interfaces: [veth0]\nports:\n  - ports: \"443,444\"\n    rate_out: 10Mbps\n")
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(before, "class htb "+old[1]+" ") {
+		t.Errorf("before the table commit the old class %s was gone already:\n%s", old[1], before)
+	}
+	after := classes()
+	if strings.Contains(after, "class htb "+old[1]+" ") || strings.Count(after, "class htb") != 1 {
+		t.Errorf("classes after the reload: %q, want only the new item's", after)
 	}
 }

@@ -3,6 +3,9 @@ package shaper
 import (
 	"fmt"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"port-traffic-dog/internal/testnet"
 )
@@ -72,4 +75,34 @@ func BenchmarkChangePorts(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkVerify is the control loop's check, run every second, with
+// nothing broken: on an interface with one and with 1,000 limited items
+// (both directions). cpu-ns/op is the process's CPU time (user and system:
+// the kernel's work for the dumps), steadier than the wall time on a
+// shared machine.
+func BenchmarkVerify(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprint(n, "items"), func(b *testing.B) {
+			s, _ := benchShaper(b)
+			mustApply(b, s, items1000(10e6)[:n])
+			cpu0 := cpuTime(b)
+			for b.Loop() {
+				if what, err := s.Verify(); what != "" || err != nil {
+					b.Fatalf("Verify: %q, %v", what, err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

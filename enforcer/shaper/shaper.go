@@ -17,8 +17,10 @@
 //
 // Every change is a replace: a class changes its rate in place, a tree swaps
 // generations with one replace per protocol; nothing is deleted and re-added
-// while it limits. Removing the last limit of an interface gives the
-// interface its previous root qdisc back and deletes the IFB.
+// while it limits. An egress class the limits drop stays until Prune, which
+// the enforcer calls once no out chain gives its priority any more.
+// Removing the last limit of an interface gives the interface its previous
+// root qdisc back and deletes the IFB.
 package shaper
 
 import (
@@ -71,6 +73,11 @@ type link struct {
 	prevRoot   *state.Qdisc
 	repairRoot bool // the HTB was removed by someone else: put it back, keep prevRoot
 	out        map[uint16]classSpec
+	// retired are egress classes the plan dropped, kept until Prune: the
+	// nftables out chains give their packets those classes' priorities
+	// until the enforcer's next table commit, and a packet whose class is
+	// gone takes HTB's direct path, unshaped.
+	retired map[uint16]bool
 
 	ifb            string
 	ifbIndex       int
@@ -126,11 +133,15 @@ func (s *Shaper) Egress(minor uint16) bool {
 }
 
 // Minors lists the class minors applied now, so new items are given others
-// (a class is deleted only after the apply that drops its item).
+// (a class is deleted only after the apply that drops its item, an egress
+// class only at the Prune after that).
 func (s *Shaper) Minors() map[uint16]bool {
 	m := map[uint16]bool{}
 	for _, l := range s.links {
 		for k := range l.out {
+			m[k] = true
+		}
+		for k := range l.retired {
 			m[k] = true
 		}
 		for k := range l.in {
@@ -258,6 +269,7 @@ func (s *Shaper) sync(c *conn, l *link, p *plan) error {
 				return err
 			}
 			l.out[m] = cs
+			delete(l.retired, m)
 		}
 	}
 	if l.ifb != "" {
@@ -296,15 +308,48 @@ func (s *Shaper) sync(c *conn, l *link, p *plan) error {
 	if len(p.out) == 0 && l.egress {
 		return s.teardownEgress(c, l)
 	}
-	for _, m := range slices.Sorted(maps.Keys(l.out)) {
+	for m := range l.out {
 		if _, ok := p.out[m]; !ok {
-			if err := delClass(c, l.index, m); err != nil {
-				return err
+			if l.retired == nil {
+				l.retired = map[uint16]bool{}
 			}
+			l.retired[m] = true
 			delete(l.out, m)
 		}
 	}
 	return nil
+}
+
+// Prune deletes the egress classes that applies dropped. The enforcer
+// calls it once its nftables table no longer gives any packet their
+// priorities: an item whose ports change is a new item with a new class,
+// and its packets keep the old class's limit until the table switches them
+// to the new one (make before break).
+func (s *Shaper) Prune() error {
+	n := 0
+	for _, l := range s.links {
+		n += len(l.retired)
+	}
+	if n == 0 {
+		return nil
+	}
+	c, err := dial(s.netns)
+	if err != nil {
+		return fmt.Errorf("bandwidth limits: %w", err)
+	}
+	defer c.close()
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(s.links)) {
+		l := s.links[name]
+		for _, m := range slices.Sorted(maps.Keys(l.retired)) {
+			if err := delClass(c, l.index, m); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+				continue
+			}
+			delete(l.retired, m)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Shaper) class(c *conn, ifindex int, minor uint16, cs classSpec) error {
@@ -352,6 +397,13 @@ func (s *Shaper) noHTB(dev string, err error) error {
 	return fmt.Errorf("%s: install the HTB root qdisc: %w", dev, err)
 }
 
+// lostClasses forgets the egress classes: the HTB root that held them is
+// gone or new.
+func (l *link) lostClasses() {
+	clear(l.out)
+	clear(l.retired)
+}
+
 func isOurRoot(q qdisc, ok bool) bool { return ok && q.kind == "htb" && q.handle == rootHandle }
 
 // setupEgress makes the shaper's HTB the interface's root qdisc, recording
@@ -381,7 +433,7 @@ func (s *Shaper) setupEgress(c *conn, l *link) (undo func(), err error) {
 		return nil, s.noHTB(l.name, err)
 	}
 	l.egress, l.prevRoot, l.repairRoot = true, prev, false
-	clear(l.out)
+	l.lostClasses()
 	return func() {
 		if err := s.restoreRoot(c, l); err != nil {
 			s.log.Error("rolling back the HTB root failed", "interface", l.name, "err", err)
@@ -438,7 +490,7 @@ func (s *Shaper) teardownEgress(c *conn, l *link) error {
 		return err
 	}
 	l.egress, l.prevRoot = false, nil
-	clear(l.out)
+	l.lostClasses()
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package shaper
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"port-traffic-dog/internal/config"
+	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/portspec"
 	"port-traffic-dog/internal/testnet"
 	"port-traffic-dog/internal/testutil"
@@ -545,5 +547,240 @@ func TestVerifyRepairsARecreatedInterface(t *testing.T) {
 	}
 	if what, err := e.s.Verify(); what != "" || err != nil {
 		t.Errorf("Verify after the repair: %q, %v", what, err)
+	}
+}
+
+// link is the shaper's record of the test's interface.
+func (e *env) link() *link {
+	e.t.Helper()
+	l := e.s.links[testnet.Dev]
+	if l == nil {
+		e.t.Fatalf("%s is not shaped", testnet.Dev)
+	}
+	return l
+}
+
+// markOut gives the server's packets from port the priority of the class
+// of minor, as the enforcer's out chain does.
+func (e *env) markOut(port, minor uint16) {
+	e.t.Helper()
+	testutil.RequireBinary(e.t, "nft")
+	e.pair.Server.Run(e.t, "nft", fmt.Sprintf("add table inet shapertest; add chain inet shapertest out { type filter hook output priority 0; }; "+
+		"add rule inet shapertest out tcp sport %d meta priority set %x:%x", port, layout.HTBMajor, minor))
+}
+
+// transfer times one TCP transfer of up bytes to port and down bytes back.
+func (e *env) transfer(addr netip.Addr, port uint16, up, down int64) time.Duration {
+	e.t.Helper()
+	t0 := time.Now()
+	if _, err := e.pair.TCP(addr, port, up, down, 20*time.Second); err != nil {
+		e.t.Fatalf("transfer on port %d: %v", port, err)
+	}
+	return time.Since(t0)
+}
+
+// limited checks that a transfer of n bytes took at least 70% of the time
+// rate (bits/s) allows, i.e. that the limit applied (unshaped, a veth moves
+// it in milliseconds); want false: that it took less than a third of that.
+func (e *env) limited(what string, took time.Duration, n int64, rate float64, want bool) {
+	e.t.Helper()
+	least := time.Duration(float64(n) * 8 / rate * float64(time.Second))
+	if got := took >= least*7/10; got != want {
+		e.t.Errorf("%s: %d bytes took %v; at the limit they take %v (limited: %v, want %v)", what, n, took, least, got, want)
+	}
+	if !want && took > least/3 {
+		e.t.Errorf("%s: %d bytes took %v, want well under the limit's %v", what, n, took, least)
+	}
+}
+
+// verifyRepairs runs Verify after damage by hand: it must name the damage
+// (every want), and a second Verify must find nothing.
+func (e *env) verifyRepairs(want ...string) {
+	e.t.Helper()
+	what, err := e.s.Verify()
+	if err != nil {
+		e.t.Fatalf("Verify: %q, %v", what, err)
+	}
+	for _, w := range want {
+		if !strings.Contains(what, w) {
+			e.t.Errorf("Verify: %q, want it to name %q", what, w)
+		}
+	}
+	if what, err := e.s.Verify(); what != "" || err != nil {
+		e.t.Errorf("Verify after the repair: %q, %v", what, err)
+	}
+}
+
+// TestVerifyRepairsAnEgressClass: an item's egress class deleted or changed
+// by hand (tc class del/change) left its downloads unlimited, or limited
+// to another rate, until the next change of the limits: Verify checked
+// only qdiscs. It puts the class back, at the item's rate, with its queue.
+func TestVerifyRepairsAnEgressClass(t *testing.T) {
+	e := newEnv(t)
+	const rate, n = 16e6, 1 << 20
+	e.apply(item("443", 1, 0, rate), item("80", 2, 10e6, 20e6))
+	e.markOut(443, 1)
+	e.limited("download before", e.transfer(testnet.ServerIP4, 443, 0, n), n, rate, true)
+
+	e.pair.Server.Run(t, "tc", "class", "del", "dev", testnet.Dev, "classid", "7d0:1")
+	e.limited("download with the class deleted", e.transfer(testnet.ServerIP4, 443, 0, n), n, rate, false)
+	e.verifyRepairs("veth0: egress classes of 443 (7d0:1) deleted")
+	if c := e.tc("class", "show", "dev", testnet.Dev, "classid", "7d0:1"); !strings.Contains(c, "rate 16Mbit ceil 16Mbit") {
+		t.Errorf("class after the repair: %q", c)
+	}
+	if q := e.tc("qdisc", "show", "dev", testnet.Dev, "parent", "7d0:1"); !strings.Contains(q, "bfifo") {
+		t.Errorf("queue of the class after the repair: %q", q)
+	}
+	e.limited("download after the repair", e.transfer(testnet.ServerIP4, 443, 0, n), n, rate, true)
+
+	e.pair.Server.Run(t, "tc", "class", "change", "dev", testnet.Dev, "parent", "7d0:", "classid", "7d0:1", "htb", "rate", "1gbit")
+	e.limited("download with the rate changed", e.transfer(testnet.ServerIP4, 443, 0, n), n, rate, false)
+	e.verifyRepairs("veth0: egress classes of 443 (7d0:1) changed (rate 1 Gbit/s, ceil 1 Gbit/s; want 16 Mbit/s)")
+	if c := e.tc("class", "show", "dev", testnet.Dev, "classid", "7d0:1"); !strings.Contains(c, "rate 16Mbit ceil 16Mbit") {
+		t.Errorf("class after the repair: %q", c)
+	}
+	e.limited("download after the second repair", e.transfer(testnet.ServerIP4, 443, 0, n), n, rate, true)
+
+	// A burst changed alone is a change too; the other item is untouched.
+	before := e.tc("class", "show", "dev", testnet.Dev, "classid", "7d0:2")
+	e.pair.Server.Run(t, "tc", "class", "change", "dev", testnet.Dev, "parent", "7d0:", "classid", "7d0:1", "htb", "rate", "16mbit", "burst", "3000")
+	e.verifyRepairs("veth0: egress classes of 443 (7d0:1) changed")
+	if after := e.tc("class", "show", "dev", testnet.Dev, "classid", "7d0:2"); after != before {
+		t.Errorf("the other item's class changed:\n%s\nthen\n%s", before, after)
+	}
+}
+
+// TestVerifyRepairsIngressClassesAndFilters: on the IFB, a class in use by
+// the classifier cannot be deleted, so its filters go first (tc filter del,
+// then tc class del); a class changed in place and a filter of the gate
+// deleted are the other cases. Each left the item's uploads unlimited
+// until the next change of the limits; Verify sets them up again.
+func TestVerifyRepairsIngressClassesAndFilters(t *testing.T) {
+	e := newEnv(t)
+	const rate, n = 16e6, 1 << 20
+	e.apply(item("443", 1, rate, 0), item("80", 2, 10e6, 20e6))
+	ifb, l := e.ifbDev(), e.link()
+	e.limited("upload before", e.transfer(testnet.ServerIP4, 443, n, 0), n, rate, true)
+
+	// The classifier's nodes of port 443 (TCP and UDP), then the class.
+	node := func(t *tree, p int) string {
+		return fmt.Sprintf("%x:%x:%x", htH2(t.gen, p, 0x01), 0xbb, 1) // 443 = 0x01bb: H2 of 0x01, bucket 0xbb
+	}
+	delNode := func(dev string, t *tree, p int) {
+		parent := "7d0:"
+		if t.gate {
+			parent = "ffff:"
+		}
+		e.pair.Server.Run(e.t, "tc", "filter", "del", "dev", dev, "parent", parent, "protocol", "ip", "prio", fmt.Sprint(prioV4), "handle", node(t, p), "u32")
+	}
+	delNode(ifb, l.cls, 0)
+	e.limited("upload with the classifier's node deleted", e.transfer(testnet.ServerIP4, 443, n, 0), n, rate, false)
+	delNode(ifb, l.cls, 1)
+	e.pair.Server.Run(t, "tc", "class", "del", "dev", ifb, "classid", "7d0:1")
+	e.verifyRepairs("veth0: ingress classes of 443 (7d0:1) deleted", "u32 filters steering 443 (7d0:1) into their classes deleted")
+	if c := e.tc("class", "show", "dev", ifb, "classid", "7d0:1"); !strings.Contains(c, "rate 16Mbit ceil 16Mbit") {
+		t.Errorf("IFB class after the repair: %q", c)
+	}
+	e.limited("upload after the repair", e.transfer(testnet.ServerIP6, 443, n, 0), n, rate, true)
+
+	e.pair.Server.Run(t, "tc", "class", "change", "dev", ifb, "parent", "7d0:", "classid", "7d0:1", "htb", "rate", "1gbit")
+	e.limited("upload with the rate changed", e.transfer(testnet.ServerIP4, 443, n, 0), n, rate, false)
+	e.verifyRepairs("veth0: ingress classes of 443 (7d0:1) changed (rate 1 Gbit/s, ceil 1 Gbit/s; want 16 Mbit/s)")
+	e.limited("upload after the second repair", e.transfer(testnet.ServerIP4, 443, n, 0), n, rate, true)
+
+	// The gate: a deleted node no longer sends port 443 to the IFB.
+	delNode(testnet.Dev, l.gate, 0)
+	e.limited("upload with the gate's node deleted", e.transfer(testnet.ServerIP4, 443, n, 0), n, rate, false)
+	e.verifyRepairs("veth0: u32 filters steering 443 (7d0:1) to " + ifb + " deleted")
+	e.limited("upload after the gate's repair", e.transfer(testnet.ServerIP4, 443, n, 0), n, rate, true)
+
+	// A node changed to point to another class.
+	e.pair.Server.Run(t, "tc", "filter", "change", "dev", ifb, "parent", "7d0:", "protocol", "ip", "prio", fmt.Sprint(prioV4),
+		"handle", node(e.link().cls, 0), "u32", "ht", fmt.Sprintf("%x:%x", htH2(e.link().cls.gen, 0, 1), 0xbb),
+		"match", "u32", "0x1bb", "0xffff", "at", "0", "flowid", "7d0:2")
+	e.verifyRepairs("veth0: u32 filters steering 443 (7d0:1) into their classes changed")
+	e.limited("upload after the third repair", e.transfer(testnet.ServerIP4, 443, n, 0), n, rate, true)
+
+	// The IPv6 half of the gate gone: the ingress part is set up anew.
+	e.pair.Server.Run(t, "tc", "filter", "del", "dev", testnet.Dev, "ingress", "protocol", "ipv6", "prio", fmt.Sprint(prioV6))
+	e.limited("IPv6 upload with the gate's IPv6 filter deleted", e.transfer(testnet.ServerIP6, 443, n, 0), n, rate, false)
+	e.verifyRepairs("veth0: the ingress gate: IPv6 u32 filter deleted")
+	e.limited("IPv6 upload after the repair", e.transfer(testnet.ServerIP6, 443, n, 0), n, rate, true)
+	e.limited("IPv4 upload after the repair", e.transfer(testnet.ServerIP4, 443, n, 0), n, rate, true)
+}
+
+// TestVerifyFindsNothingInOwnStates: Verify reports nothing after any
+// apply: egress only, ingress only, ranges and groups, limits removed, a
+// class whose last change failed (its parameters are unknown until the
+// next apply replaces it).
+func TestVerifyFindsNothingInOwnStates(t *testing.T) {
+	e := newEnv(t)
+	nothing := func(when string) {
+		t.Helper()
+		if what, err := e.s.Verify(); what != "" || err != nil {
+			t.Errorf("Verify %s: %q, %v", when, what, err)
+		}
+	}
+	for _, c := range []struct {
+		when  string
+		items []Item
+	}{
+		{"with egress limits only", []Item{item("443", 1, 0, 10e6)}},
+		{"with ingress limits only", []Item{item("443", 1, 10e6, 0)}},
+		{"with ranges and groups", []Item{item("443", 1, 10e6, 10e6), item("5000-5100", 2, 10e6, 0),
+			item("8000,9000-9255,20000-28191", 3, 10e6, 5e6),
+			{Ports: "7000-7007", Spec: portspec.Spec{{Lo: 7000, Hi: 7007}}, Protocols: config.UDP, Minor: 4, RateIn: 10e6}}},
+		{"after a port change", []Item{item("444", 1, 10e6, 10e6)}},
+		{"without limits", nil},
+	} {
+		e.apply(c.items...)
+		nothing(c.when)
+	}
+	e.apply(item("443", 1, 10e6, 10e6))
+	e.link().out[1] = classSpec{} // as a failed class replace leaves it
+	nothing("with a class of unknown parameters")
+}
+
+// TestDroppedEgressClassWaitsForPrune: an item whose ports change is a new
+// item with a new class. Its old egress class stays until Prune, which the
+// enforcer calls once its nftables table no longer gives packets the old
+// class's priority: deleted at the apply (as it was), those packets went
+// unshaped in between. The IFB's old class goes at the apply: the u32
+// trees, rebuilt first, no longer use it.
+func TestDroppedEgressClassWaitsForPrune(t *testing.T) {
+	e := newEnv(t)
+	const rate, n = 16e6, 1 << 20
+	e.apply(item("443", 1, rate, rate))
+	e.markOut(443, 1) // the old out chain, until the table commit
+	e.apply(item("443,444", 2, rate, rate))
+	if _, ok := e.classStats(testnet.Dev, 1); !ok {
+		t.Fatalf("the old egress class went before the table stopped using it")
+	}
+	e.limited("download through the old class", e.transfer(testnet.ServerIP4, 443, 0, n), n, rate, true)
+	if _, ok := e.classStats(e.ifbDev(), 1); ok {
+		t.Errorf("the old IFB class is still there")
+	}
+	if !e.s.Minors()[1] || e.s.Egress(1) {
+		t.Errorf("Minors()[1] = %v, Egress(1) = %v: want the old class reserved but not given to packets", e.s.Minors()[1], e.s.Egress(1))
+	}
+	if what, err := e.s.Verify(); what != "" || err != nil {
+		t.Errorf("Verify with a class waiting for the prune: %q, %v", what, err)
+	}
+	if err := e.s.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.classStats(testnet.Dev, 1); ok || e.s.Minors()[1] {
+		t.Errorf("the old egress class survived the prune")
+	}
+
+	// A class taken again before the prune stays.
+	e.apply(item("443,444", 2, rate, rate), item("80", 3, 0, rate))
+	e.apply(item("443,444", 2, rate, rate))
+	e.apply(item("443,444", 2, rate, rate), item("80", 3, 0, rate))
+	if err := e.s.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.classStats(testnet.Dev, 3); !ok || !e.s.Egress(3) {
+		t.Errorf("the prune deleted a class in use again")
 	}
 }

@@ -87,8 +87,10 @@ type tree struct {
 	gen     int  // linked generation; -1: none yet
 	// tables lists the H1/H2 tables that exist, by generation.
 	tables [2]map[uint32]bool
-	// built is the entries of the linked generation (nil: unknown, rebuild).
+	// built is the entries of the linked generation (nil: unknown, rebuild),
+	// nodes its nodes, as check expects them.
 	built []entry
+	nodes []u32Node
 	valid bool
 }
 
@@ -258,26 +260,30 @@ func (t *tree) adopt(c *conn) (skeletonParts, error) {
 			}
 		}
 	}
-	t.built, t.valid = nil, false
+	t.built, t.nodes, t.valid = nil, nil, false
 	return have, nil
 }
 
-// build makes the tree classify entries: the next generation is built
-// beside the linked one, swapped in, and the old one deleted.
-func (t *tree) build(c *conn, entries []entry) error {
-	g := 0
-	if t.gen == 0 {
-		g = 1
-	}
-	if err := t.dropGen(c, g); err != nil { // leftovers of an interrupted build
-		return err
-	}
+// u32Node is one node of a generation: a match node for a port block, or
+// (link set) the node of an H1 bucket that hashes the low byte into its H2
+// table.
+type u32Node struct {
+	ht     uint32
+	bucket uint8
+	id     uint32
+	e      entry  // a match node's port block
+	link   uint32 // a hash node's H2 table; 0 for a match node
+}
+
+func (n u32Node) handle() uint32 { return handle(n.ht, n.bucket, n.id) }
+
+// genLayout places entries in generation g: its tables (all of 256 buckets),
+// then its nodes, each H2 table's before the hash node that leads to it.
+// build creates it; Verify compares the kernel's tree with it.
+func genLayout(g int, entries []entry) (tables []uint32, nodes []u32Node) {
 	for p, proto := range protos {
 		h1 := htH1(g, p)
-		if err := t.table(c, h1, 256, false); err != nil {
-			return err
-		}
-		t.tables[g][h1] = true
+		tables = append(tables, h1)
 		inH1 := map[uint8][]entry{}
 		inH2 := map[uint8]map[uint8][]entry{}
 		for _, e := range entries {
@@ -303,29 +309,157 @@ func (t *tree) build(c *conn, entries []entry) error {
 		}
 		for _, hi := range slices.Sorted(maps.Keys(inH2)) {
 			h2 := htH2(g, p, hi)
-			if err := t.table(c, h2, 256, false); err != nil {
-				return err
-			}
-			t.tables[g][h2] = true
+			tables = append(tables, h2)
 			for _, lo := range slices.Sorted(maps.Keys(inH2[hi])) {
 				for i, e := range inH2[hi][lo] {
-					if err := t.node(c, h2, lo, uint32(i+1), e); err != nil {
-						return err
-					}
+					nodes = append(nodes, u32Node{ht: h2, bucket: lo, id: uint32(i + 1), e: e})
 				}
 			}
 		}
 		for _, hi := range slices.Sorted(maps.Keys(inH1)) {
 			for i, e := range inH1[hi] {
-				if err := t.node(c, h1, hi, uint32(i+1), e); err != nil {
-					return err
-				}
+				nodes = append(nodes, u32Node{ht: h1, bucket: hi, id: uint32(i + 1), e: e})
 			}
 		}
 		for _, hi := range slices.Sorted(maps.Keys(inH2)) {
-			if err := t.hashLink(c, h1, hi, htH2(g, p, hi)); err != nil {
+			nodes = append(nodes, u32Node{ht: h1, bucket: hi, id: hashLinkNode, link: htH2(g, p, hi)})
+		}
+	}
+	return tables, nodes
+}
+
+// treeDamage is what a tree's check found in the kernel.
+type treeDamage struct {
+	// skeleton names a missing part that every generation hangs from (a
+	// root node, the gate's redirect): the tree must be set up anew.
+	skeleton string
+	// deleted and changed are the class minors whose port blocks are no
+	// longer steered as built; a new generation repairs them.
+	deleted, changed []uint16
+}
+
+func (d treeDamage) none() bool {
+	return d.skeleton == "" && len(d.deleted) == 0 && len(d.changed) == 0
+}
+
+// check compares the tree with the kernel's, from one filter dump. A tree
+// not (or not completely) built is not checked: the next apply builds it.
+func (t *tree) check(c *conn) (treeDamage, error) {
+	var d treeDamage
+	if !t.valid || t.gen < 0 {
+		return d, nil
+	}
+	have := make(map[uint32]u32Filter, len(t.nodes)+8)
+	var roots [2][2]bool // [IPv4, IPv6][protocol]
+	err := c.u32Filters(t.ifindex, t.parent, func(f u32Filter) {
+		v := 0
+		switch f.prio {
+		case prioV4:
+			have[f.handle] = f
+		case prioV6:
+			v = 1
+		default:
+			return
+		}
+		for p := range protos {
+			if f.link>>20 == htT[p] && f.handle&0xfff != 0 {
+				roots[v][p] = true
+			}
+		}
+	})
+	if err != nil {
+		return d, err
+	}
+	for v, ip := range []string{"IPv4", "IPv6"} {
+		if !roots[v][0] || !roots[v][1] {
+			d.skeleton = ip + " u32 filter deleted"
+			return d, nil
+		}
+	}
+	if t.gate {
+		if r, ok := have[handle(htR, 0, 1)]; !ok || r.redir != uint32(t.ifb) {
+			d.skeleton = "u32 redirect to the IFB deleted or changed"
+			return d, nil
+		}
+	}
+	broken := map[uint16]bool{} // minor → deleted (else changed)
+	mark := func(minor uint16, deleted bool) {
+		if _, seen := broken[minor]; !seen || deleted {
+			broken[minor] = deleted
+		}
+	}
+	for p := range protos {
+		if f, ok := have[handle(htT[p], 0, 1)]; !ok || f.link != htH1(t.gen, p)<<20 {
+			for _, e := range t.built {
+				if e.proto == protos[p] {
+					mark(e.minor, !ok)
+				}
+			}
+		}
+	}
+	for _, n := range t.nodes {
+		f, ok := have[n.handle()]
+		if ok && t.same(f, n) {
+			continue
+		}
+		if n.link == 0 {
+			mark(n.e.minor, !ok)
+			continue
+		}
+		for _, m := range t.nodes { // the blocks behind a hash node
+			if m.ht == n.link {
+				mark(m.e.minor, !ok)
+			}
+		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(broken)) {
+		if broken[m] {
+			d.deleted = append(d.deleted, m)
+		} else {
+			d.changed = append(d.changed, m)
+		}
+	}
+	return d, nil
+}
+
+// same reports whether the kernel's node f is n as build made it.
+func (t *tree) same(f u32Filter, n u32Node) bool {
+	if n.link != 0 {
+		return f.link == n.link<<20
+	}
+	if f.nkeys != 1 || f.key.Off != 0 || f.key.Mask != uint32(n.e.mask) || f.key.Val != uint32(n.e.value&n.e.mask) {
+		return false
+	}
+	if t.gate {
+		return f.link == htR<<20
+	}
+	return f.classID == ClassID(n.e.minor)
+}
+
+// build makes the tree classify entries: the next generation is built
+// beside the linked one, swapped in, and the old one deleted.
+func (t *tree) build(c *conn, entries []entry) error {
+	g := 0
+	if t.gen == 0 {
+		g = 1
+	}
+	if err := t.dropGen(c, g); err != nil { // leftovers of an interrupted build
+		return err
+	}
+	tables, nodes := genLayout(g, entries)
+	for _, ht := range tables {
+		if err := t.table(c, ht, 256, false); err != nil {
+			return err
+		}
+		t.tables[g][ht] = true
+	}
+	for _, n := range nodes {
+		if n.link != 0 {
+			if err := t.hashLink(c, n.ht, n.bucket, n.link); err != nil {
 				return err
 			}
+		} else if err := t.node(c, n.ht, n.bucket, n.id, n.e); err != nil {
+			return err
 		}
 	}
 	// The swap: one replace per protocol. Packets see the old generation or
@@ -343,7 +477,7 @@ func (t *tree) build(c *conn, entries []entry) error {
 	}
 	old := t.gen
 	t.gen = g
-	t.built, t.valid = entries, true
+	t.built, t.nodes, t.valid = entries, nodes, true
 	if old >= 0 {
 		return t.dropGen(c, old)
 	}

@@ -4,17 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
 
+	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/state"
+	"port-traffic-dog/internal/units"
 )
 
-// Verify is the control loop's cheap check (a qdisc dump per interface and
-// IFB): are the shaper's root qdiscs, ingress gates and IFB devices still in
-// place? What another tool removed or replaced is set up again from the last
-// applied state. repaired names what was broken; empty when all was well.
+// Verify is the control loop's cheap check: are the shaper's root qdiscs,
+// ingress gates, IFB devices, the items' classes and the u32 filters that
+// steer their ports still as applied? It reads one qdisc dump (the kernel
+// dumps the namespace's), and one class and one filter dump per interface
+// and IFB. What another tool removed or changed is set up again from the
+// last applied state. repaired names what was broken; empty when all was
+// well.
 func (s *Shaper) Verify() (repaired string, err error) {
 	if len(s.links) == 0 || s.last == nil {
 		return "", nil
@@ -24,9 +31,14 @@ func (s *Shaper) Verify() (repaired string, err error) {
 		return "", fmt.Errorf("bandwidth limits: %w", err)
 	}
 	defer c.close()
+	qs, err := c.allQdiscs(true)
+	if err != nil {
+		return "", nil // no finding: the next tick looks again
+	}
 	var broken []string
-	for _, l := range s.links {
-		if why := s.check(c, l); why != "" {
+	for _, name := range slices.Sorted(maps.Keys(s.links)) {
+		l := s.links[name]
+		if why := s.check(c, l, qs); why != "" {
 			broken = append(broken, l.name+": "+why)
 		}
 	}
@@ -40,9 +52,10 @@ func (s *Shaper) Verify() (repaired string, err error) {
 	return strings.Join(broken, "; "), s.apply(c, p)
 }
 
-// check inspects one interface; on finding damage it resets the link's
-// record so that apply sets the damaged part up again.
-func (s *Shaper) check(c *conn, l *link) string {
+// check inspects one interface, given the namespace's qdiscs; on finding
+// damage it resets the link's record so that apply sets the damaged part
+// up again. A dump that fails is no finding: the next tick looks again.
+func (s *Shaper) check(c *conn, l *link, all map[int][]qdisc) string {
 	dev, err := c.h.LinkByName(l.name)
 	if err != nil {
 		return "" // gone: nothing to shape until it comes back
@@ -54,10 +67,7 @@ func (s *Shaper) check(c *conn, l *link) string {
 		// a new index as a new interface).
 		return "interface re-created"
 	}
-	qs, err := c.qdiscs(l.index)
-	if err != nil {
-		return ""
-	}
+	qs := all[l.index]
 	var why []string
 	if l.egress {
 		if r, ok := root(qs); !isOurRoot(r, ok) {
@@ -67,7 +77,9 @@ func (s *Shaper) check(c *conn, l *link) string {
 			}
 			why = append(why, "root qdisc "+what)
 			l.egress, l.repairRoot = false, true
-			clear(l.out)
+			l.lostClasses()
+		} else if w := s.checkClasses(c, l.index, l.out, "egress"); w != "" {
+			why = append(why, w)
 		}
 	}
 	if l.ifb != "" {
@@ -83,11 +95,14 @@ func (s *Shaper) check(c *conn, l *link) string {
 			ifb, err := c.h.LinkByName(l.ifb)
 			if err != nil || ifb.Attrs().Index != l.ifbIndex {
 				problem = "IFB device " + l.ifb + " deleted"
-			} else if iqs, err := c.qdiscs(l.ifbIndex); err == nil {
-				if r, ok := root(iqs); !isOurRoot(r, ok) {
-					problem = "root qdisc of " + l.ifb + " replaced"
-				}
+			} else if r, ok := root(all[l.ifbIndex]); !isOurRoot(r, ok) {
+				problem = "root qdisc of " + l.ifb + " replaced"
 			}
+		}
+		if problem == "" {
+			var w []string
+			problem, w = s.checkIngress(c, l)
+			why = append(why, w...)
 		}
 		if problem != "" {
 			why = append(why, problem)
@@ -104,6 +119,122 @@ func (s *Shaper) check(c *conn, l *link) string {
 		}
 	}
 	return strings.Join(why, ", ")
+}
+
+// checkIngress checks the IFB's classes and both u32 trees of an ingress
+// part whose qdiscs and IFB are in place. A tree without its skeleton is a
+// problem (the ingress part is set up anew); lost port blocks are repaired
+// by building the tree again.
+func (s *Shaper) checkIngress(c *conn, l *link) (problem string, why []string) {
+	if w := s.checkClasses(c, l.ifbIndex, l.in, "ingress"); w != "" {
+		why = append(why, w)
+	}
+	for _, tr := range []struct {
+		t     *tree
+		where string
+		steer string
+	}{
+		{l.gate, "the ingress gate", "to " + l.ifb},
+		{l.cls, l.ifb + "'s classifier", "into their classes"},
+	} {
+		d, err := tr.t.check(c)
+		switch {
+		case err != nil || d.none():
+			continue
+		case d.skeleton != "":
+			return tr.where + ": " + d.skeleton, why
+		}
+		for _, b := range []struct {
+			minors []uint16
+			what   string
+		}{{d.deleted, "deleted"}, {d.changed, "changed"}} {
+			if len(b.minors) > 0 {
+				why = append(why, fmt.Sprintf("u32 filters steering %s %s %s", s.itemNames(b.minors), tr.steer, b.what))
+			}
+		}
+		tr.t.valid = false // sync builds a new generation
+	}
+	return "", why
+}
+
+// checkClasses compares the classes of one device with those applied
+// (want), from one class dump. A class whose parameters are not known (a
+// failed or adopted one: the next apply replaces it anyway) is not
+// checked. What is missing or changed is marked unknown, so that sync
+// replaces it.
+func (s *Shaper) checkClasses(c *conn, ifindex int, want map[uint16]classSpec, dir string) string {
+	if len(want) == 0 {
+		return ""
+	}
+	have, err := c.classes(ifindex)
+	if err != nil {
+		return ""
+	}
+	var deleted, changed []uint16
+	rates := map[uint16][3]uint64{} // rate, ceil, ours (bytes/s) of the classes whose rate changed
+	for m, cs := range want {
+		if cs == (classSpec{}) {
+			continue
+		}
+		h, ok := have[ClassID(m)]
+		buffer := netlink.Xmittime(cs.rate, cs.burst)
+		switch {
+		case !ok:
+			deleted = append(deleted, m)
+		case h.rate != cs.rate || h.ceil != cs.rate:
+			rates[m] = [3]uint64{h.rate, h.ceil, cs.rate}
+			changed = append(changed, m)
+		case h.buffer != buffer || h.cbuffer != buffer || h.quantum != cs.quantum:
+			changed = append(changed, m)
+		default:
+			continue
+		}
+		want[m] = classSpec{}
+	}
+	var why []string
+	if len(deleted) > 0 {
+		slices.Sort(deleted)
+		why = append(why, dir+" classes of "+s.itemNames(deleted)+" deleted")
+	}
+	if len(changed) > 0 {
+		slices.Sort(changed)
+		how := ""
+		for _, m := range changed {
+			if r, ok := rates[m]; ok {
+				if len(changed) > 1 {
+					how = fmt.Sprintf("%x:%x: ", layout.HTBMajor, m)
+				}
+				how = fmt.Sprintf(" (%srate %s, ceil %s; want %s)", how, units.FormatRate(r[0]*8), units.FormatRate(r[1]*8), units.FormatRate(r[2]*8))
+				break
+			}
+		}
+		why = append(why, dir+" classes of "+s.itemNames(changed)+" changed"+how)
+	}
+	return strings.Join(why, ", ")
+}
+
+// maxNamed bounds the items a repair message names.
+const maxNamed = 3
+
+// itemNames names the items of class minors for a message: their ports and
+// class, the first few of them.
+func (s *Shaper) itemNames(minors []uint16) string {
+	var names []string
+	for _, m := range minors[:min(len(minors), maxNamed)] {
+		ports := "?"
+		for _, it := range s.last.Items {
+			if it.Minor == m {
+				ports = it.Ports
+				break
+			}
+		}
+		names = append(names, fmt.Sprintf("%s (%x:%x)", ports, layout.HTBMajor, m))
+	}
+	out := strings.Join(names, ", ")
+	if n := len(minors) - maxNamed; n > 0 {
+		out += fmt.Sprintf(" and %d more", n)
+	}
+	return out
 }
 
 // Cleanup removes everything the shaper created in the namespace of fd
