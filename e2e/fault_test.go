@@ -61,17 +61,22 @@ func seeded(t *testing.T) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed))
 }
 
-// settled is kernelIn once the counter held still for 50 ms: the last
-// packets of a transfer that just ended (FIN, ACK) are counted.
+// settled is kernelIn once the counter held still for 300 ms: the last
+// packets of a transfer that just ended (FIN, ACK) are counted. 50 ms was
+// not enough on a loaded machine: one ACK (52 bytes) arrived after it.
 func (h *host) settled(id string) (state.Counter, bool) {
 	c, ok := h.kernelIn(id)
-	for range 40 {
+	still := 0
+	for range 60 {
 		time.Sleep(50 * time.Millisecond)
 		again, ok2 := h.kernelIn(id)
 		if again == c && ok2 == ok {
-			break
+			if still++; still == 6 {
+				break
+			}
+			continue
 		}
-		c, ok = again, ok2
+		c, ok, still = again, ok2, 0
 	}
 	return c, ok
 }
@@ -117,7 +122,12 @@ func (h *host) steadyTraffic(port uint16, chunk int64) *trafficGate {
 				return
 			default:
 			}
-			g.Lock()
+			// TryLock: a test that fails while it holds the gate must
+			// not leave this loop, and its cleanup, waiting forever.
+			if !g.TryLock() {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
 			if _, err := h.pair.TCP(testnet.ServerIP4, port, chunk, 0, 5*time.Second); err != nil {
 				g.failed.Add(1)
 			}
