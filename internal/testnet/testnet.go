@@ -78,8 +78,14 @@ func NewNS(t testing.TB, role string) *NS {
 	ns := &NS{Name: name, handle: h}
 	ns.Run(t, "ip", "link", "set", "lo", "up")
 	// No router advertisements or DAD: nothing but the test's traffic.
+	// The multicast listener reports of a link coming up cannot be turned
+	// off; their interval of 1 ms (default 1 s, at random) sends them all
+	// at once, before Link returns, instead of into a test's measurement
+	// (two 96-byte reports a side, up to a second after the link came up).
 	ns.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.accept_ra=0", "net.ipv6.conf.default.accept_ra=0",
-		"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+		"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
+		"net.ipv6.conf.all.mldv1_unsolicited_report_interval=1", "net.ipv6.conf.default.mldv1_unsolicited_report_interval=1",
+		"net.ipv6.conf.all.mldv2_unsolicited_report_interval=1", "net.ipv6.conf.default.mldv2_unsolicited_report_interval=1")
 	return ns
 }
 
@@ -125,6 +131,29 @@ func Link(t testing.TB, a *NS, devA string, addrsA []netip.Prefix, b *NS, devB s
 		for _, p := range n.peer {
 			n.ns.Run(t, "ip", "neigh", "replace", p.Addr().String(), "lladdr", n.lladr, "dev", n.dev, "nud", "permanent")
 		}
+	}
+	quiet(t, []*NS{a, b}, []string{devA, devB})
+}
+
+// quiet waits until the devs (devs[i] in nss[i]) have sent nothing for
+// 20 ms: the links' listener reports are out, and what they count from now
+// on is the test's.
+func quiet(t testing.TB, nss []*NS, devs []string) {
+	t.Helper()
+	sent := func() (n uint64) {
+		for i, ns := range nss {
+			n += ns.Stats(t, devs[i]).TxPackets
+		}
+		return n
+	}
+	last := sent()
+	for still, deadline := time.Duration(0), time.Now().Add(2*time.Second); still < 20*time.Millisecond && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		if n := sent(); n != last {
+			last, still = n, 0
+			continue
+		}
+		still += 5 * time.Millisecond
 	}
 }
 
