@@ -784,3 +784,37 @@ func TestDroppedEgressClassWaitsForPrune(t *testing.T) {
 		t.Errorf("the prune deleted a class in use again")
 	}
 }
+
+// TestRestartPrunesARetiredClass: the enforcer stopped between the apply
+// that retired an egress class and the table commit after which Prune
+// deletes it. The next run adopts the class, retires it at its first apply
+// (its minor stays reserved: no new item gets it while the old table may
+// still give packets its priority) and the Prune after its first table
+// commit deletes it: nothing leaks.
+func TestRestartPrunesARetiredClass(t *testing.T) {
+	e := newEnv(t)
+	const rate = 16e6
+	e.apply(item("443", 1, rate, rate))
+	e.apply(item("443,444", 2, rate, rate)) // the process stops before the prune
+
+	s2 := New(e.pair.Server.Fd(), logger())
+	s2.Restore(e.s.State())
+	e.s = s2
+	e.apply(item("443,444", 2, rate, rate))
+	if _, ok := e.classStats(testnet.Dev, 1); !ok || !e.s.Minors()[1] || e.s.Egress(1) {
+		t.Errorf("after the restart's apply: class 7d0:1 exists %v, Minors()[1] = %v, Egress(1) = %v; want it kept, reserved and not given to packets",
+			ok, e.s.Minors()[1], e.s.Egress(1))
+	}
+	if what, err := e.s.Verify(); what != "" || err != nil {
+		t.Errorf("Verify with the adopted class waiting for the prune: %q, %v", what, err)
+	}
+	if err := e.s.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.classStats(testnet.Dev, 1); ok || e.s.Minors()[1] {
+		t.Errorf("the retired class survived the restart's prune")
+	}
+	if _, ok := e.classStats(testnet.Dev, 2); !ok || !e.s.Egress(2) {
+		t.Errorf("the prune took the item's own class")
+	}
+}
