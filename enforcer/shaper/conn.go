@@ -180,15 +180,20 @@ func (c *conn) dump(req, answer uint16, ifindex int, parent uint32, f func(tm *n
 
 // recv reads the next answers of a dump into buf. The socket does not
 // block; the kernel fills the next part of a dump as the last one is read,
-// so the wait is rare.
+// so the wait is rare. A part larger than buf is an error: cut at a
+// message's end, the rest of the part would be lost without a trace
+// (MSG_TRUNC makes the kernel return the part's whole length).
 func (c *conn) recv(buf []byte) (int, error) {
 	fd := c.raw.Socket.GetFd()
 	for {
-		n, from, err := unix.Recvfrom(fd, buf, 0)
+		n, from, err := unix.Recvfrom(fd, buf, unix.MSG_TRUNC)
 		switch {
 		case err == nil:
 			if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
 				continue // not from the kernel
+			}
+			if n > len(buf) {
+				return 0, fmt.Errorf("netlink answer of %d bytes, more than the %d-byte buffer", n, len(buf))
 			}
 			return n, nil
 		case errors.Is(err, unix.EINTR):
