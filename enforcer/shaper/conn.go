@@ -211,9 +211,10 @@ func (c *conn) recv(buf []byte) (int, error) {
 	}
 }
 
-// dumpBufSize is dump's read buffer: a tc dump's part is at most 32 KiB
-// (the kernel sizes it by the reader's buffer, capped there; NLMSG_GOODSIZE
-// is at most 8 KiB whatever the page size).
+// dumpBufSize is the size of dump's read buffer, twice the largest part of
+// a tc dump: the kernel sizes a part by the reader's buffer, capped at
+// 32 KiB (NLMSG_GOODSIZE, the least, is at most 8 KiB whatever the page
+// size; only link dumps ask for more).
 const dumpBufSize = 64 << 10
 
 // dumpTimeout bounds the wait for the next part of a dump.
