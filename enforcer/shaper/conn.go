@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,6 +28,10 @@ type conn struct {
 	h   *netlink.Handle
 	raw *nl.SocketHandle
 	gen *nl.SocketHandle // generic netlink, for ethtool; nil if unavailable
+	// buf is dump's read buffer, made at the first dump: a conn serves
+	// one call of the shaper (an Apply, a Verify) and reads one dump at a
+	// time.
+	buf []byte
 }
 
 func nsHandle(fd int) netns.NsHandle {
@@ -113,8 +116,8 @@ func (c *conn) allQdiscs(top bool) (map[int][]qdisc, error) {
 }
 
 // dump runs one tc dump on the raw socket and hands f each answer's header
-// and attributes, which are only valid during the call. It reads into a
-// reused buffer and parses no more than the caller asks: at 1,000 items
+// and attributes, which are only valid during the call. It reads into the
+// conn's buffer and parses no more than the caller asks: at 1,000 items
 // the control loop's check reads some 8,000 answers a second, and with the
 // library's lists (a new 64 KiB buffer per read, every answer copied and
 // parsed whole, statistics and actions too) it took 25-33 ms instead of
@@ -132,15 +135,16 @@ func (c *conn) dump(req, answer uint16, ifindex int, parent uint32, f func(tm *n
 	if err != nil {
 		return err
 	}
-	buf := dumpBufs.Get().(*[]byte)
-	defer dumpBufs.Put(buf)
+	if c.buf == nil {
+		c.buf = make([]byte, dumpBufSize)
+	}
 	interrupted := false
 	for {
-		n, err := c.recv(*buf)
+		n, err := c.recv(c.buf)
 		if err != nil {
 			return err
 		}
-		for b := (*buf)[:n]; len(b) >= unix.NLMSG_HDRLEN; {
+		for b := c.buf[:n]; len(b) >= unix.NLMSG_HDRLEN; {
 			h := (*unix.NlMsghdr)(unsafe.Pointer(&b[0]))
 			end := int(h.Len)
 			if end < unix.NLMSG_HDRLEN || end > len(b) {
@@ -176,15 +180,20 @@ func (c *conn) dump(req, answer uint16, ifindex int, parent uint32, f func(tm *n
 
 // recv reads the next answers of a dump into buf. The socket does not
 // block; the kernel fills the next part of a dump as the last one is read,
-// so the wait is rare.
+// so the wait is rare. A part larger than buf is an error: cut at a
+// message's end, the rest of the part would be lost without a trace
+// (MSG_TRUNC makes the kernel return the part's whole length).
 func (c *conn) recv(buf []byte) (int, error) {
 	fd := c.raw.Socket.GetFd()
 	for {
-		n, from, err := unix.Recvfrom(fd, buf, 0)
+		n, from, err := unix.Recvfrom(fd, buf, unix.MSG_TRUNC)
 		switch {
 		case err == nil:
 			if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
 				continue // not from the kernel
+			}
+			if n > len(buf) {
+				return 0, fmt.Errorf("netlink answer of %d bytes, more than the %d-byte buffer", n, len(buf))
 			}
 			return n, nil
 		case errors.Is(err, unix.EINTR):
@@ -202,9 +211,11 @@ func (c *conn) recv(buf []byte) (int, error) {
 	}
 }
 
-// dumpBufs are dump's read buffers: the kernel fills at most 32 KiB a
-// read.
-var dumpBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+// dumpBufSize is the size of dump's read buffer, twice the largest part of
+// a tc dump: the kernel sizes a part by the reader's buffer, capped at
+// 32 KiB (NLMSG_GOODSIZE, the least, is at most 8 KiB whatever the page
+// size; only link dumps ask for more).
+const dumpBufSize = 64 << 10
 
 // dumpTimeout bounds the wait for the next part of a dump.
 const dumpTimeout = 5 * time.Second

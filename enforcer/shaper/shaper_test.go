@@ -741,6 +741,26 @@ func TestVerifyFindsNothingInOwnStates(t *testing.T) {
 	nothing("with a class of unknown parameters")
 }
 
+// prunes checks a retired egress class of minor: it is kept and its minor
+// reserved, but no packet is given its priority, Verify finds nothing, and
+// Prune deletes it.
+func (e *env) prunes(minor uint16) {
+	e.t.Helper()
+	if _, ok := e.classStats(testnet.Dev, minor); !ok || !e.s.Minors()[minor] || e.s.Egress(minor) {
+		e.t.Errorf("retired class 7d0:%x: exists %v, Minors() has it %v, Egress %v; want it kept, reserved and not given to packets",
+			minor, ok, e.s.Minors()[minor], e.s.Egress(minor))
+	}
+	if what, err := e.s.Verify(); what != "" || err != nil {
+		e.t.Errorf("Verify with a class waiting for the prune: %q, %v", what, err)
+	}
+	if err := e.s.Prune(); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, ok := e.classStats(testnet.Dev, minor); ok || e.s.Minors()[minor] {
+		e.t.Errorf("retired class 7d0:%x survived the prune", minor)
+	}
+}
+
 // TestDroppedEgressClassWaitsForPrune: an item whose ports change is a new
 // item with a new class. Its old egress class stays until Prune, which the
 // enforcer calls once its nftables table no longer gives packets the old
@@ -760,18 +780,7 @@ func TestDroppedEgressClassWaitsForPrune(t *testing.T) {
 	if _, ok := e.classStats(e.ifbDev(), 1); ok {
 		t.Errorf("the old IFB class is still there")
 	}
-	if !e.s.Minors()[1] || e.s.Egress(1) {
-		t.Errorf("Minors()[1] = %v, Egress(1) = %v: want the old class reserved but not given to packets", e.s.Minors()[1], e.s.Egress(1))
-	}
-	if what, err := e.s.Verify(); what != "" || err != nil {
-		t.Errorf("Verify with a class waiting for the prune: %q, %v", what, err)
-	}
-	if err := e.s.Prune(); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := e.classStats(testnet.Dev, 1); ok || e.s.Minors()[1] {
-		t.Errorf("the old egress class survived the prune")
-	}
+	e.prunes(1)
 
 	// A class taken again before the prune stays.
 	e.apply(item("443,444", 2, rate, rate), item("80", 3, 0, rate))
@@ -782,5 +791,27 @@ func TestDroppedEgressClassWaitsForPrune(t *testing.T) {
 	}
 	if _, ok := e.classStats(testnet.Dev, 3); !ok || !e.s.Egress(3) {
 		t.Errorf("the prune deleted a class in use again")
+	}
+}
+
+// TestRestartPrunesARetiredClass: the enforcer stopped between the apply
+// that retired an egress class and the table commit after which Prune
+// deletes it. The next run adopts the class, retires it at its first apply
+// (its minor stays reserved: no new item gets it while the old table may
+// still give packets its priority) and the Prune after its first table
+// commit deletes it: nothing leaks.
+func TestRestartPrunesARetiredClass(t *testing.T) {
+	e := newEnv(t)
+	const rate = 16e6
+	e.apply(item("443", 1, rate, rate))
+	e.apply(item("443,444", 2, rate, rate)) // the process stops before the prune
+
+	s2 := New(e.pair.Server.Fd(), logger())
+	s2.Restore(e.s.State())
+	e.s = s2
+	e.apply(item("443,444", 2, rate, rate))
+	e.prunes(1)
+	if _, ok := e.classStats(testnet.Dev, 2); !ok || !e.s.Egress(2) {
+		t.Errorf("the prune took the item's own class")
 	}
 }
