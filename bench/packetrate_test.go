@@ -464,21 +464,28 @@ func sampleSetups(b *testing.B, setups []*setup, cycles int, measure func(*setup
 	time.Sleep(2 * time.Second) // the kernel's deferred work after the loads
 	s := &samples{rounds: envInt("DOG_BENCH_COST_ROUNDS", 5), v: map[string][]float64{}}
 	s.cycles = s.rounds * cycles
-	for c := 0; c < s.cycles; c++ {
+	inTurn(setups, s.cycles, func(st *setup) {
+		var sum float64
+		for _, p := range st.replicas {
+			st.pair = p
+			sum += measure(st)
+		}
+		s.v[st.name] = append(s.v[st.name], sum/float64(len(st.replicas)))
+	})
+	return s
+}
+
+// inTurn calls f on every setup once per cycle, in turn, the order reversed
+// every other cycle, so that drift within a cycle favours no setup.
+func inTurn(setups []*setup, cycles int, f func(st *setup)) {
+	for c := 0; c < cycles; c++ {
 		for i := range setups {
-			st := setups[i]
 			if c%2 == 1 {
-				st = setups[len(setups)-1-i]
+				i = len(setups) - 1 - i
 			}
-			var sum float64
-			for _, p := range st.replicas {
-				st.pair = p
-				sum += measure(st)
-			}
-			s.v[st.name] = append(s.v[st.name], sum/float64(len(st.replicas)))
+			f(setups[i])
 		}
 	}
-	return s
 }
 
 // report reports a setup's cost (CPU time per packet or per MB, as unit

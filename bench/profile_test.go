@@ -92,15 +92,9 @@ func BenchmarkPacketCostProfile(b *testing.B) {
 	cycles := envInt("DOG_BENCH_PROFILE_CYCLES", 8)
 	time.Sleep(2 * time.Second) // the kernel's deferred work after the loads
 	profiles := map[string][]profile{}
-	for c := 0; c < cycles; c++ {
-		for i := range setups {
-			st := setups[i]
-			if c%2 == 1 {
-				st = setups[len(setups)-1-i]
-			}
-			profiles[st.name] = append(profiles[st.name], profileUDP(b, st.pair, st.port, packets))
-		}
-	}
+	inTurn(setups, cycles, func(st *setup) {
+		profiles[st.name] = append(profiles[st.name], profileUDP(b, st.pair, st.port, packets))
+	})
 	if stats.Median(netfilterShares(profiles["minimal"])) == 0 {
 		b.Fatal("perf saw no netfilter function in the minimal table's profile: are kernel symbols hidden (/proc/sys/kernel/kptr_restrict)?")
 	}
@@ -241,15 +235,19 @@ func (r *perfRecording) command(c string) error {
 	return nil
 }
 
-func (r *perfRecording) kill() {
+func (r *perfRecording) kill() { _ = r.end(os.Kill) }
+
+// end sends perf sig and waits for it to exit, once.
+func (r *perfRecording) end(sig os.Signal) error {
 	if r.finished {
-		return
+		return nil
 	}
 	r.finished = true
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
+	_ = r.cmd.Process.Signal(sig)
+	err := r.cmd.Wait()
 	_ = r.ctl.Close()
 	_ = r.ackFile.Close()
+	return err
 }
 
 // stop ends the recording and counts its samples: all, and per
@@ -259,12 +257,7 @@ func (r *perfRecording) stop(b *testing.B) (samples int, parts map[string]int) {
 	if err := r.command("disable"); err != nil {
 		b.Fatal(err)
 	}
-	r.finished = true
-	_ = r.cmd.Process.Signal(syscall.SIGINT)
-	err := r.cmd.Wait()
-	_ = r.ctl.Close()
-	_ = r.ackFile.Close()
-	if err != nil && !interrupted(err) {
+	if err := r.end(syscall.SIGINT); err != nil && !interrupted(err) {
 		b.Fatalf("perf record: %v", err)
 	}
 	out, err := exec.Command("perf", "report", "-i", r.data, "--no-children", "--sort", "sym",
