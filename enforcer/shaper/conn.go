@@ -1,11 +1,11 @@
 package shaper
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -73,7 +73,8 @@ type qdisc struct {
 	kind    string
 	handle  uint32
 	parent  uint32
-	options []byte
+	options []byte // of root and ingress qdiscs: a previous root is put back
+	limit   uint32 // of a byte FIFO (bfifo), the queue of a class
 }
 
 func (q qdisc) String() string {
@@ -85,28 +86,35 @@ func (q qdisc) String() string {
 // and the children someone configured (default children the kernel
 // attached have handle 0).
 func (c *conn) qdiscs(ifindex int) ([]qdisc, error) {
-	all, err := c.allQdiscs(false)
+	all, err := c.allQdiscs()
 	return all[ifindex], err
 }
 
 // allQdiscs dumps the qdiscs of every interface, by interface index (the
-// kernel dumps them all whichever interface is asked for); top: only root
-// and ingress qdiscs, not those of classes.
-func (c *conn) allQdiscs(top bool) (map[int][]qdisc, error) {
+// kernel dumps them all whichever interface is asked for).
+func (c *conn) allQdiscs() (map[int][]qdisc, error) {
 	out := map[int][]qdisc{}
 	err := c.dump(unix.RTM_GETQDISC, unix.RTM_NEWQDISC, 0, 0, func(tm *nl.TcMsg, attrs []byte) {
-		if top && tm.Parent != netlink.HANDLE_ROOT && tm.Parent != netlink.HANDLE_INGRESS {
-			return
-		}
 		q := qdisc{handle: tm.Handle, parent: tm.Parent}
+		// A class's queue keeps no copy of its options: with limits on
+		// 1,000 items the control loop's check reads 2,000 such queues a
+		// second.
+		top := tm.Parent == netlink.HANDLE_ROOT || tm.Parent == netlink.HANDLE_INGRESS
+		var options []byte
 		eachAttr(attrs, func(typ uint16, v []byte) {
 			switch typ {
 			case nl.TCA_KIND:
-				q.kind = strings.TrimRight(string(v), "\x00")
+				q.kind = kindName(v)
 			case nl.TCA_OPTIONS:
-				q.options = append([]byte(nil), v...)
+				options = v
 			}
 		})
+		switch {
+		case top:
+			q.options = append([]byte(nil), options...)
+		case q.kind == "bfifo" && len(options) >= 4: // struct tc_fifo_qopt
+			q.limit = binary.NativeEndian.Uint32(options)
+		}
 		out[int(tm.Ifindex)] = append(out[int(tm.Ifindex)], q)
 	})
 	if err != nil {
@@ -361,6 +369,18 @@ func mirredTarget(acts []byte) uint32 {
 		})
 	})
 	return target
+}
+
+// kindName is a dumped TCA_KIND, without allocating for the kinds every
+// dump is full of.
+func kindName(v []byte) string {
+	v = bytes.TrimRight(v, "\x00")
+	for _, k := range []string{"bfifo", "htb", "ingress", "clsact", "noqueue", "pfifo_fast", "mq", "fq_codel"} {
+		if string(v) == k {
+			return k
+		}
+	}
+	return string(v)
 }
 
 // root returns the interface's root qdisc.

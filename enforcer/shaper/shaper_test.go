@@ -650,6 +650,49 @@ func TestVerifyRepairsAnEgressClass(t *testing.T) {
 	}
 }
 
+// TestVerifyRepairsAClassQueue: a class's byte FIFO replaced by another
+// queue, or deleted (the kernel then gives the class a default pfifo of
+// txqueuelen packets, which no dump shows), still passes the class's rate,
+// but holds seconds of it at a low rate, so uploads fall short of the
+// limit. Verify puts the FIFO back, as it was, on the interface and on the
+// IFB.
+func TestVerifyRepairsAClassQueue(t *testing.T) {
+	e := newEnv(t)
+	e.apply(item("443", 1, 16e6, 16e6), item("80", 2, 10e6, 20e6))
+	ifb := e.ifbDev()
+	for _, c := range []struct {
+		dev, dir string
+		change   []string
+	}{
+		{testnet.Dev, "egress", []string{"replace", "dev", testnet.Dev, "parent", "7d0:1", "pfifo", "limit", "1000"}},
+		{testnet.Dev, "egress", []string{"del", "dev", testnet.Dev, "parent", "7d0:1"}},
+		{ifb, "ingress", []string{"replace", "dev", ifb, "parent", "7d0:1", "bfifo", "limit", "5000000"}},
+	} {
+		how := strings.Join(c.change, " ")
+		queue := func(minor string) string {
+			// The handle (third word) is the kernel's choice; the kind and
+			// the limit are ours.
+			f := strings.Fields(e.tc("qdisc", "show", "dev", c.dev, "parent", "7d0:"+minor))
+			if len(f) > 2 {
+				f[2] = ""
+			}
+			return strings.Join(f, " ")
+		}
+		want, other := queue("1"), queue("2")
+		if !strings.Contains(want, "bfifo") {
+			t.Fatalf("%s: queue of 7d0:1 before: %q", how, want)
+		}
+		e.tc(append([]string{"qdisc"}, c.change...)...)
+		e.verifyRepairs("veth0: " + c.dir + " queues of 443 (7d0:1) changed")
+		if got := queue("1"); got != want {
+			t.Errorf("%s: queue of 7d0:1 after the repair: %q, want %q", how, got, want)
+		}
+		if got := queue("2"); got != other {
+			t.Errorf("%s: the other item's queue changed: %q, was %q", how, got, other)
+		}
+	}
+}
+
 // TestVerifyRepairsIngressClassesAndFilters: on the IFB, a class in use by
 // the classifier cannot be deleted, so its filters go first (tc filter del,
 // then tc class del); a class changed in place and a filter of the gate

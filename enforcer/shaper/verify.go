@@ -16,10 +16,10 @@ import (
 )
 
 // Verify is the control loop's cheap check: are the shaper's root qdiscs,
-// ingress gates, IFB devices, the items' classes and the u32 filters that
-// steer their ports still as applied? It reads one qdisc dump (the kernel
-// dumps the namespace's), and one class and one filter dump per interface
-// and IFB. What another tool removed or changed is set up again from the
+// ingress gates, IFB devices, the items' classes with their queues and the
+// u32 filters that steer their ports still as applied? It reads one qdisc
+// dump (the kernel dumps the namespace's), and one class and one filter
+// dump per interface and IFB. What another tool removed or changed is set up again from the
 // last applied state. repaired names what was broken; empty when all was
 // well.
 func (s *Shaper) Verify() (repaired string, err error) {
@@ -31,7 +31,7 @@ func (s *Shaper) Verify() (repaired string, err error) {
 		return "", fmt.Errorf("bandwidth limits: %w", err)
 	}
 	defer c.close()
-	qs, err := c.allQdiscs(true)
+	qs, err := c.allQdiscs()
 	if err != nil {
 		return "", nil // no finding: the next tick looks again
 	}
@@ -78,7 +78,7 @@ func (s *Shaper) check(c *conn, l *link, all map[int][]qdisc) string {
 			why = append(why, "root qdisc "+what)
 			l.egress, l.repairRoot = false, true
 			l.lostClasses()
-		} else if w := s.checkClasses(c, l.index, l.out, "egress"); w != "" {
+		} else if w := s.checkClasses(c, l.index, qs, l.out, "egress"); w != "" {
 			why = append(why, w)
 		}
 	}
@@ -101,7 +101,7 @@ func (s *Shaper) check(c *conn, l *link, all map[int][]qdisc) string {
 		}
 		if problem == "" {
 			var w []string
-			problem, w = s.checkIngress(c, l)
+			problem, w = s.checkIngress(c, l, all)
 			why = append(why, w...)
 		}
 		if problem != "" {
@@ -125,8 +125,8 @@ func (s *Shaper) check(c *conn, l *link, all map[int][]qdisc) string {
 // part whose qdiscs and IFB are in place. A tree without its skeleton is a
 // problem (the ingress part is set up anew); lost port blocks are repaired
 // by building the tree again.
-func (s *Shaper) checkIngress(c *conn, l *link) (problem string, why []string) {
-	if w := s.checkClasses(c, l.ifbIndex, l.in, "ingress"); w != "" {
+func (s *Shaper) checkIngress(c *conn, l *link, all map[int][]qdisc) (problem string, why []string) {
+	if w := s.checkClasses(c, l.ifbIndex, all[l.ifbIndex], l.in, "ingress"); w != "" {
 		why = append(why, w)
 	}
 	for _, tr := range []struct {
@@ -157,12 +157,12 @@ func (s *Shaper) checkIngress(c *conn, l *link) (problem string, why []string) {
 	return "", why
 }
 
-// checkClasses compares the classes of one device with those applied
-// (want), from one class dump. A class whose parameters are not known (a
-// failed or adopted one: the next apply replaces it anyway) is not
-// checked. What is missing or changed is marked unknown, so that sync
-// replaces it.
-func (s *Shaper) checkClasses(c *conn, ifindex int, want map[uint16]classSpec, dir string) string {
+// checkClasses compares the classes of one device, and the queues under
+// them (among qs, the device's qdiscs), with those applied (want), from one
+// class dump. A class whose parameters are not known (a failed or adopted
+// one: the next apply replaces it anyway) is not checked. What is missing
+// or changed is marked unknown, so that sync replaces it, queue included.
+func (s *Shaper) checkClasses(c *conn, ifindex int, qs []qdisc, want map[uint16]classSpec, dir string) string {
 	if len(want) == 0 {
 		return ""
 	}
@@ -170,7 +170,14 @@ func (s *Shaper) checkClasses(c *conn, ifindex int, want map[uint16]classSpec, d
 	if err != nil {
 		return ""
 	}
-	var deleted, changed []uint16
+	// The byte FIFO of the limit applied under each class checked.
+	queues := map[uint32]uint32{}
+	for _, q := range qs {
+		if q.kind == "bfifo" {
+			queues[q.parent] = q.limit
+		}
+	}
+	var deleted, changed, requeued []uint16
 	rates := map[uint16][3]uint64{} // rate, ceil, ours (bytes/s) of the classes whose rate changed
 	for m, cs := range want {
 		if cs == (classSpec{}) {
@@ -186,6 +193,12 @@ func (s *Shaper) checkClasses(c *conn, ifindex int, want map[uint16]classSpec, d
 			changed = append(changed, m)
 		case h.buffer != buffer || h.cbuffer != buffer || h.quantum != cs.quantum:
 			changed = append(changed, m)
+		case queues[ClassID(m)] != cs.queue:
+			// Another queue (tc qdisc replace, or a delete that left the
+			// kernel's default pfifo) still passes the rate, but one of
+			// txqueuelen packets holds seconds at a low rate: uploads then
+			// fall short of the limit (see queueTime).
+			requeued = append(requeued, m)
 		default:
 			continue
 		}
@@ -209,6 +222,10 @@ func (s *Shaper) checkClasses(c *conn, ifindex int, want map[uint16]classSpec, d
 			}
 		}
 		why = append(why, dir+" classes of "+s.itemNames(changed)+" changed"+how)
+	}
+	if len(requeued) > 0 {
+		slices.Sort(requeued)
+		why = append(why, dir+" queues of "+s.itemNames(requeued)+" changed")
 	}
 	return strings.Join(why, ", ")
 }
