@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"port-traffic-dog/internal/layout"
-	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
 	"port-traffic-dog/internal/testprom"
 	"port-traffic-dog/internal/testutil"
@@ -212,108 +211,4 @@ func TestCrashLoopKeepsCheckpointing(t *testing.T) {
 	if float64(maxLoss) > 1.5*perInterval+loadChunk {
 		t.Errorf("a power loss took %d B: more than about one interval (%.0f B)", maxLoss, perInterval)
 	}
-}
-
-// TestUpgradeFromLastReleaseKeepsCounters: the state dir and table that
-// the enforcer and exporter of commit 9f8ee1d left (testdata: written by
-// those binaries with traffic and a SIGKILL, see GENERATE.md there) are
-// taken over by this version without any counter lower than the old
-// exporter served (table in place: a package upgrade), or than the old
-// checkpoint (table gone: an upgrade across a reboot). The item the old
-// enforcer blocked stays blocked.
-func TestUpgradeFromLastReleaseKeepsCounters(t *testing.T) {
-	fixture := filepath.Join("testdata", "upgrade-9f8ee1d")
-	oldScrape, err := os.ReadFile(filepath.Join(fixture, "scrape.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := state.ReadFile(filepath.Join(fixture, "state", state.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	series := func(body string) map[string]float64 {
-		m := map[string]float64{}
-		for _, line := range strings.Split(body, "\n") {
-			if strings.HasPrefix(line, "port_traffic_dog_bytes_total{") || strings.HasPrefix(line, "port_traffic_dog_packets_total{") {
-				name, _, _ := strings.Cut(line, " ")
-				m[name] = value(body, name)
-			}
-		}
-		return m
-	}
-	oldServed := series(string(oldScrape))
-	if len(oldServed) != 16 {
-		t.Fatalf("fixture: %d counter series served", len(oldServed))
-	}
-	for _, tc := range []struct {
-		name  string
-		table bool
-	}{{"package upgrade", true}, {"upgrade across a reboot", false}} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, _ := os.ReadFile(filepath.Join(fixture, "config.yaml"))
-			h := newHost(t, string(cfg))
-			dir := filepath.Join(h.dir, "state")
-			os.Mkdir(dir, 0o700)
-			for _, f := range []string{state.FileName, state.PrevName, state.MetaName, state.MetaName + ".prev"} {
-				b, err := os.ReadFile(filepath.Join(fixture, "state", f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				os.WriteFile(filepath.Join(dir, f), b, state.FileMode)
-			}
-			if tc.table {
-				h.pair.Server.Run(t, "nft", "-f", filepath.Join(fixture, "table.nft"))
-			}
-			h.enforcer()
-			start(t, h.pair.Server, "dog-exporter", "--web.listen-address", testnet.ServerIP4.String()+":9730", "--state-dir", dir)
-			_, body := scrape(t, h.pair.Client.HTTPClient(), "http://"+testnet.ServerIP4.String()+":9730/metrics", "", "")
-			got := series(body)
-			byID := map[string]state.Item{"host": *old.Host}
-			for _, it := range old.Items {
-				byID[it.ID] = it
-			}
-			for name, was := range oldServed {
-				now, ok := got[name]
-				if !ok {
-					t.Errorf("%s: no longer served", name)
-					continue
-				}
-				// Without the table the floor is the old checkpoint:
-				// what the old exporter served beyond it was never
-				// durable (the flaw this version fixes).
-				floor := was
-				if !tc.table {
-					floor = checkpointed(t, byID, name)
-				}
-				if now < floor {
-					t.Errorf("%s: %v after the upgrade, was %v", name, now, floor)
-				}
-			}
-			if !strings.Contains(body, `port_traffic_dog_blocked{port="8080",reason="quota"} 1`) {
-				t.Errorf("the blocked item is no longer blocked:\n%s", body)
-			}
-		})
-	}
-}
-
-// checkpointed is the old state's value of a served counter series.
-func checkpointed(t *testing.T, items map[string]state.Item, series string) float64 {
-	t.Helper()
-	port := series[strings.Index(series, `port="`)+6:]
-	port = port[:strings.Index(port, `"`)]
-	for _, it := range items {
-		if it.Ports != port && !(it.ID == "host" && port == "host") {
-			continue
-		}
-		c := it.In
-		if strings.Contains(series, `direction="out"`) {
-			c = it.Out
-		}
-		if strings.HasPrefix(series, "port_traffic_dog_packets_total") {
-			return float64(c.Packets)
-		}
-		return float64(c.Bytes)
-	}
-	t.Fatalf("%s: not in the old state", series)
-	return 0
 }
