@@ -196,8 +196,8 @@ func (s tableStyle) quotaCell(it adminapi.Item, col columns, cond *runewidth.Con
 func (s tableStyle) quotaBar(used, quota uint64, width int) string {
 	frac := float64(used) / float64(quota)
 	filled := min(int(frac*float64(width)+0.5), width)
-	if used > 0 && filled == 0 {
-		filled = 1 // some use shows, however little
+	if used > 0 && filled == 0 && width > 0 {
+		filled = 1 // some use shows, however little (where there is a cell)
 	}
 	full, empty := "█", "░"
 	if s.eastAsian {
