@@ -346,16 +346,23 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 
 	if len(r.shaping) > 0 && !bytes.Equal(text, withRates) {
 		g := &Globals{Socket: client.Socket, Config: cfgPath}
-		err := editConfig(g, r.env, false, func([]byte) ([]byte, error) {
+		res, err := applyEdit(g, r.env, false, func([]byte) ([]byte, error) {
 			cur, err := os.ReadFile(cfgPath)
 			if err != nil {
 				return nil, err
 			}
 			return r.addRates(cur)
-		}, r.env.P.Sprintf(i18n.LegacyRatesAdded))
+		})
 		if err != nil {
 			return r.env.P.Errorf(i18n.LegacyRatesFailed, err)
 		}
+		// A step line of its own: the step's number leads it in every
+		// language (edit's sentence would put the file first in Chinese).
+		key := i18n.LegacyRatesAdded
+		if res.pending {
+			key = i18n.LegacyRatesPending
+		}
+		r.env.P.Fprintln(w, key, res.path, r.env.P.Count(res.items, i18n.ItemsOne, i18n.ItemsMany))
 	} else if err := client.Reload(r.env.Ctx); err != nil {
 		return r.env.P.Errorf(i18n.LegacyReloadErr, err)
 	} else {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -526,11 +527,28 @@ func TestImportLegacyNotify(t *testing.T) {
 	}
 	os.WriteFile(cfgPath, b, 0o644)
 
-	out, errOut, code = s.importLegacy("--yes", "--force-alertmanager")
+	// In Chinese, as the script's users read it: each step line starts
+	// with its number, in order (the limits' step once came out as
+	// "<file> 中6. 已添加带宽限制").
+	out, errOut, code = s.importLegacy("--yes", "--force-alertmanager", "--lang", "zh")
 	if code != 0 {
 		t.Fatalf("import-legacy: %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("%s", out)
+	var steps []string
+	for _, l := range strings.Split(out, "\n") {
+		if m := regexp.MustCompile(`^(\d)\. `).FindStringSubmatch(l); m != nil {
+			steps = append(steps, m[1])
+		} else if regexp.MustCompile(`\S\d\. `).MatchString(l) {
+			t.Errorf("a step number inside a line: %q", l)
+		}
+	}
+	if got := strings.Join(steps, ""); got != "1234567" {
+		t.Errorf("steps %s, want 1234567:\n%s", got, out)
+	}
+	if !strings.Contains(out, "6. 已在 "+s.config+" 中添加带宽限制（") {
+		t.Errorf("the limits' step:\n%s", out)
+	}
 	if strings.Contains(out+errOut, legacyToken) {
 		t.Error("the output shows the bot token")
 	}

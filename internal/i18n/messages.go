@@ -248,6 +248,7 @@ const (
 	LegacyTokenDone
 	LegacyWeComNot
 	LegacyRatesAdded
+	LegacyRatesPending
 	LegacyTelegramHead
 	LegacyTelegramNothing
 	LegacyTelegramSetUp
@@ -576,7 +577,8 @@ var messages = [numKeys]struct{ en, zh string }{
 	LegacyTokenFailed:        {"telegram: could not write the bot token file: %v; carry it by hand with dog notify telegram", "telegram：无法写入 bot token 文件：%v；请用 dog notify telegram 手工转移"},
 	LegacyTokenDone:          {"telegram: the bot token is in %s (0600); to get the script's alerts and reports from Alertmanager, run:\n  %s", "telegram：bot token 在 %s（0600）；要从 Alertmanager 收到脚本原来的告警和报告，请运行：\n  %s"},
 	LegacyWeComNot:           {"wecom: not carried (Alertmanager cannot send to WeCom group robots)", "企业微信：未转移（Alertmanager 不能发送到企业微信群机器人）"},
-	LegacyRatesAdded:         {"6. added the bandwidth limits", "6. 已添加带宽限制"},
+	LegacyRatesAdded:         {"6. added the bandwidth limits in %s (%s); the enforcer applied them", "6. 已在 %s 中添加带宽限制（%s）；执行器已应用"},
+	LegacyRatesPending:       {"6. added the bandwidth limits in %s (%s); the enforcer is not running: they apply when it starts", "6. 已在 %s 中添加带宽限制（%s）；执行器未运行：限速在它启动时生效"},
 	LegacyTelegramHead:       {"telegram: chat %s, server name %q, status report %s: ", "telegram：聊天 %s，服务器名 %q，状态报告 %s："},
 	LegacyTelegramNothing:    {"no bot token or chat id in the script's config: nothing to carry", "脚本的配置里没有 bot token 或 chat id：没有可转移的"},
 	LegacyTelegramSetUp:      {"set up after the migration as dog notify telegram does, in %s and %s", "迁移后按 dog notify telegram 的方式设置，写入 %s 和 %s"},
