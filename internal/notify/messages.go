@@ -183,7 +183,7 @@ var chinese = Messages{
 	CheckBotAPI:              "Telegram Bot API：",
 	CheckPath:                "Prometheus → Alertmanager（%s）→ Telegram：",
 	CheckPathShort:           "经 Alertmanager 投递",
-	TestSummary:              "Port Traffic Dog 来自 %s 的测试消息：通知正常。",
+	TestSummary:              "来自 %s 的端口流量狗测试消息：通知正常。",
 	TestFailed:               "测试失败：%s",
 	TestOK:                   "成功：测试消息正在发往聊天",
 	AMUnreachable:            "连不上 Alertmanager %s：%v（prometheus-alertmanager 在运行吗？）",
