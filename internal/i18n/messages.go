@@ -80,6 +80,7 @@ const (
 	ReadingToken
 	ReadingTokenStdin
 	Warning
+	NotifyZoneDiffers
 	NothingToChange
 	EditAdded
 	EditChanged
@@ -684,4 +685,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	ArchiveHistoryNoID:     {"line %s: an entry needs id and time", "第 %s 行：记录需要 id 和 time"},
 	ArchiveHistoryTooLong:  {"line %s: %s is too long", "第 %s 行：%s 太长"},
 	ArchiveHistoryText:     {"line %s: %s %q: %v", "第 %s 行：%s %q：%v"},
+
+	NotifyZoneDiffers: {"resets and expiry follow time zone %s (UTC%s), but this host's clock is UTC%s: Prometheus writes the dates of the Telegram messages in the host's zone, so they would be off by that much (a reset at 00:00 can show on another day); set the host's zone: timedatectl set-timezone %s",
+		"重置和到期按时区 %s（UTC%s）计算，但本机时钟是 UTC%s：Prometheus 按本机时区写 Telegram 消息里的日期，会差这么多（00:00 的重置可能显示成另一天）；请设置本机时区：timedatectl set-timezone %s"},
 }
