@@ -180,6 +180,11 @@ func (c *console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		c.failed = m.err != nil
 		if m.err != nil {
 			c.message = "dog: " + c.p.Error(m.err)
+			if len(c.messageLines(c.message)) > 2 {
+				// The two message lines would cut it, and its end is
+				// what names the value and says what to do.
+				c.screen, c.title, c.lines, c.textTop, c.textKeys = screenText, c.p.Sprintf(i18n.ConsoleErrorTitle), strings.Split(c.message, "\n"), 0, nil
+			}
 		} else {
 			c.message = strings.TrimSpace(m.out)
 		}
@@ -580,13 +585,9 @@ func (c *console) mainView() []string {
 	case msg == "" && c.st != nil:
 		msg = c.p.Sprintf(i18n.ConsoleRefresh, consoleInterval)
 	}
-	// Two lines: an outcome names a file, an error its place and value.
-	var msgLines []string
-	for _, l := range wrapJoin(strings.Fields(msg), " ", c.w, "", cond) {
-		// A word wider than the screen (a path, Chinese without spaces)
-		// is cut where the screen ends.
-		msgLines = append(msgLines, strings.Split(cond.Wrap(l, c.w), "\n")...)
-	}
+	// Two lines: an outcome names a file, an error its place and value
+	// (a longer error has a screen of its own first).
+	msgLines := c.messageLines(msg)
 	if len(msgLines) > 2 {
 		msgLines = []string{msgLines[0], cond.Truncate(strings.Join(msgLines[1:], " "), c.w, "~")}
 	}
@@ -603,6 +604,18 @@ func (c *console) mainView() []string {
 		lines = append(lines, c.dim(l))
 	}
 	return lines
+}
+
+// messageLines is msg wrapped to the screen's width.
+func (c *console) messageLines(msg string) []string {
+	cond := c.style.cond()
+	var out []string
+	for _, l := range wrapJoin(strings.Fields(msg), " ", c.w, "", cond) {
+		// A word wider than the screen (a path, Chinese without spaces)
+		// is cut where the screen ends.
+		out = append(out, strings.Split(cond.Wrap(l, c.w), "\n")...)
+	}
+	return out
 }
 
 // totalLine sums every item (the host is already a total of its own).

@@ -11,6 +11,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/state"
 )
@@ -310,6 +311,62 @@ func TestConsoleAnyWidth(t *testing.T) {
 		for w := 40; w <= 200; w++ {
 			c.Update(tea.WindowSizeMsg{Width: w, Height: 24})
 			fitsOn(t, c.View(), w, lc.eastAsian)
+		}
+	}
+}
+
+// TestConsoleLongError: an action's error longer than the two message
+// lines (a refused edit names the file, the item, the key and then what to
+// do) opens in full on a screen of its own; esc goes back to the table.
+func TestConsoleLongError(t *testing.T) {
+	for _, lc := range []struct {
+		lang      i18n.Lang
+		eastAsian bool
+		end       string
+	}{{i18n.EN, false, "a port can belong to one item only"}, {i18n.ZH, true, "一个端口只能属于一个条目"}} {
+		c, _ := newTestConsole(t, lc.lang, lc.eastAsian)
+		err := c.p.Errorf(i18n.EditInvalid, &config.Error{Source: "/etc/port-traffic-dog/config.yaml:39", Item: "5050", Field: "ports",
+			Msg: `overlaps item "5000-5100" (/etc/port-traffic-dog/config.yaml:22) on port 5050: a port can belong to one item only`})
+		c.Update(doneMsg{err: err})
+		v := c.View()
+		if !strings.Contains(strings.Join(strings.Fields(v), ""), strings.Join(strings.Fields(lc.end), "")) {
+			t.Errorf("%s: the error's end is cut:\n%s", lc.lang, v)
+		}
+		screenFits(t, "error", v, lc.eastAsian)
+		press(c, "esc")
+		if v := c.View(); !strings.Contains(v, "5000-5100") || !strings.Contains(v, c.p.Sprintf(i18n.ColState)) {
+			t.Errorf("%s: esc did not go back to the table:\n%s", lc.lang, v)
+		}
+	}
+	// A short error stays on the main screen's message lines.
+	c, _ := newTestConsole(t, i18n.EN, false)
+	c.Update(doneMsg{err: c.p.Errorf(i18n.NotConfigured, "9999")})
+	if v := c.View(); !strings.Contains(v, `dog: "9999" is not configured`) || !strings.Contains(v, "a add") {
+		t.Errorf("a short error:\n%s", v)
+	}
+}
+
+// TestConsoleAddTakenPorts: ports another item counts are refused at the
+// ports field, with the item and the port, before the rest of the form is
+// filled in.
+func TestConsoleAddTakenPorts(t *testing.T) {
+	for _, lc := range []struct {
+		lang        i18n.Lang
+		taken, same string
+	}{{i18n.EN, `overlaps item "5000-5100" on port 5050`, `"8080" is already an item`},
+		{i18n.ZH, `与条目 "5000-5100" 在端口 5050 上重叠`, `"8080" 已经是一个条目`}} {
+		c, _ := newTestConsole(t, lc.lang, lc.lang == i18n.ZH)
+		press(c, "a", "5", "0", "5", "0", "enter")
+		if v := c.View(); !strings.Contains(v, lc.taken) || !strings.Contains(v, c.p.Sprintf(i18n.HintRemark)) {
+			t.Errorf("%s: 5050 taken by 5000-5100:\n%s", lc.lang, v)
+		}
+		press(c, "backspace", "backspace", "backspace", "backspace", "8", "0", "8", "0", "enter")
+		if v := c.View(); !strings.Contains(v, lc.same) {
+			t.Errorf("%s: 8080 exists:\n%s", lc.lang, v)
+		}
+		press(c, "backspace", "1", "enter")
+		if v := c.View(); strings.Contains(v, lc.same) || strings.Contains(v, lc.taken) {
+			t.Errorf("%s: 8081 is free:\n%s", lc.lang, v)
 		}
 	}
 }

@@ -144,6 +144,9 @@ const (
 	ConsoleFormKeys
 	ConsoleConfirmKeys
 	ConsoleTextKeys
+	ConsoleErrorTitle
+	ConsolePortsExist
+	ConsolePortsTaken
 	ConsoleImportKeys
 	ConsoleColIn
 	ConsoleColOut
@@ -685,6 +688,9 @@ var messages = [numKeys]struct{ en, zh string }{
 	ArchiveHistoryNoID:     {"line %s: an entry needs id and time", "第 %s 行：记录需要 id 和 time"},
 	ArchiveHistoryTooLong:  {"line %s: %s is too long", "第 %s 行：%s 太长"},
 	ArchiveHistoryText:     {"line %s: %s %q: %v", "第 %s 行：%s %q：%v"},
+	ConsoleErrorTitle:      {"It did not work", "未能完成"},
+	ConsolePortsExist:      {"%q is already an item: edit it with e", "%q 已经是一个条目：用 e 编辑它"},
+	ConsolePortsTaken:      {"overlaps item %q on port %s: a port can belong to one item only", "与条目 %q 在端口 %s 上重叠：一个端口只能属于一个条目"},
 
 	NotifyZoneDiffers: {"resets and expiry follow time zone %s (UTC%s), but this host's clock is UTC%s: Prometheus writes the dates of the Telegram messages in the host's zone, so they would be off by that much (a reset at 00:00 can show on another day); set the host's zone: timedatectl set-timezone %s",
 		"重置和到期按时区 %s（UTC%s）计算，但本机时钟是 UTC%s：Prometheus 按本机时区写 Telegram 消息里的日期，会差这么多（00:00 的重置可能显示成另一天）；请设置本机时区：timedatectl set-timezone %s"},
