@@ -135,7 +135,7 @@ func TestConsoleScreens(t *testing.T) {
 			shot("main", c)
 
 			// The add form, with a refused value and check-config's message.
-			press(c, "a", "9", "0", "0", "0", "enter", "c", "a", "r", "o", "l", "enter", "l", "o", "t", "s", "enter")
+			press(c, "a", "7", "0", "0", "0", "enter", "c", "a", "r", "o", "l", "enter", "l", "o", "t", "s", "enter")
 			shot("add", c)
 			press(c, "esc")
 
