@@ -476,8 +476,24 @@ func (c *console) cols() consoleCols {
 	if c.w < 76 {
 		k.bar = max(c.w-70, 0)
 	}
-	fixed := 2 + k.ports + 2*k.rate + k.used + k.bar + k.pct + k.state + 7
-	k.remark = min(max(c.w-fixed, 4), 32)
+	// The ports column is as wide as its longest entry up to 11, the
+	// remark takes the rest up to 32; a wide screen's room beyond that
+	// shows longer groups and then longer remarks in full.
+	wantPorts, wantRemark := cond.StringWidth(c.p.Sprintf(i18n.ColPorts)), 0
+	if c.st != nil {
+		for _, it := range append([]adminapi.Item{c.st.Host}, c.st.Items...) {
+			wantPorts = max(wantPorts, cond.StringWidth(it.Ports))
+			wantRemark = max(wantRemark, cond.StringWidth(it.Remark))
+		}
+	}
+	room := c.w - (2 + 2*k.rate + k.used + k.bar + k.pct + k.state + 7)
+	k.ports = min(wantPorts, k.ports)
+	k.remark = min(max(room-k.ports, 4), 32)
+	if extra := room - k.ports - k.remark; extra > 0 {
+		grow := min(extra, max(wantPorts-k.ports, 0))
+		k.ports += grow
+		k.remark += min(extra-grow, max(wantRemark-k.remark, 0))
+	}
 	return k
 }
 
@@ -517,6 +533,7 @@ func (c *console) mainView() []string {
 	lines = append(lines, c.bold(row("  ", c.p.Sprintf(i18n.ColPorts), c.p.Sprintf(i18n.ColRemark), c.p.Sprintf(i18n.ConsoleColIn),
 		c.p.Sprintf(i18n.ConsoleColOut), c.p.Sprintf(i18n.ColUsed), cond.FillRight(c.p.Sprintf(i18n.ColQuota), k.bar), "", c.p.Sprintf(i18n.ColState))))
 	rows := c.listRows()
+	pad := 0 // the table's blank rows
 	if c.st == nil {
 		for range rows + 2 {
 			lines = append(lines, "")
@@ -538,7 +555,6 @@ func (c *console) mainView() []string {
 			bar, pct := c.bar(it, k.bar)
 			return row(cursor, it.Ports, it.Remark, in, out, units.FormatBytes(it.Billable), bar, pct, c.state(it))
 		}
-		pad := 0
 		for i := c.top; i < c.top+rows; i++ {
 			if i >= len(c.st.Items) {
 				pad++
@@ -560,18 +576,20 @@ func (c *console) mainView() []string {
 		}
 		lines = append(lines, itemLine("  ", host))
 		lines = append(lines, c.bold(c.totalLine(row)))
-		for range pad {
-			lines = append(lines, "")
-		}
 	}
-	// The selection's details.
+	// The selection's details: two lines, and the rows a short table
+	// leaves free when they need more (limits and expiry come last).
 	var details []string
 	if it, ok := c.selected(); ok {
 		details = wrapJoin(append([]string{it.Ports}, c.style.details(it, loc)...), c.style.sep(), c.w, "", cond)
 	} else if c.st != nil {
 		details = []string{c.p.Sprintf(i18n.ConsoleNoItems)}
 	}
-	for i := range 2 {
+	more := min(max(len(details)-2, 0), pad)
+	for range pad - more {
+		lines = append(lines, "")
+	}
+	for i := range 2 + more {
 		if i < len(details) {
 			lines = append(lines, c.dim(details[i]))
 		} else {

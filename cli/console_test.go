@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -369,4 +370,46 @@ func TestConsoleAddTakenPorts(t *testing.T) {
 			t.Errorf("%s: 8081 is free:\n%s", lc.lang, v)
 		}
 	}
+}
+
+// TestConsoleDetailsInFull: the selection's details take the rows the
+// table leaves free, so an item with a limit and an expiry date shows the
+// date at 80 columns (cut after two lines before); a full table keeps two.
+func TestConsoleDetailsInFull(t *testing.T) {
+	c, _ := newTestConsole(t, i18n.EN, false)
+	st := consoleStatus(fixedNow.Add(4*time.Second), 1<<20)
+	st.Items[0].RateIn, st.Items[0].RateOut = 100e6, 100e6
+	st.Items[0].Expires = time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
+	c.Update(statusMsg{st: st, at: fixedNow.Add(4 * time.Second)})
+	v := c.View()
+	if !strings.Contains(v, "expires 2026-12-31") || !strings.Contains(v, "rate 100 Mbit/s") {
+		t.Errorf("443's limit and expiry are not on the screen:\n%s", v)
+	}
+	screenFits(t, "details", v, false)
+	// A table that fills the screen leaves the details their two lines.
+	for i := range 20 {
+		st.Items = append(st.Items, adminapi.Item{Ports: fmt.Sprint(20000 + i), ID: fmt.Sprint("p", 20000+i), ResetDay: 1})
+	}
+	c.Update(statusMsg{st: st, at: fixedNow.Add(6 * time.Second)})
+	v = c.View()
+	screenFits(t, "full table", v, false)
+	if !strings.Contains(v, "q quit") || !strings.Contains(v, "> 443 ") {
+		t.Errorf("a full table:\n%s", v)
+	}
+}
+
+// TestConsoleWidePorts: on a wide terminal a long group shows in full in
+// the ports column, which an 80-column screen cuts.
+func TestConsoleWidePorts(t *testing.T) {
+	c, _ := newTestConsole(t, i18n.EN, false)
+	if v := c.View(); !strings.Contains(v, "443,9000-9~") {
+		t.Errorf("80 columns: the group is not cut as expected:\n%s", v)
+	}
+	c.Update(tea.WindowSizeMsg{Width: 160, Height: 24})
+	v := c.View()
+	if !strings.Contains(v, "  443,9000-9100 ") || !strings.Contains(v, "alice 阿里巴巴 香港中转 premium") {
+		t.Errorf("160 columns: the group or the remark is cut:\n%s", v)
+	}
+	fitsOn(t, v, 160, false)
+	checkColumns(t, v, "STATE")
 }
