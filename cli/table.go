@@ -70,10 +70,13 @@ func (s tableStyle) layoutFor(st *adminapi.Status, width int) columns {
 	c := columns{ports: cond.StringWidth(s.p.Sprintf(i18n.ColPorts)), bar: 10,
 		used:  max(8, cond.StringWidth(s.p.Sprintf(i18n.ColUsed))),
 		state: max(cond.StringWidth(s.p.Sprintf(i18n.StateBlockedQuota)), cond.StringWidth(s.p.Sprintf(i18n.ColState)))}
+	// As wide as the entries that fit in 17 columns: longer groups get a
+	// line of their own, and the remark the room no entry uses.
 	for _, it := range append([]adminapi.Item{st.Host}, st.Items...) {
-		c.ports = max(c.ports, len(it.Ports))
+		if len(it.Ports) <= 17 {
+			c.ports = max(c.ports, len(it.Ports))
+		}
 	}
-	c.ports = min(c.ports, 17) // longer groups get a line of their own
 	switch {
 	case width < 66:
 		c.bar = 0

@@ -88,3 +88,18 @@ func TestStatusTableGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusTablePortsColumn: the ports column is as wide as the entries
+// that fit in it (longer groups have a line of their own), so that at 80
+// columns the remark, which names the customer, is not cut to a few
+// characters for room that no entry uses.
+func TestStatusTablePortsColumn(t *testing.T) {
+	var b strings.Builder
+	if err := renderStatus(&b, fixedStatus(t), true, tableStyle{width: 80, p: i18n.New(i18n.EN)}); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^443 +alice 阿里… +1\.50 MiB`).MatchString(b.String()) ||
+		!regexp.MustCompile(`(?m)^10000-10100  dave `).MatchString(b.String()) {
+		t.Errorf("443's remark is cut, or the ports column is wider than its entries:\n%s", b.String())
+	}
+}
