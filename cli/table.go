@@ -312,7 +312,8 @@ func zone(name string) *time.Location {
 	return time.Local
 }
 
-// historyWidth is the width of renderHistory's one-line layout.
+// historyWidth is the width of renderHistory's one-line layout (with
+// a ports column of 16).
 const historyWidth = 100
 
 // renderHistory draws the reset history, its times in loc (the enforcer's
@@ -323,13 +324,19 @@ func renderHistory(w io.Writer, resets []state.Reset, loc *time.Location, s tabl
 	cond := s.cond()
 	l, r := cond.FillRight, cond.FillLeft
 	remarkCol := func(t string) string { return l(cond.Truncate(t, 20, "…"), 20) }
-	narrow := s.width > 0 && s.width < historyWidth
+	// The ports column fits the longest group, so the columns after it
+	// stay aligned.
+	pw := 16
+	for _, rs := range resets {
+		pw = max(pw, cond.StringWidth(rs.Ports))
+	}
+	narrow := s.width > 0 && s.width < historyWidth+pw-16
 	line := func(cells ...string) {
 		if narrow {
-			fmt.Fprintln(w, strings.TrimRight(strings.Join([]string{l(cells[0], 16), l(cells[1], 16), l(cells[3], 6), cells[2]}, "  "), " "))
+			fmt.Fprintln(w, strings.TrimRight(strings.Join([]string{l(cells[0], 16), l(cells[1], pw), l(cells[3], 6), cells[2]}, "  "), " "))
 			return
 		}
-		fmt.Fprintln(w, strings.Join([]string{l(cells[0], 16), l(cells[1], 16), remarkCol(cells[2]), l(cells[3], 6),
+		fmt.Fprintln(w, strings.Join([]string{l(cells[0], 16), l(cells[1], pw), remarkCol(cells[2]), l(cells[3], 6),
 			r(cells[4], 10), r(cells[5], 10), r(cells[6], 10)}, "  "))
 	}
 	line(s.p.Sprintf(i18n.ColTime), s.p.Sprintf(i18n.ColPorts), s.p.Sprintf(i18n.ColRemark), s.p.Sprintf(i18n.ColReason),
@@ -341,7 +348,7 @@ func renderHistory(w io.Writer, resets []state.Reset, loc *time.Location, s tabl
 		}
 		in, out, billable := units.FormatBytes(rs.InBytes), units.FormatBytes(rs.OutBytes), units.FormatBytes(rs.Billable)
 		if narrow {
-			remark = cond.Truncate(remark, max(s.width-16-16-6-3*2, 8), "…")
+			remark = cond.Truncate(remark, max(s.width-16-pw-6-3*2, 8), "…")
 		}
 		line(rs.Time.In(loc).Format("2006-01-02 15:04"), rs.Ports, remark, s.reason(rs.Reason), in, out, billable)
 		if narrow {
