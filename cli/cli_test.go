@@ -422,3 +422,34 @@ func locale(lang string) func(string) string {
 		return ""
 	}
 }
+
+// TestAddWarnsExpired: an item added (or set) with an expiry date that has
+// come is valid and blocked at once, which an operator who typed the wrong
+// year should hear of, as check-config says; a warning the file had
+// before the edit is not repeated.
+func TestAddWarnsExpired(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("timezone: UTC\nports:\n  - ports: \"443\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dog := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := Main(append([]string{"--socket", filepath.Join(dir, "none.sock"), "--config", cfg}, args...),
+			Env{Out: &out, Err: &errb, Now: func() time.Time { return fixedNow }, Ctx: context.Background()})
+		if code != 0 {
+			t.Fatalf("dog %v: exit %d\n%s%s", args, code, out.String(), errb.String())
+		}
+		return errb.String()
+	}
+	if got := dog("add", "7001", "--expires", "2025-11-15"); !strings.Contains(got, `warning: `+cfg+`:4: item "7001": expired on 2025-11-15, so its traffic is blocked`) {
+		t.Errorf("add of an expired item: %q", got)
+	}
+	if got := dog("--lang", "zh", "set", "443", "--expires", "2026-11-15"); !strings.Contains(got, `警告：`+cfg+`:3：条目 "443"：已于 2026-11-15 到期`) || strings.Contains(got, "7001") {
+		t.Errorf("set of an expiry date that came today: %q", got)
+	}
+	if got := dog("add", "7002", "--expires", "2027-01-01"); got != "" {
+		t.Errorf("an edit that adds no warning: %q", got)
+	}
+}

@@ -178,15 +178,17 @@ func (c *console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case doneMsg:
 		c.screen, c.form = screenMain, nil
 		c.failed = m.err != nil
+		title := i18n.ConsoleDoneTitle
 		if m.err != nil {
-			c.message = "dog: " + c.p.Error(m.err)
-			if len(c.messageLines(c.message)) > 2 {
-				// The two message lines would cut it, and its end is
-				// what names the value and says what to do.
-				c.screen, c.title, c.lines, c.textTop, c.textKeys = screenText, c.p.Sprintf(i18n.ConsoleErrorTitle), strings.Split(c.message, "\n"), 0, nil
-			}
+			c.message, title = "dog: "+c.p.Error(m.err), i18n.ConsoleErrorTitle
 		} else {
 			c.message = strings.TrimSpace(m.out)
+		}
+		if len(c.messageLines(c.message)) > 2 {
+			// The two message lines would cut it, and its end is what
+			// names the value and says what to do (a warning, the next
+			// step).
+			c.screen, c.title, c.lines, c.textTop, c.textKeys = screenText, c.p.Sprintf(title), strings.Split(c.message, "\n"), 0, nil
 		}
 		return c, c.fetch()
 	case confirmMsg:

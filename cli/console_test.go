@@ -339,8 +339,17 @@ func TestConsoleLongError(t *testing.T) {
 			t.Errorf("%s: esc did not go back to the table:\n%s", lc.lang, v)
 		}
 	}
-	// A short error stays on the main screen's message lines.
+	// A long outcome too (an export's checksum and next step, an added
+	// item's warning).
 	c, _ := newTestConsole(t, i18n.EN, false)
+	long := "added 7001 in /etc/port-traffic-dog/config.yaml (5 items); the enforcer applied it\n" +
+		`warning: /etc/port-traffic-dog/config.yaml:4: item "7001": expired on 2025-11-15, so its traffic is blocked; if it should not be, change or remove the date (dog set 7001 --expires ...)`
+	c.Update(doneMsg{out: long})
+	if v := c.View(); !strings.HasPrefix(v, "Done") || !strings.Contains(strings.Join(strings.Fields(v), " "), "(dog set 7001 --expires ...)") {
+		t.Errorf("a long outcome:\n%s", v)
+	}
+	// A short error stays on the main screen's message lines.
+	c, _ = newTestConsole(t, i18n.EN, false)
 	c.Update(doneMsg{err: c.p.Errorf(i18n.NotConfigured, "9999")})
 	if v := c.View(); !strings.Contains(v, `dog: "9999" is not configured`) || !strings.Contains(v, "a add") {
 		t.Errorf("a short error:\n%s", v)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"strings"
+	"time"
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
@@ -133,6 +134,9 @@ func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte,
 		key = i18n.EditPending
 	}
 	env.P.Fprintln(env.Out, key, done, res.path, env.P.Count(res.items, i18n.ItemsOne, i18n.ItemsMany))
+	for _, w := range res.warnings {
+		env.P.Fprintln(env.Err, i18n.Warning, env.P.Message(w)) // internal/config's English
+	}
 	return nil
 }
 
@@ -143,6 +147,9 @@ type editResult struct {
 	path    string
 	items   int
 	pending bool
+	// warnings are the edited config's warnings the file did not have
+	// (an expiry date that has come: blocked at once).
+	warnings []string
 }
 
 // applyEdit applies edit to the config file: validated as the daemon
@@ -181,7 +188,7 @@ func applyEdit(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte, 
 	if err := fe.Write(edited); err != nil {
 		return editResult{}, err
 	}
-	res := editResult{path: path, items: len(cfg.Items)}
+	res := editResult{path: path, items: len(cfg.Items), warnings: newWarnings(old, cfg, path, env.Now())}
 	err = adminapi.NewClient(g.Socket).Reload(env.Ctx)
 	switch {
 	case err == nil:
@@ -194,4 +201,29 @@ func applyEdit(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte, 
 		return editResult{}, env.P.Errorf(i18n.EditRefused, err)
 	}
 	return res, nil
+}
+
+// newWarnings are the warnings of the edited config that the file did not
+// have before, compared without the file:line each starts with (an edit
+// moves the lines below it).
+func newWarnings(old []byte, edited *config.Config, path string, now time.Time) []string {
+	withoutPlace := func(w string) string {
+		if _, rest, ok := strings.Cut(w, ": item "); ok {
+			return rest
+		}
+		return w
+	}
+	had := map[string]bool{}
+	if prev, err := config.Parse(old, path); err == nil {
+		for _, w := range prev.Warnings(now) {
+			had[withoutPlace(w)] = true
+		}
+	}
+	var out []string
+	for _, w := range edited.Warnings(now) {
+		if !had[withoutPlace(w)] {
+			out = append(out, w)
+		}
+	}
+	return out
 }

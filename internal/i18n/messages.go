@@ -145,6 +145,7 @@ const (
 	ConsoleConfirmKeys
 	ConsoleTextKeys
 	ConsoleErrorTitle
+	ConsoleDoneTitle
 	ConsolePortsExist
 	ConsolePortsTaken
 	ConsoleImportKeys
@@ -689,6 +690,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	ArchiveHistoryTooLong:  {"line %s: %s is too long", "第 %s 行：%s 太长"},
 	ArchiveHistoryText:     {"line %s: %s %q: %v", "第 %s 行：%s %q：%v"},
 	ConsoleErrorTitle:      {"It did not work", "未能完成"},
+	ConsoleDoneTitle:       {"Done", "完成"},
 	ConsolePortsExist:      {"%q is already an item: edit it with e", "%q 已经是一个条目：用 e 编辑它"},
 	ConsolePortsTaken:      {"overlaps item %q on port %s: a port can belong to one item only", "与条目 %q 在端口 %s 上重叠：一个端口只能属于一个条目"},
 
