@@ -44,6 +44,8 @@ var errorMessages = []struct{ en, zh string }{
 	{"contains a control character (%U); a remark is one line", "含有控制字符（%U）；备注只能是一行"},
 	{"longer than %d characters", "超过 %d 个字符"},
 	{"unknown billing mode %q (out, in, sum, max or relay)", "未知的计费方式 %q（out、in、sum、max 或 relay）"},
+	{"unknown billing mode %q (out, in, sum, max or relay): the shell script's single is out, its double is sum (before 1.2.5) or relay (1.2.5)",
+		"未知的计费方式 %q（out、in、sum、max 或 relay）：脚本的 single 对应 out，double 对应 sum（1.2.5 之前）或 relay（1.2.5）"},
 	{"unknown protocol %q (tcp or udp)", "未知的协议 %q（tcp 或 udp）"},
 	{"read config %s: %d bytes is larger than the %d MiB limit", "读取配置 %s：%d 字节，超过了 %d MiB 的上限"},
 	{"%d bytes is larger than the %d MiB limit", "%d 字节，超过了 %d MiB 的上限"},
