@@ -85,6 +85,7 @@ var errorMessages = []struct{ en, zh string }{
 	{"invalid rate %q: rates are in bits per second, write Kbps, Mbps or Gbps (1 MB/s = 8 Mbps)", "无效的速率 %q：速率以比特每秒计，请写 Kbps、Mbps 或 Gbps（1 MB/s = 8 Mbps）"},
 	{"invalid rate %q: unknown unit %q (use Kbps, Mbps or Gbps)", "无效的速率 %q：未知单位 %q（请用 Kbps、Mbps 或 Gbps）"},
 	{"invalid size %q: no number", "无效的大小 %q：没有数字"},
+	{"invalid size %q: must not be negative", "无效的大小 %q：不能为负数"},
 	{"invalid size %q: unit %q is ambiguous, write %sB (powers of 1000) or %siB (powers of 1024)", "无效的大小 %q：单位 %q 有歧义，请写 %sB（1000 进制）或 %siB（1024 进制）"},
 	{"invalid size %q: unknown unit %q (use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", "无效的大小 %q：未知单位 %q（请用 B、KB、MB、GB、TB、KiB、MiB、GiB、TiB）"},
 
