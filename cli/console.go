@@ -254,9 +254,14 @@ func (c *console) mainKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	page := c.listRows()
 	it, ok := c.selected()
 	switch k.String() {
-	case "q", "esc":
+	case "q":
 		c.quitting = true
 		return c, tea.Quit
+	case "esc":
+		// Esc is "back" everywhere else: here it dismisses the last
+		// outcome rather than quit (a second Esc after a form that
+		// already closed would otherwise leave the console).
+		c.message, c.failed = "", false
 	case "up", "k":
 		c.sel = max(c.sel-1, 0)
 	case "down", "j":

@@ -422,3 +422,21 @@ func TestConsoleWidePorts(t *testing.T) {
 	fitsOn(t, v, 160, false)
 	checkColumns(t, v, "STATE")
 }
+
+// TestConsoleEscStays: Esc on the main screen clears the last outcome and
+// stays (it is back or cancel on every other screen, and a second Esc
+// after a form that closed quit the console); q quits.
+func TestConsoleEscStays(t *testing.T) {
+	c, _ := newTestConsole(t, i18n.EN, false)
+	c.Update(doneMsg{err: c.p.Errorf(i18n.NotConfigured, "9999")})
+	_, cmd := c.Update(key("esc"))
+	if c.quitting || cmd != nil {
+		t.Fatal("esc on the main screen quit the console")
+	}
+	if v := c.View(); strings.Contains(v, "9999") || !strings.Contains(v, "q quit") {
+		t.Errorf("esc did not clear the outcome:\n%s", v)
+	}
+	if c.Update(key("q")); !c.quitting {
+		t.Error("q did not quit")
+	}
+}
