@@ -18,6 +18,7 @@ import (
 	"port-traffic-dog/enforcer"
 	"port-traffic-dog/enforcer/admin"
 	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
@@ -451,5 +452,33 @@ func TestAddWarnsExpired(t *testing.T) {
 	}
 	if got := dog("add", "7002", "--expires", "2027-01-01"); got != "" {
 		t.Errorf("an edit that adds no warning: %q", got)
+	}
+}
+
+// TestStatusSaysConfigInvalid: a hand edit of the config file that does
+// not validate leaves the enforcer on what it applied last; dog status
+// (and the console) say so, with the problem, instead of showing the old
+// settings as if the edit were in force.
+func TestStatusSaysConfigInvalid(t *testing.T) {
+	h := newHost(t, "ports:\n  - ports: \"443\"\n    billing: max\n")
+	h.start()
+	if _, errOut, _ := h.dog(Env{}, "status"); strings.Contains(errOut, "does not validate") {
+		t.Fatalf("a valid config: %s", errOut)
+	}
+	if err := os.WriteFile(h.config, []byte("ports:\n  - ports: \"443\"\n    billing: maximum\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := h.dog(Env{}, "--lang", "zh", "status")
+	if code != 0 || !strings.Contains(errOut, "警告："+h.config+" 校验不通过，执行器保持上次应用的配置") ||
+		!strings.Contains(errOut, `billing：未知的计费方式 "maximum"`) || !strings.Contains(out, "计费 max") {
+		t.Errorf("status with an invalid config: exit %d\n%s%s", code, out, errOut)
+	}
+
+	c, _ := newTestConsole(t, i18n.EN, false)
+	st := consoleStatus(fixedNow.Add(4*time.Second), 1<<20)
+	st.Config = h.config
+	c.Update(statusMsg{st: st, at: fixedNow.Add(4 * time.Second)})
+	if v := c.View(); !strings.Contains(strings.Join(strings.Fields(v), " "), h.config+" does not validate: the enforcer keeps what it applied last") {
+		t.Errorf("the console does not say the config is invalid:\n%s", v)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/filestamp"
 	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/notify"
 	"port-traffic-dog/internal/units"
@@ -90,6 +91,10 @@ type console struct {
 	textHint i18n.Key
 	textTop  int
 	message  string // the last action's outcome
+	// cfgStamp and cfgErr: the config file as last checked, and why it
+	// does not load (nil: it does).
+	cfgStamp filestamp.Stamp
+	cfgErr   error
 	failed   bool
 	quitting bool
 }
@@ -170,6 +175,7 @@ func (c *console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			c.rates = c.smp.sample(m.st, m.at)
 			c.style.rates = c.rates
 			c.sel = min(c.sel, max(len(c.st.Items)-1, 0))
+			c.checkConfig()
 		}
 		// One read at a time: the next starts an interval after this one.
 		return c, tea.Tick(consoleInterval, func(time.Time) tea.Msg { return tickMsg{} })
@@ -607,6 +613,8 @@ func (c *console) mainView() []string {
 	switch {
 	case c.err != nil:
 		msg, c.failed = "dog: "+c.p.Error(c.err), true
+	case msg == "" && c.cfgErr != nil:
+		msg, c.failed = c.p.Sprintf(i18n.ConsoleConfigInvalid, c.st.Config), true
 	case msg == "" && c.st != nil:
 		msg = c.p.Sprintf(i18n.ConsoleRefresh, consoleInterval)
 	}
@@ -629,6 +637,17 @@ func (c *console) mainView() []string {
 		lines = append(lines, c.dim(l))
 	}
 	return lines
+}
+
+// checkConfig checks the config file the enforcer reads when it has
+// changed since the last check (a read every refresh would cost a config
+// of 10,000 items a parse every 2 s).
+func (c *console) checkConfig() {
+	stamp, _ := filestamp.Of(c.st.Config)
+	if c.st.Config == "" || stamp == c.cfgStamp {
+		return
+	}
+	c.cfgStamp, c.cfgErr = stamp, configInvalid(c.st.Config)
 }
 
 // messageLines is msg wrapped to the screen's width.

@@ -146,6 +146,8 @@ const (
 	ConsoleTextKeys
 	ConsoleErrorTitle
 	ConsoleDoneTitle
+	ConsoleConfigInvalid
+	StatusConfigInvalid
 	ConsolePortsExist
 	ConsolePortsTaken
 	ConsoleImportKeys
@@ -691,6 +693,8 @@ var messages = [numKeys]struct{ en, zh string }{
 	ArchiveHistoryText:     {"line %s: %s %q: %v", "第 %s 行：%s %q：%v"},
 	ConsoleErrorTitle:      {"It did not work", "未能完成"},
 	ConsoleDoneTitle:       {"Done", "完成"},
+	ConsoleConfigInvalid:   {"%s does not validate: the enforcer keeps what it applied last (dog check-config says why)", "%s 校验不通过：执行器保持上次应用的配置（dog check-config 会说明原因）"},
+	StatusConfigInvalid:    {"warning: %s does not validate, so the enforcer keeps what it applied last, which this shows:\n  %v", "警告：%s 校验不通过，执行器保持上次应用的配置（下面显示的就是它）：\n  %v"},
 	ConsolePortsExist:      {"%q is already an item: edit it with e", "%q 已经是一个条目：用 e 编辑它"},
 	ConsolePortsTaken:      {"overlaps item %q on port %s: a port can belong to one item only", "与条目 %q 在端口 %s 上重叠：一个端口只能属于一个条目"},
 
