@@ -132,6 +132,7 @@ const (
 
 	WatchInterval
 	WatchFooter
+	WatchMore
 	NowRates
 
 	// The console.
@@ -479,6 +480,7 @@ var messages = [numKeys]struct{ en, zh string }{
 
 	WatchInterval: {"--interval %v: at least %v (every status read holds the enforcer's lock)", "--interval %v：至少 %v（每次读取状态都会占用执行器的锁）"},
 	WatchFooter:   {"every %v, Ctrl-C stops", "每 %v 刷新，Ctrl-C 退出"},
+	WatchMore:     {"… %d more lines (dog alone opens the console, which scrolls)", "…… 还有 %d 行（只输入 dog 打开的控制台可以滚动）"},
 	NowRates:      {"now in %s, out %s", "当前 入 %s，出 %s"},
 
 	Working:                  {"working…", "处理中…"},
