@@ -194,7 +194,7 @@ func (r *legacyRun) report(enforcer bool) {
 		where = r.env.P.Sprintf(i18n.LegacyWhereNotLive, legacy.TrafficDataName)
 	}
 	r.env.P.Fprintln(w, i18n.LegacyHeader, r.c.From, where)
-	r.env.P.Fprintln(w, i18n.LegacyPorts, len(r.cfg.Ports))
+	r.env.P.Fprintln(w, i18n.LegacyPorts, r.env.P.Count(len(r.cfg.Ports), i18n.LegacyPortOne, i18n.LegacyPortsMany))
 	for i := range r.items {
 		it := &r.items[i]
 		fmt.Fprintf(w, "\n  %s\n", it.Ports)

@@ -624,3 +624,24 @@ func fileMode(t *testing.T, path string) os.FileMode {
 	}
 	return fi.Mode().Perm()
 }
+
+// TestImportLegacyOnePort: the report counts the script's ports in words
+// that agree with the number ("1 port", not "1 ports").
+func TestImportLegacyOnePort(t *testing.T) {
+	h := newHost(t, "")
+	from := filepath.Join(h.dir, "copy")
+	os.MkdirAll(from, 0o755)
+	cfg, err := os.ReadFile("../internal/legacy/testdata/v1.2.4-relay.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(from, legacy.ConfigName), cfg, 0o644)
+	for lang, want := range map[string]string{"en": "\n1 port:\n", "zh": "\n1 个端口：\n"} {
+		out, errOut, code := h.dog(Env{}, "--lang", lang, "import-legacy", "--from", from, "--dry-run", "--relay-as", "relay",
+			"--crontab", filepath.Join(h.dir, "crontab"), "--shortcut", filepath.Join(h.dir, "none"),
+			"--prometheus-config", filepath.Join(h.dir, "prometheus.yml"), "--alertmanager-config", filepath.Join(h.dir, "alertmanager.yml"))
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("%s: exit %d, the report does not say %q:\n%s%s", lang, code, want, out, errOut)
+		}
+	}
+}

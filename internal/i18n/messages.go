@@ -219,6 +219,8 @@ const (
 	LegacyForeignTable
 	LegacyHeader
 	LegacyPorts
+	LegacyPortOne
+	LegacyPortsMany
 	LegacyGlobalBilling
 	LegacyHistory
 	LegacyWeCom
@@ -549,7 +551,9 @@ var messages = [numKeys]struct{ en, zh string }{
 	LegacyNeedsEnforcer:      {"%v: the import goes through it; start it (systemctl start dog-enforcer: it leaves the script's setup alone), then run this again; nothing changed", "%v：导入要通过它进行；请先启动它（systemctl start dog-enforcer：它不会动脚本的设置），再运行一次；未做任何修改"},
 	LegacyForeignTable:       {"warning: table inet %s exists here but has no counter %s_out: it is not this config's, so it is left alone and the counters come from %s", "警告：这里有 inet %s 表，但没有计数器 %s_out：它不属于这份配置，所以不动它，计数取自 %s"},
 	LegacyHeader:             {"port-traffic-dog.sh in %s (%s)", "%s 中的 port-traffic-dog.sh（%s）"},
-	LegacyPorts:              {"%d ports:", "%d 个端口："},
+	LegacyPorts:              {"%s:", "%s："},
+	LegacyPortOne:            {"1 port", "1 个端口"},
+	LegacyPortsMany:          {"%d ports", "%d 个端口"},
 	LegacyGlobalBilling:      {"global.billing_mode %q: not read by any version of the script (each port has its own); ignored", "global.billing_mode %q：脚本的任何版本都不读取它（每个端口有自己的设置）；忽略"},
 	LegacyHistory:            {"history: %d resets from %s carried into ours (reason %q)", "历史：%[2]s 中的 %[1]d 次重置转入我们的历史（原因 %[3]q）"},
 	LegacyWeCom:              {"wecom: cannot be carried: Alertmanager has no WeCom group-robot receiver (its wechat_configs is the WeChat Work app API); set up alerts with dog notify", "企业微信：无法转移：Alertmanager 没有企业微信群机器人接收器（它的 wechat_configs 用的是企业微信应用 API）；请用 dog notify 设置告警"},
