@@ -452,7 +452,7 @@ func (c *console) wrapAll(ls []string) []string {
 			out = append(out, l)
 			continue
 		}
-		out = append(out, wrapJoin(strings.Split(l, " "), " ", c.w, "", cond)...)
+		out = append(out, wrapJoin(joinUnits(strings.Split(l, " ")), " ", c.w, "", cond)...)
 	}
 	return out
 }
@@ -654,7 +654,7 @@ func (c *console) checkConfig() {
 func (c *console) messageLines(msg string) []string {
 	cond := c.style.cond()
 	var out []string
-	for _, l := range wrapJoin(strings.Fields(msg), " ", c.w, "", cond) {
+	for _, l := range wrapJoin(joinUnits(strings.Fields(msg)), " ", c.w, "", cond) {
 		// A word wider than the screen (a path, Chinese without spaces)
 		// is cut where the screen ends.
 		out = append(out, strings.Split(cond.Wrap(l, c.w), "\n")...)

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -438,5 +440,46 @@ func TestConsoleEscStays(t *testing.T) {
 	}
 	if c.Update(key("q")); !c.quitting {
 		t.Error("q did not quit")
+	}
+}
+
+// TestConsoleWrapKeepsSizes: a wrapped line never parts a size from its
+// unit ("in 120" on one line, "GiB" on the next), in either language.
+func TestConsoleWrapKeepsSizes(t *testing.T) {
+	unitFirst := regexp.MustCompile(`(?m)^(B|KiB|MiB|GiB|TiB|PiB)\b`)
+	for _, lang := range []i18n.Lang{i18n.EN, i18n.ZH} {
+		c, _ := newTestConsole(t, lang, lang == i18n.ZH)
+		press(c, "d")
+		remove := c.View()
+		press(c, "n", "down", "r")
+		reset := c.View()
+		for name, v := range map[string]string{"remove": remove, "reset": reset} {
+			if unitFirst.MatchString(v) {
+				t.Errorf("%s, %s: a line starts with a unit:\n%s", lang, name, v)
+			}
+		}
+	}
+}
+
+// TestConfirmWraps: dog reset --all's list of periods is wrapped to the
+// terminal, each line indented, a size kept with its unit (the terminal
+// cut "1.86 GiB" into "1." and "86 GiB").
+func TestConfirmWraps(t *testing.T) {
+	var out bytes.Buffer
+	env := &Env{Out: &out, P: i18n.New(i18n.ZH), Width: 80, Interactive: true, In: strings.NewReader("n\n")}
+	st := consoleStatus(fixedNow, 0)
+	var show []string
+	for _, it := range st.Items {
+		show = append(show, periodLine(env.P, it, time.UTC))
+	}
+	confirm(env, "dog reset --all", show, "?")
+	cond := tableStyle{}.cond()
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		if cond.StringWidth(l) > 80 || !strings.HasPrefix(l, "  ") && !strings.Contains(l, "[y/N]") {
+			t.Errorf("a line wider than 80 columns or not indented: %q", l)
+		}
+	}
+	if strings.Contains(out.String(), "\n  GiB") || !strings.Contains(out.String(), "200 GiB") {
+		t.Errorf("a size parted from its unit:\n%s", out.String())
 	}
 }

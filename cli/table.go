@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/mattn/go-runewidth"
 
@@ -289,6 +290,34 @@ func wrapJoin(parts []string, sep string, width int, indent string, cond *runewi
 		lines = append(lines, cur)
 	}
 	return lines
+}
+
+// sizeUnits are the units FormatBytes and FormatRate write after a number.
+var sizeUnits = []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "bit/s", "Kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"}
+
+// joinUnits joins each word that starts with a unit to the number before
+// it ("120", "GiB," → "120 GiB,"), so that wrapping at the spaces never
+// parts a size from its unit.
+func joinUnits(words []string) []string {
+	var out []string
+	for _, w := range words {
+		if n := len(out); n > 0 && startsWithUnit(w) && out[n-1] != "" && out[n-1][len(out[n-1])-1] >= '0' && out[n-1][len(out[n-1])-1] <= '9' {
+			out[n-1] += " " + w
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// startsWithUnit: w is a unit, or one followed by punctuation ("GiB，出").
+func startsWithUnit(w string) bool {
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutPrefix(w, u); ok && (rest == "" || !unicode.IsLetter([]rune(rest)[0])) {
+			return true
+		}
+	}
+	return false
 }
 
 // statusLocation is the enforcer's time zone, in which periods and
