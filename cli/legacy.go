@@ -376,7 +376,7 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 func (r *legacyRun) blocked() string {
 	var b []string
 	for _, it := range r.items {
-		if it.Blocked {
+		if it.Blocked || it.OverQuota() {
 			b = append(b, it.Ports)
 		}
 	}

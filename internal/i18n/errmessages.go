@@ -158,6 +158,8 @@ var errorMessages = []struct{ en, zh string }{
 	{"%s → rate_out: %s", "%s → rate_out: %s"},
 	{"remark:   %s", "备注：    %s"},
 	{"blocked:  yes, the quota is used up: stays blocked until the reset or a higher quota", "阻断：    是，配额已用完：在重置或提高配额之前保持阻断"},
+	{"blocked:  from the migration on: the use is over the quota, though the script's own quota object had not run out (set a higher quota after the migration to keep it open)",
+		"阻断：    迁移后即阻断：用量已超过配额，尽管脚本自己的配额对象还没用完（要保持放行，请在迁移后提高配额）"},
 	{"note:     %s", "注意：    %s"},
 	{"counters from traffic_data.json (saved %s)", "计数取自 traffic_data.json（保存于 %s）"},
 	{"%q is not a rate the script accepts (a whole number and Kbps, Mbps or Gbps)", "%q 不是脚本接受的速率（整数加 Kbps、Mbps 或 Gbps）"},
