@@ -643,8 +643,11 @@ func (c *console) mainView() []string {
 // changed since the last check (a read every refresh would cost a config
 // of 10,000 items a parse every 2 s).
 func (c *console) checkConfig() {
+	if c.st.Config == "" {
+		return
+	}
 	stamp, _ := filestamp.Of(c.st.Config)
-	if c.st.Config == "" || stamp == c.cfgStamp {
+	if stamp == c.cfgStamp {
 		return
 	}
 	c.cfgStamp, c.cfgErr = stamp, configInvalid(c.st.Config)
