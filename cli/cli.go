@@ -61,6 +61,8 @@ type Env struct {
 	Color bool
 	// Width of the terminal in columns; 0 means not a terminal (80 is used).
 	Width int
+	// Height of the terminal in rows; 0 means not known.
+	Height int
 	// EastAsian: the terminal draws ambiguous-width characters two columns
 	// wide (CJK locales).
 	EastAsian bool
@@ -379,8 +381,8 @@ func Run() int {
 	env.Interactive = term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	if fd := int(os.Stdout.Fd()); term.IsTerminal(fd) {
 		env.Width = 80
-		if w, _, err := term.GetSize(fd); err == nil && w > 0 {
-			env.Width = w
+		if w, h, err := term.GetSize(fd); err == nil && w > 0 {
+			env.Width, env.Height = w, h
 		}
 		// https://no-color.org: any non-empty NO_COLOR turns colors off.
 		env.Color = os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"

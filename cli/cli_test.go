@@ -18,6 +18,7 @@ import (
 	"port-traffic-dog/enforcer"
 	"port-traffic-dog/enforcer/admin"
 	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/nftread"
 	"port-traffic-dog/internal/state"
@@ -420,5 +421,64 @@ func locale(lang string) func(string) string {
 			return lang
 		}
 		return ""
+	}
+}
+
+// TestAddWarnsExpired: an item added (or set) with an expiry date that has
+// come is valid and blocked at once, which an operator who typed the wrong
+// year should hear of, as check-config says; a warning the file had
+// before the edit is not repeated.
+func TestAddWarnsExpired(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("timezone: UTC\nports:\n  - ports: \"443\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dog := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := Main(append([]string{"--socket", filepath.Join(dir, "none.sock"), "--config", cfg}, args...),
+			Env{Out: &out, Err: &errb, Now: func() time.Time { return fixedNow }, Ctx: context.Background()})
+		if code != 0 {
+			t.Fatalf("dog %v: exit %d\n%s%s", args, code, out.String(), errb.String())
+		}
+		return errb.String()
+	}
+	if got := dog("add", "7001", "--expires", "2025-11-15"); !strings.Contains(got, `warning: `+cfg+`:4: item "7001": expired on 2025-11-15, so its traffic is blocked`) {
+		t.Errorf("add of an expired item: %q", got)
+	}
+	if got := dog("--lang", "zh", "set", "443", "--expires", "2026-11-15"); !strings.Contains(got, `警告：`+cfg+`:3：条目 "443"：已于 2026-11-15 到期`) || strings.Contains(got, "7001") {
+		t.Errorf("set of an expiry date that came today: %q", got)
+	}
+	if got := dog("add", "7002", "--expires", "2027-01-01"); got != "" {
+		t.Errorf("an edit that adds no warning: %q", got)
+	}
+}
+
+// TestStatusSaysConfigInvalid: a hand edit of the config file that does
+// not validate leaves the enforcer on what it applied last; dog status
+// (and the console) say so, with the problem, instead of showing the old
+// settings as if the edit were in force.
+func TestStatusSaysConfigInvalid(t *testing.T) {
+	h := newHost(t, "ports:\n  - ports: \"443\"\n    billing: max\n")
+	h.start()
+	if _, errOut, _ := h.dog(Env{}, "status"); strings.Contains(errOut, "does not validate") {
+		t.Fatalf("a valid config: %s", errOut)
+	}
+	if err := os.WriteFile(h.config, []byte("ports:\n  - ports: \"443\"\n    billing: maximum\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := h.dog(Env{}, "--lang", "zh", "status")
+	if code != 0 || !strings.Contains(errOut, "警告："+h.config+" 校验不通过，执行器保持上次应用的配置") ||
+		!strings.Contains(errOut, `billing：未知的计费方式 "maximum"`) || !strings.Contains(out, "计费 max") {
+		t.Errorf("status with an invalid config: exit %d\n%s%s", code, out, errOut)
+	}
+
+	c, _ := newTestConsole(t, i18n.EN, false)
+	st := consoleStatus(fixedNow.Add(4*time.Second), 1<<20)
+	st.Config = h.config
+	c.Update(statusMsg{st: st, at: fixedNow.Add(4 * time.Second)})
+	if v := c.View(); !strings.Contains(strings.Join(strings.Fields(v), " "), h.config+" does not validate: the enforcer keeps what it applied last") {
+		t.Errorf("the console does not say the config is invalid:\n%s", v)
 	}
 }

@@ -19,8 +19,16 @@ func confirm(env *Env, command string, show []string, question string) error {
 	if !env.Interactive || env.In == nil {
 		return env.P.Errorf(i18n.ConfirmNoTTY, command)
 	}
+	cond := env.style().cond()
 	for _, l := range show {
-		env.P.Fprintln(env.Out, i18n.Indented, l)
+		lines := []string{l}
+		if env.Width > 0 {
+			// Wrapped here: the terminal would cut a size in two.
+			lines = wrapJoin(joinUnits(strings.Split(l, " ")), " ", env.Width-2, "", cond)
+		}
+		for _, l := range lines {
+			env.P.Fprintln(env.Out, i18n.Indented, l)
+		}
 	}
 	env.P.Fprintf(env.Out, i18n.ConfirmPrompt, question)
 	answer, _ := bufio.NewReader(env.In).ReadString('\n')

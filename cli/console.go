@@ -13,6 +13,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/filestamp"
 	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/notify"
 	"port-traffic-dog/internal/units"
@@ -90,6 +91,10 @@ type console struct {
 	textHint i18n.Key
 	textTop  int
 	message  string // the last action's outcome
+	// cfgStamp and cfgErr: the config file as last checked, and why it
+	// does not load (nil: it does).
+	cfgStamp filestamp.Stamp
+	cfgErr   error
 	failed   bool
 	quitting bool
 }
@@ -170,6 +175,7 @@ func (c *console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			c.rates = c.smp.sample(m.st, m.at)
 			c.style.rates = c.rates
 			c.sel = min(c.sel, max(len(c.st.Items)-1, 0))
+			c.checkConfig()
 		}
 		// One read at a time: the next starts an interval after this one.
 		return c, tea.Tick(consoleInterval, func(time.Time) tea.Msg { return tickMsg{} })
@@ -178,10 +184,17 @@ func (c *console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case doneMsg:
 		c.screen, c.form = screenMain, nil
 		c.failed = m.err != nil
+		title := i18n.ConsoleDoneTitle
 		if m.err != nil {
-			c.message = "dog: " + c.p.Error(m.err)
+			c.message, title = "dog: "+c.p.Error(m.err), i18n.ConsoleErrorTitle
 		} else {
 			c.message = strings.TrimSpace(m.out)
+		}
+		if len(c.messageLines(c.message)) > 2 {
+			// The two message lines would cut it, and its end is what
+			// names the value and says what to do (a warning, the next
+			// step).
+			c.screen, c.title, c.lines, c.textTop, c.textKeys = screenText, c.p.Sprintf(title), strings.Split(c.message, "\n"), 0, nil
 		}
 		return c, c.fetch()
 	case confirmMsg:
@@ -247,9 +260,14 @@ func (c *console) mainKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	page := c.listRows()
 	it, ok := c.selected()
 	switch k.String() {
-	case "q", "esc":
+	case "q":
 		c.quitting = true
 		return c, tea.Quit
+	case "esc":
+		// Esc is "back" everywhere else: here it dismisses the last
+		// outcome rather than quit (a second Esc after a form that
+		// already closed would otherwise leave the console).
+		c.message, c.failed = "", false
 	case "up", "k":
 		c.sel = max(c.sel-1, 0)
 	case "down", "j":
@@ -434,7 +452,7 @@ func (c *console) wrapAll(ls []string) []string {
 			out = append(out, l)
 			continue
 		}
-		out = append(out, wrapJoin(strings.Split(l, " "), " ", c.w, "", cond)...)
+		out = append(out, wrapJoin(joinUnits(strings.Split(l, " ")), " ", c.w, "", cond)...)
 	}
 	return out
 }
@@ -471,8 +489,24 @@ func (c *console) cols() consoleCols {
 	if c.w < 76 {
 		k.bar = max(c.w-70, 0)
 	}
-	fixed := 2 + k.ports + 2*k.rate + k.used + k.bar + k.pct + k.state + 7
-	k.remark = min(max(c.w-fixed, 4), 32)
+	// The ports column is as wide as its longest entry up to 11, the
+	// remark takes the rest up to 32; a wide screen's room beyond that
+	// shows longer groups and then longer remarks in full.
+	wantPorts, wantRemark := cond.StringWidth(c.p.Sprintf(i18n.ColPorts)), 0
+	if c.st != nil {
+		for _, it := range append([]adminapi.Item{c.st.Host}, c.st.Items...) {
+			wantPorts = max(wantPorts, cond.StringWidth(it.Ports))
+			wantRemark = max(wantRemark, cond.StringWidth(it.Remark))
+		}
+	}
+	room := c.w - (2 + 2*k.rate + k.used + k.bar + k.pct + k.state + 7)
+	k.ports = min(wantPorts, k.ports)
+	k.remark = min(max(room-k.ports, 4), 32)
+	if extra := room - k.ports - k.remark; extra > 0 {
+		grow := min(extra, max(wantPorts-k.ports, 0))
+		k.ports += grow
+		k.remark += min(extra-grow, max(wantRemark-k.remark, 0))
+	}
 	return k
 }
 
@@ -512,6 +546,7 @@ func (c *console) mainView() []string {
 	lines = append(lines, c.bold(row("  ", c.p.Sprintf(i18n.ColPorts), c.p.Sprintf(i18n.ColRemark), c.p.Sprintf(i18n.ConsoleColIn),
 		c.p.Sprintf(i18n.ConsoleColOut), c.p.Sprintf(i18n.ColUsed), cond.FillRight(c.p.Sprintf(i18n.ColQuota), k.bar), "", c.p.Sprintf(i18n.ColState))))
 	rows := c.listRows()
+	pad := 0 // the table's blank rows
 	if c.st == nil {
 		for range rows + 2 {
 			lines = append(lines, "")
@@ -533,7 +568,6 @@ func (c *console) mainView() []string {
 			bar, pct := c.bar(it, k.bar)
 			return row(cursor, it.Ports, it.Remark, in, out, units.FormatBytes(it.Billable), bar, pct, c.state(it))
 		}
-		pad := 0
 		for i := c.top; i < c.top+rows; i++ {
 			if i >= len(c.st.Items) {
 				pad++
@@ -555,18 +589,20 @@ func (c *console) mainView() []string {
 		}
 		lines = append(lines, itemLine("  ", host))
 		lines = append(lines, c.bold(c.totalLine(row)))
-		for range pad {
-			lines = append(lines, "")
-		}
 	}
-	// The selection's details.
+	// The selection's details: two lines, and the rows a short table
+	// leaves free when they need more (limits and expiry come last).
 	var details []string
 	if it, ok := c.selected(); ok {
 		details = wrapJoin(append([]string{it.Ports}, c.style.details(it, loc)...), c.style.sep(), c.w, "", cond)
 	} else if c.st != nil {
 		details = []string{c.p.Sprintf(i18n.ConsoleNoItems)}
 	}
-	for i := range 2 {
+	more := min(max(len(details)-2, 0), pad)
+	for range pad - more {
+		lines = append(lines, "")
+	}
+	for i := range 2 + more {
 		if i < len(details) {
 			lines = append(lines, c.dim(details[i]))
 		} else {
@@ -577,16 +613,14 @@ func (c *console) mainView() []string {
 	switch {
 	case c.err != nil:
 		msg, c.failed = "dog: "+c.p.Error(c.err), true
+	case msg == "" && c.cfgErr != nil:
+		msg, c.failed = c.p.Sprintf(i18n.ConsoleConfigInvalid, c.st.Config), true
 	case msg == "" && c.st != nil:
 		msg = c.p.Sprintf(i18n.ConsoleRefresh, consoleInterval)
 	}
-	// Two lines: an outcome names a file, an error its place and value.
-	var msgLines []string
-	for _, l := range wrapJoin(strings.Fields(msg), " ", c.w, "", cond) {
-		// A word wider than the screen (a path, Chinese without spaces)
-		// is cut where the screen ends.
-		msgLines = append(msgLines, strings.Split(cond.Wrap(l, c.w), "\n")...)
-	}
+	// Two lines: an outcome names a file, an error its place and value
+	// (a longer error has a screen of its own first).
+	msgLines := c.messageLines(msg)
 	if len(msgLines) > 2 {
 		msgLines = []string{msgLines[0], cond.Truncate(strings.Join(msgLines[1:], " "), c.w, "~")}
 	}
@@ -603,6 +637,32 @@ func (c *console) mainView() []string {
 		lines = append(lines, c.dim(l))
 	}
 	return lines
+}
+
+// checkConfig checks the config file the enforcer reads when it has
+// changed since the last check (a read every refresh would cost a config
+// of 10,000 items a parse every 2 s).
+func (c *console) checkConfig() {
+	if c.st.Config == "" {
+		return
+	}
+	stamp, _ := filestamp.Of(c.st.Config)
+	if stamp == c.cfgStamp {
+		return
+	}
+	c.cfgStamp, c.cfgErr = stamp, configInvalid(c.st.Config)
+}
+
+// messageLines is msg wrapped to the screen's width.
+func (c *console) messageLines(msg string) []string {
+	cond := c.style.cond()
+	var out []string
+	for _, l := range wrapJoin(joinUnits(strings.Fields(msg)), " ", c.w, "", cond) {
+		// A word wider than the screen (a path, Chinese without spaces)
+		// is cut where the screen ends.
+		out = append(out, strings.Split(cond.Wrap(l, c.w), "\n")...)
+	}
+	return out
 }
 
 // totalLine sums every item (the host is already a total of its own).

@@ -114,10 +114,11 @@ func (c *console) openItemForm(ports string, keys []string) (tea.Model, tea.Cmd)
 			if strings.TrimSpace(s) == "" {
 				return errors.New(c.p.Sprintf(i18n.PortsRequired))
 			}
-			if _, err := portspec.Parse(strings.TrimSpace(s)); err != nil {
+			spec, err := portspec.Parse(strings.TrimSpace(s))
+			if err != nil {
 				return errors.New(c.p.Error(err))
 			}
-			return nil
+			return c.portsFree(spec)
 		}))
 	} else {
 		c.title = c.p.Sprintf(i18n.ConsoleEditTitle, ports)
@@ -166,6 +167,28 @@ func (c *console) openItemForm(ports string, keys []string) (tea.Model, tea.Cmd)
 		}, c.p.Sprintf(i18n.EditChanged, ports))
 	}
 	return c, c.form.Init()
+}
+
+// portsFree checks new ports against the items the enforcer has, so that
+// a port another item counts is refused at the field rather than after
+// the whole form (the preview checks the file again).
+func (c *console) portsFree(spec portspec.Spec) error {
+	if c.st == nil {
+		return nil
+	}
+	for _, it := range c.st.Items {
+		other, err := portspec.Parse(it.Ports)
+		if err != nil {
+			continue
+		}
+		if other.String() == spec.String() {
+			return errors.New(c.p.Sprintf(i18n.ConsolePortsExist, it.Ports))
+		}
+		if r, ok := spec.Overlap(other); ok {
+			return errors.New(c.p.Sprintf(i18n.ConsolePortsTaken, it.Ports, r.String()))
+		}
+	}
+	return nil
 }
 
 // input is a one-line field: its label in a column of its own, the hint

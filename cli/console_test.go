@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"port-traffic-dog/internal/adminapi"
+	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/state"
 )
@@ -134,7 +138,7 @@ func TestConsoleScreens(t *testing.T) {
 			shot("main", c)
 
 			// The add form, with a refused value and check-config's message.
-			press(c, "a", "9", "0", "0", "0", "enter", "c", "a", "r", "o", "l", "enter", "l", "o", "t", "s", "enter")
+			press(c, "a", "7", "0", "0", "0", "enter", "c", "a", "r", "o", "l", "enter", "l", "o", "t", "s", "enter")
 			shot("add", c)
 			press(c, "esc")
 
@@ -295,4 +299,187 @@ func TestConsoleTextWraps(t *testing.T) {
 		t.Errorf("the line's end is cut:\n%s", v)
 	}
 	screenFits(t, "text", v, false)
+}
+
+// TestConsoleAnyWidth: the main screen draws at every terminal width an
+// operator's window may have, in both languages, and no line runs past
+// it. Below 71 columns the quota bar has no room: an item with some use
+// once asked for a bar cell there and the console crashed.
+func TestConsoleAnyWidth(t *testing.T) {
+	for _, lc := range []struct {
+		lang      i18n.Lang
+		eastAsian bool
+	}{{i18n.EN, false}, {i18n.ZH, true}} {
+		c, _ := newTestConsole(t, lc.lang, lc.eastAsian)
+		for w := 40; w <= 200; w++ {
+			c.Update(tea.WindowSizeMsg{Width: w, Height: 24})
+			fitsOn(t, c.View(), w, lc.eastAsian)
+		}
+	}
+}
+
+// TestConsoleLongError: an action's error longer than the two message
+// lines (a refused edit names the file, the item, the key and then what to
+// do) opens in full on a screen of its own; esc goes back to the table.
+func TestConsoleLongError(t *testing.T) {
+	for _, lc := range []struct {
+		lang      i18n.Lang
+		eastAsian bool
+		end       string
+	}{{i18n.EN, false, "a port can belong to one item only"}, {i18n.ZH, true, "一个端口只能属于一个条目"}} {
+		c, _ := newTestConsole(t, lc.lang, lc.eastAsian)
+		err := c.p.Errorf(i18n.EditInvalid, &config.Error{Source: "/etc/port-traffic-dog/config.yaml:39", Item: "5050", Field: "ports",
+			Msg: `overlaps item "5000-5100" (/etc/port-traffic-dog/config.yaml:22) on port 5050: a port can belong to one item only`})
+		c.Update(doneMsg{err: err})
+		v := c.View()
+		if !strings.Contains(strings.Join(strings.Fields(v), ""), strings.Join(strings.Fields(lc.end), "")) {
+			t.Errorf("%s: the error's end is cut:\n%s", lc.lang, v)
+		}
+		screenFits(t, "error", v, lc.eastAsian)
+		press(c, "esc")
+		if v := c.View(); !strings.Contains(v, "5000-5100") || !strings.Contains(v, c.p.Sprintf(i18n.ColState)) {
+			t.Errorf("%s: esc did not go back to the table:\n%s", lc.lang, v)
+		}
+	}
+	// A long outcome too (an export's checksum and next step, an added
+	// item's warning).
+	c, _ := newTestConsole(t, i18n.EN, false)
+	long := "added 7001 in /etc/port-traffic-dog/config.yaml (5 items); the enforcer applied it\n" +
+		`warning: /etc/port-traffic-dog/config.yaml:4: item "7001": expired on 2025-11-15, so its traffic is blocked; if it should not be, change or remove the date (dog set 7001 --expires ...)`
+	c.Update(doneMsg{out: long})
+	if v := c.View(); !strings.HasPrefix(v, "Done") || !strings.Contains(strings.Join(strings.Fields(v), " "), "(dog set 7001 --expires ...)") {
+		t.Errorf("a long outcome:\n%s", v)
+	}
+	// A short error stays on the main screen's message lines.
+	c, _ = newTestConsole(t, i18n.EN, false)
+	c.Update(doneMsg{err: c.p.Errorf(i18n.NotConfigured, "9999")})
+	if v := c.View(); !strings.Contains(v, `dog: "9999" is not configured`) || !strings.Contains(v, "a add") {
+		t.Errorf("a short error:\n%s", v)
+	}
+}
+
+// TestConsoleAddTakenPorts: ports another item counts are refused at the
+// ports field, with the item and the port, before the rest of the form is
+// filled in.
+func TestConsoleAddTakenPorts(t *testing.T) {
+	for _, lc := range []struct {
+		lang        i18n.Lang
+		taken, same string
+	}{{i18n.EN, `overlaps item "5000-5100" on port 5050`, `"8080" is already an item`},
+		{i18n.ZH, `与条目 "5000-5100" 在端口 5050 上重叠`, `"8080" 已经是一个条目`}} {
+		c, _ := newTestConsole(t, lc.lang, lc.lang == i18n.ZH)
+		press(c, "a", "5", "0", "5", "0", "enter")
+		if v := c.View(); !strings.Contains(v, lc.taken) || !strings.Contains(v, c.p.Sprintf(i18n.HintRemark)) {
+			t.Errorf("%s: 5050 taken by 5000-5100:\n%s", lc.lang, v)
+		}
+		press(c, "backspace", "backspace", "backspace", "backspace", "8", "0", "8", "0", "enter")
+		if v := c.View(); !strings.Contains(v, lc.same) {
+			t.Errorf("%s: 8080 exists:\n%s", lc.lang, v)
+		}
+		press(c, "backspace", "1", "enter")
+		if v := c.View(); strings.Contains(v, lc.same) || strings.Contains(v, lc.taken) {
+			t.Errorf("%s: 8081 is free:\n%s", lc.lang, v)
+		}
+	}
+}
+
+// TestConsoleDetailsInFull: the selection's details take the rows the
+// table leaves free, so an item with a limit and an expiry date shows the
+// date at 80 columns (cut after two lines before); a full table keeps two.
+func TestConsoleDetailsInFull(t *testing.T) {
+	c, _ := newTestConsole(t, i18n.EN, false)
+	st := consoleStatus(fixedNow.Add(4*time.Second), 1<<20)
+	st.Items[0].RateIn, st.Items[0].RateOut = 100e6, 100e6
+	st.Items[0].Expires = time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
+	c.Update(statusMsg{st: st, at: fixedNow.Add(4 * time.Second)})
+	v := c.View()
+	if !strings.Contains(v, "expires 2026-12-31") || !strings.Contains(v, "rate 100 Mbit/s") {
+		t.Errorf("443's limit and expiry are not on the screen:\n%s", v)
+	}
+	screenFits(t, "details", v, false)
+	// A table that fills the screen leaves the details their two lines.
+	for i := range 20 {
+		st.Items = append(st.Items, adminapi.Item{Ports: fmt.Sprint(20000 + i), ID: fmt.Sprint("p", 20000+i), ResetDay: 1})
+	}
+	c.Update(statusMsg{st: st, at: fixedNow.Add(6 * time.Second)})
+	v = c.View()
+	screenFits(t, "full table", v, false)
+	if !strings.Contains(v, "q quit") || !strings.Contains(v, "> 443 ") {
+		t.Errorf("a full table:\n%s", v)
+	}
+}
+
+// TestConsoleWidePorts: on a wide terminal a long group shows in full in
+// the ports column, which an 80-column screen cuts.
+func TestConsoleWidePorts(t *testing.T) {
+	c, _ := newTestConsole(t, i18n.EN, false)
+	if v := c.View(); !strings.Contains(v, "443,9000-9~") {
+		t.Errorf("80 columns: the group is not cut as expected:\n%s", v)
+	}
+	c.Update(tea.WindowSizeMsg{Width: 160, Height: 24})
+	v := c.View()
+	if !strings.Contains(v, "  443,9000-9100 ") || !strings.Contains(v, "alice 阿里巴巴 香港中转 premium") {
+		t.Errorf("160 columns: the group or the remark is cut:\n%s", v)
+	}
+	fitsOn(t, v, 160, false)
+	checkColumns(t, v, "STATE")
+}
+
+// TestConsoleEscStays: Esc on the main screen clears the last outcome and
+// stays (it is back or cancel on every other screen, and a second Esc
+// after a form that closed quit the console); q quits.
+func TestConsoleEscStays(t *testing.T) {
+	c, _ := newTestConsole(t, i18n.EN, false)
+	c.Update(doneMsg{err: c.p.Errorf(i18n.NotConfigured, "9999")})
+	_, cmd := c.Update(key("esc"))
+	if c.quitting || cmd != nil {
+		t.Fatal("esc on the main screen quit the console")
+	}
+	if v := c.View(); strings.Contains(v, "9999") || !strings.Contains(v, "q quit") {
+		t.Errorf("esc did not clear the outcome:\n%s", v)
+	}
+	if c.Update(key("q")); !c.quitting {
+		t.Error("q did not quit")
+	}
+}
+
+// TestConsoleWrapKeepsSizes: a wrapped line never parts a size from its
+// unit ("in 120" on one line, "GiB" on the next), in either language.
+func TestConsoleWrapKeepsSizes(t *testing.T) {
+	unitFirst := regexp.MustCompile(`(?m)^(B|KiB|MiB|GiB|TiB|PiB)\b`)
+	for _, lang := range []i18n.Lang{i18n.EN, i18n.ZH} {
+		c, _ := newTestConsole(t, lang, lang == i18n.ZH)
+		press(c, "d")
+		remove := c.View()
+		press(c, "n", "down", "r")
+		reset := c.View()
+		for name, v := range map[string]string{"remove": remove, "reset": reset} {
+			if unitFirst.MatchString(v) {
+				t.Errorf("%s, %s: a line starts with a unit:\n%s", lang, name, v)
+			}
+		}
+	}
+}
+
+// TestConfirmWraps: dog reset --all's list of periods is wrapped to the
+// terminal, each line indented, a size kept with its unit (the terminal
+// cut "1.86 GiB" into "1." and "86 GiB").
+func TestConfirmWraps(t *testing.T) {
+	var out bytes.Buffer
+	env := &Env{Out: &out, P: i18n.New(i18n.ZH), Width: 80, Interactive: true, In: strings.NewReader("n\n")}
+	st := consoleStatus(fixedNow, 0)
+	var show []string
+	for _, it := range st.Items {
+		show = append(show, periodLine(env.P, it, time.UTC))
+	}
+	confirm(env, "dog reset --all", show, "?")
+	cond := tableStyle{}.cond()
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		if cond.StringWidth(l) > 80 || !strings.HasPrefix(l, "  ") && !strings.Contains(l, "[y/N]") {
+			t.Errorf("a line wider than 80 columns or not indented: %q", l)
+		}
+	}
+	if strings.Contains(out.String(), "\n  GiB") || !strings.Contains(out.String(), "200 GiB") {
+		t.Errorf("a size parted from its unit:\n%s", out.String())
+	}
 }

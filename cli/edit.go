@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"strings"
+	"time"
 
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/config"
@@ -121,53 +122,108 @@ func (c *RmCmd) Run(g *Globals, env *Env) error {
 	}, env.P.Sprintf(i18n.EditRemoved, c.Ports))
 }
 
-// editConfig applies edit to the config file: validated as the daemon
+// editConfig applies edit to the config file (applyEdit) and says so:
+// done ("added 443") in the file, and whether the enforcer applied it.
+func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte, error), done string) error {
+	res, err := applyEdit(g, env, mayCreate, edit)
+	if err != nil {
+		return err
+	}
+	key := i18n.EditApplied
+	if res.pending {
+		key = i18n.EditPending
+	}
+	env.P.Fprintln(env.Out, key, done, res.path, env.P.Count(res.items, i18n.ItemsOne, i18n.ItemsMany))
+	for _, w := range res.warnings {
+		env.P.Fprintln(env.Err, i18n.Warning, env.P.Message(w)) // internal/config's English
+	}
+	return nil
+}
+
+// editResult is what applyEdit changed: the file, its number of items, and
+// whether the change waits for the enforcer to start (pending) rather than
+// applied now.
+type editResult struct {
+	path    string
+	items   int
+	pending bool
+	// warnings are the edited config's warnings the file did not have
+	// (an expiry date that has come: blocked at once).
+	warnings []string
+}
+
+// applyEdit applies edit to the config file: validated as the daemon
 // validates it, written atomically with its mode kept, then reloaded by the
 // enforcer. If the enforcer refuses the result (it merges --port flags this
 // command cannot see), the file is put back: an invalid edit changes
 // nothing.
-func editConfig(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte, error), done string) error {
+func applyEdit(g *Globals, env *Env, mayCreate bool, edit func([]byte) ([]byte, error)) (editResult, error) {
 	fe, err := fileedit.Begin(g.Config, mayCreate)
 	if err != nil {
 		var se *fileedit.StepError
 		if errors.As(err, &se) {
 			switch se.Step {
 			case fileedit.StepResolve:
-				return env.P.Errorf(i18n.ConfigFileErr, se.Err)
+				return editResult{}, env.P.Errorf(i18n.ConfigFileErr, se.Err)
 			case fileedit.StepMkdir:
-				return env.P.Errorf(i18n.ConfigDirErr, se.Err)
+				return editResult{}, env.P.Errorf(i18n.ConfigDirErr, se.Err)
 			case fileedit.StepRead:
-				return env.P.Errorf(i18n.ReadConfigErr, se.Err)
+				return editResult{}, env.P.Errorf(i18n.ReadConfigErr, se.Err)
 			}
 		}
-		return err
+		return editResult{}, err
 	}
 	path, old := fe.Path, fe.Old()
 	if !fe.Existed() && !mayCreate {
-		return env.P.Errorf(i18n.ReadConfigErr, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist})
+		return editResult{}, env.P.Errorf(i18n.ReadConfigErr, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist})
 	}
 	edited, err := edit(old)
 	if err != nil {
-		return env.P.Errorf(i18n.EditFailed, path, err)
+		return editResult{}, env.P.Errorf(i18n.EditFailed, path, err)
 	}
 	cfg, err := config.Parse(edited, path)
 	if err != nil {
-		return env.P.Errorf(i18n.EditInvalid, err)
+		return editResult{}, env.P.Errorf(i18n.EditInvalid, err)
 	}
 	if err := fe.Write(edited); err != nil {
-		return err
+		return editResult{}, err
 	}
+	res := editResult{path: path, items: len(cfg.Items), warnings: newWarnings(old, cfg, path, env.Now())}
 	err = adminapi.NewClient(g.Socket).Reload(env.Ctx)
 	switch {
 	case err == nil:
-		env.P.Fprintln(env.Out, i18n.EditApplied, done, path, env.P.Count(len(cfg.Items), i18n.ItemsOne, i18n.ItemsMany))
 	case errors.Is(err, adminapi.ErrNotRunning):
-		env.P.Fprintln(env.Out, i18n.EditPending, done, path, env.P.Count(len(cfg.Items), i18n.ItemsOne, i18n.ItemsMany))
+		res.pending = true
 	default:
 		if rerr := fe.Undo(); rerr != nil {
-			return env.P.Errorf(i18n.EditRefusedRestoreFailed, err, rerr)
+			return editResult{}, env.P.Errorf(i18n.EditRefusedRestoreFailed, err, rerr)
 		}
-		return env.P.Errorf(i18n.EditRefused, err)
+		return editResult{}, env.P.Errorf(i18n.EditRefused, err)
 	}
-	return nil
+	return res, nil
+}
+
+// newWarnings are the warnings of the edited config that the file did not
+// have before, compared without the file:line each starts with (an edit
+// moves the lines below it).
+func newWarnings(old []byte, edited *config.Config, path string, now time.Time) []string {
+	withoutPlace := func(w string) string {
+		if _, rest, ok := strings.Cut(w, ": item "); ok {
+			return rest
+		}
+		return w
+	}
+	had := map[string]bool{}
+	if prev, err := config.Parse(old, path); err == nil {
+		for _, w := range prev.Warnings(now) {
+			had[withoutPlace(w)] = true
+		}
+	}
+	var out []string
+	for _, w := range edited.Warnings(now) {
+		if !had[withoutPlace(w)] {
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -194,7 +194,7 @@ func (r *legacyRun) report(enforcer bool) {
 		where = r.env.P.Sprintf(i18n.LegacyWhereNotLive, legacy.TrafficDataName)
 	}
 	r.env.P.Fprintln(w, i18n.LegacyHeader, r.c.From, where)
-	r.env.P.Fprintln(w, i18n.LegacyPorts, len(r.cfg.Ports))
+	r.env.P.Fprintln(w, i18n.LegacyPorts, r.env.P.Count(len(r.cfg.Ports), i18n.LegacyPortOne, i18n.LegacyPortsMany))
 	for i := range r.items {
 		it := &r.items[i]
 		fmt.Fprintf(w, "\n  %s\n", it.Ports)
@@ -346,16 +346,23 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 
 	if len(r.shaping) > 0 && !bytes.Equal(text, withRates) {
 		g := &Globals{Socket: client.Socket, Config: cfgPath}
-		err := editConfig(g, r.env, false, func([]byte) ([]byte, error) {
+		res, err := applyEdit(g, r.env, false, func([]byte) ([]byte, error) {
 			cur, err := os.ReadFile(cfgPath)
 			if err != nil {
 				return nil, err
 			}
 			return r.addRates(cur)
-		}, r.env.P.Sprintf(i18n.LegacyRatesAdded))
+		})
 		if err != nil {
 			return r.env.P.Errorf(i18n.LegacyRatesFailed, err)
 		}
+		// A step line of its own: the step's number leads it in every
+		// language (edit's sentence would put the file first in Chinese).
+		key := i18n.LegacyRatesAdded
+		if res.pending {
+			key = i18n.LegacyRatesPending
+		}
+		r.env.P.Fprintln(w, key, res.path, r.env.P.Count(res.items, i18n.ItemsOne, i18n.ItemsMany))
 	} else if err := client.Reload(r.env.Ctx); err != nil {
 		return r.env.P.Errorf(i18n.LegacyReloadErr, err)
 	} else {
@@ -369,7 +376,7 @@ func (r *legacyRun) migrate(client *adminapi.Client, cfgPath string, ours *confi
 func (r *legacyRun) blocked() string {
 	var b []string
 	for _, it := range r.items {
-		if it.Blocked {
+		if it.Blocked || it.OverQuota() {
 			b = append(b, it.Ports)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -526,11 +527,28 @@ func TestImportLegacyNotify(t *testing.T) {
 	}
 	os.WriteFile(cfgPath, b, 0o644)
 
-	out, errOut, code = s.importLegacy("--yes", "--force-alertmanager")
+	// In Chinese, as the script's users read it: each step line starts
+	// with its number, in order (the limits' step once came out as
+	// "<file> 中6. 已添加带宽限制").
+	out, errOut, code = s.importLegacy("--yes", "--force-alertmanager", "--lang", "zh")
 	if code != 0 {
 		t.Fatalf("import-legacy: %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("%s", out)
+	var steps []string
+	for _, l := range strings.Split(out, "\n") {
+		if m := regexp.MustCompile(`^(\d)\. `).FindStringSubmatch(l); m != nil {
+			steps = append(steps, m[1])
+		} else if regexp.MustCompile(`\S\d\. `).MatchString(l) {
+			t.Errorf("a step number inside a line: %q", l)
+		}
+	}
+	if got := strings.Join(steps, ""); got != "1234567" {
+		t.Errorf("steps %s, want 1234567:\n%s", got, out)
+	}
+	if !strings.Contains(out, "6. 已在 "+s.config+" 中添加带宽限制（") {
+		t.Errorf("the limits' step:\n%s", out)
+	}
 	if strings.Contains(out+errOut, legacyToken) {
 		t.Error("the output shows the bot token")
 	}
@@ -605,4 +623,25 @@ func fileMode(t *testing.T, path string) os.FileMode {
 		t.Fatal(err)
 	}
 	return fi.Mode().Perm()
+}
+
+// TestImportLegacyOnePort: the report counts the script's ports in words
+// that agree with the number ("1 port", not "1 ports").
+func TestImportLegacyOnePort(t *testing.T) {
+	h := newHost(t, "")
+	from := filepath.Join(h.dir, "copy")
+	os.MkdirAll(from, 0o755)
+	cfg, err := os.ReadFile("../internal/legacy/testdata/v1.2.4-relay.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(from, legacy.ConfigName), cfg, 0o644)
+	for lang, want := range map[string]string{"en": "\n1 port:\n", "zh": "\n1 个端口：\n"} {
+		out, errOut, code := h.dog(Env{}, "--lang", lang, "import-legacy", "--from", from, "--dry-run", "--relay-as", "relay",
+			"--crontab", filepath.Join(h.dir, "crontab"), "--shortcut", filepath.Join(h.dir, "none"),
+			"--prometheus-config", filepath.Join(h.dir, "prometheus.yml"), "--alertmanager-config", filepath.Join(h.dir, "alertmanager.yml"))
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("%s: exit %d, the report does not say %q:\n%s%s", lang, code, want, out, errOut)
+		}
+	}
 }

@@ -6,10 +6,12 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"golang.org/x/term"
 
+	"port-traffic-dog/internal/config"
 	"port-traffic-dog/internal/i18n"
 	"port-traffic-dog/internal/notify"
 )
@@ -64,9 +66,43 @@ func (c *NotifyTelegramCmd) Run(g *Globals, env *Env) error {
 	if err != nil {
 		return err
 	}
-	return notify.Telegram(env.Ctx, e, notify.TelegramOptions{Paths: c.paths(), ChatID: string(c.ChatID), Token: token,
+	err = notify.Telegram(env.Ctx, e, notify.TelegramOptions{Paths: c.paths(), ChatID: string(c.ChatID), Token: token,
 		ServerName: c.ServerName, Language: c.MessageLang, ReportEvery: c.ReportEvery, APIURL: c.APIURL,
 		ExporterAddr: c.Exporter, AlertmanagerAddr: c.AMAddress, Force: c.Force})
+	warnZone(g, env)
+	return err
+}
+
+// warnZone warns when the billing time zone (the config's timezone) is
+// not this host's: Prometheus writes the dates of the messages (next
+// reset, expiry) in its host's zone, and the status report shows them
+// without the zone, so a UTC host billing in Asia/Shanghai would say
+// every reset and expiry a day early.
+func warnZone(g *Globals, env *Env) {
+	name := ""
+	if st := liveStatus(env.Ctx, g); st != nil {
+		name = st.Timezone
+	} else if cfg, err := config.Load(g.Config); err == nil {
+		name = cfg.Timezone
+	}
+	if name == "" || name == "Local" {
+		return
+	}
+	billing, err := time.LoadLocation(name)
+	if err != nil {
+		return
+	}
+	now := env.Now()
+	// Now and half a year on: a zone with summer time differs in one.
+	for _, t := range []time.Time{now, now.AddDate(0, 6, 0)} {
+		_, a := t.In(billing).Zone()
+		_, b := t.In(time.Local).Zone()
+		if a != b {
+			env.P.Fprintln(env.Err, i18n.Warning, env.P.Sprintf(i18n.NotifyZoneDiffers,
+				name, t.In(billing).Format("-07:00"), t.In(time.Local).Format("-07:00"), name))
+			return
+		}
+	}
 }
 
 // chatID is --chat-id's value. The ids of groups and channels are
@@ -146,7 +182,9 @@ type NotifyStatusCmd struct {
 }
 
 func (c *NotifyStatusCmd) Run(g *Globals, env *Env) error {
-	return notify.Status(env.Ctx, notifyEnv(env), c.paths())
+	err := notify.Status(env.Ctx, notifyEnv(env), c.paths())
+	warnZone(g, env)
+	return err
 }
 
 // NotifyEmailCmd is dog notify email.

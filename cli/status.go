@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"port-traffic-dog/internal/adminapi"
@@ -43,7 +44,28 @@ func (c *StatusCmd) Run(g *Globals, env *Env) error {
 	if c.JSON {
 		return writeJSON(env.Out, st)
 	}
+	if live {
+		if err := configInvalid(st.Config); err != nil {
+			env.P.Fprintln(env.Err, i18n.StatusConfigInvalid, st.Config, err)
+		}
+	}
 	return renderStatus(env.Out, st, live, env.style())
+}
+
+// configInvalid is why the config file the enforcer reads does not load,
+// nil when it does or dog cannot read it. A hand edit that does not
+// validate leaves the enforcer on what it applied last, which the status
+// then shows as if the edit had not been made.
+func configInvalid(path string) error {
+	if path == "" {
+		return nil
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil // not dog's to read (admin_group); the enforcer logs it
+	}
+	_, err = config.Parse(src, path)
+	return err
 }
 
 // offline builds the status from the last checkpoint and, where dog may

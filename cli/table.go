@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/mattn/go-runewidth"
 
@@ -70,10 +71,13 @@ func (s tableStyle) layoutFor(st *adminapi.Status, width int) columns {
 	c := columns{ports: cond.StringWidth(s.p.Sprintf(i18n.ColPorts)), bar: 10,
 		used:  max(8, cond.StringWidth(s.p.Sprintf(i18n.ColUsed))),
 		state: max(cond.StringWidth(s.p.Sprintf(i18n.StateBlockedQuota)), cond.StringWidth(s.p.Sprintf(i18n.ColState)))}
+	// As wide as the entries that fit in 17 columns: longer groups get a
+	// line of their own, and the remark the room no entry uses.
 	for _, it := range append([]adminapi.Item{st.Host}, st.Items...) {
-		c.ports = max(c.ports, len(it.Ports))
+		if len(it.Ports) <= 17 {
+			c.ports = max(c.ports, len(it.Ports))
+		}
 	}
-	c.ports = min(c.ports, 17) // longer groups get a line of their own
 	switch {
 	case width < 66:
 		c.bar = 0
@@ -196,8 +200,8 @@ func (s tableStyle) quotaCell(it adminapi.Item, col columns, cond *runewidth.Con
 func (s tableStyle) quotaBar(used, quota uint64, width int) string {
 	frac := float64(used) / float64(quota)
 	filled := min(int(frac*float64(width)+0.5), width)
-	if used > 0 && filled == 0 {
-		filled = 1 // some use shows, however little
+	if used > 0 && filled == 0 && width > 0 {
+		filled = 1 // some use shows, however little (where there is a cell)
 	}
 	full, empty := "█", "░"
 	if s.eastAsian {
@@ -288,6 +292,34 @@ func wrapJoin(parts []string, sep string, width int, indent string, cond *runewi
 	return lines
 }
 
+// sizeUnits are the units FormatBytes and FormatRate write after a number.
+var sizeUnits = []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "bit/s", "Kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"}
+
+// joinUnits joins each word that starts with a unit to the number before
+// it ("120", "GiB," → "120 GiB,"), so that wrapping at the spaces never
+// parts a size from its unit.
+func joinUnits(words []string) []string {
+	var out []string
+	for _, w := range words {
+		if n := len(out); n > 0 && startsWithUnit(w) && out[n-1] != "" && out[n-1][len(out[n-1])-1] >= '0' && out[n-1][len(out[n-1])-1] <= '9' {
+			out[n-1] += " " + w
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// startsWithUnit: w is a unit, or one followed by punctuation ("GiB，出").
+func startsWithUnit(w string) bool {
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutPrefix(w, u); ok && (rest == "" || !unicode.IsLetter([]rune(rest)[0])) {
+			return true
+		}
+	}
+	return false
+}
+
 // statusLocation is the enforcer's time zone, in which periods and
 // resets are shown.
 func statusLocation(st *adminapi.Status) *time.Location {
@@ -309,7 +341,8 @@ func zone(name string) *time.Location {
 	return time.Local
 }
 
-// historyWidth is the width of renderHistory's one-line layout.
+// historyWidth is the width of renderHistory's one-line layout (with
+// a ports column of 16).
 const historyWidth = 100
 
 // renderHistory draws the reset history, its times in loc (the enforcer's
@@ -320,13 +353,19 @@ func renderHistory(w io.Writer, resets []state.Reset, loc *time.Location, s tabl
 	cond := s.cond()
 	l, r := cond.FillRight, cond.FillLeft
 	remarkCol := func(t string) string { return l(cond.Truncate(t, 20, "…"), 20) }
-	narrow := s.width > 0 && s.width < historyWidth
+	// The ports column fits the longest group, so the columns after it
+	// stay aligned.
+	pw := 16
+	for _, rs := range resets {
+		pw = max(pw, cond.StringWidth(rs.Ports))
+	}
+	narrow := s.width > 0 && s.width < historyWidth+pw-16
 	line := func(cells ...string) {
 		if narrow {
-			fmt.Fprintln(w, strings.TrimRight(strings.Join([]string{l(cells[0], 16), l(cells[1], 16), l(cells[3], 6), cells[2]}, "  "), " "))
+			fmt.Fprintln(w, strings.TrimRight(strings.Join([]string{l(cells[0], 16), l(cells[1], pw), l(cells[3], 6), cells[2]}, "  "), " "))
 			return
 		}
-		fmt.Fprintln(w, strings.Join([]string{l(cells[0], 16), l(cells[1], 16), remarkCol(cells[2]), l(cells[3], 6),
+		fmt.Fprintln(w, strings.Join([]string{l(cells[0], 16), l(cells[1], pw), remarkCol(cells[2]), l(cells[3], 6),
 			r(cells[4], 10), r(cells[5], 10), r(cells[6], 10)}, "  "))
 	}
 	line(s.p.Sprintf(i18n.ColTime), s.p.Sprintf(i18n.ColPorts), s.p.Sprintf(i18n.ColRemark), s.p.Sprintf(i18n.ColReason),
@@ -338,7 +377,7 @@ func renderHistory(w io.Writer, resets []state.Reset, loc *time.Location, s tabl
 		}
 		in, out, billable := units.FormatBytes(rs.InBytes), units.FormatBytes(rs.OutBytes), units.FormatBytes(rs.Billable)
 		if narrow {
-			remark = cond.Truncate(remark, max(s.width-16-16-6-3*2, 8), "…")
+			remark = cond.Truncate(remark, max(s.width-16-pw-6-3*2, 8), "…")
 		}
 		line(rs.Time.In(loc).Format("2006-01-02 15:04"), rs.Ports, remark, s.reason(rs.Reason), in, out, billable)
 		if narrow {

@@ -88,3 +88,48 @@ func TestStatusTableGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusTablePortsColumn: the ports column is as wide as the entries
+// that fit in it (longer groups have a line of their own), so that at 80
+// columns the remark, which names the customer, is not cut to a few
+// characters for room that no entry uses.
+func TestStatusTablePortsColumn(t *testing.T) {
+	var b strings.Builder
+	if err := renderStatus(&b, fixedStatus(t), true, tableStyle{width: 80, p: i18n.New(i18n.EN)}); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^443 +alice 阿里… +1\.50 MiB`).MatchString(b.String()) ||
+		!regexp.MustCompile(`(?m)^10000-10100  dave `).MatchString(b.String()) {
+		t.Errorf("443's remark is cut, or the ports column is wider than its entries:\n%s", b.String())
+	}
+}
+
+// TestHistoryLongPorts: a group longer than the ports column widens it,
+// so the columns after it stay aligned, on a wide terminal and a narrow one.
+func TestHistoryLongPorts(t *testing.T) {
+	at := time.Date(2026, 12, 6, 1, 40, 0, 0, time.UTC)
+	resets := []state.Reset{
+		{Time: at, Ports: "5201", Remark: "iperf 测速", Reason: state.ReasonManual, InBytes: 80 << 20, OutBytes: 48 << 10, Billable: 80 << 20},
+		{Time: at, Ports: "8080,8443,9000-9010", Remark: "carol 用户组", Reason: state.ReasonManual, InBytes: 66 << 10, OutBytes: 95 << 20, Billable: 95 << 20},
+	}
+	for _, width := range []int{0, 80} {
+		for _, lang := range []i18n.Lang{i18n.EN, i18n.ZH} {
+			var b strings.Builder
+			s := tableStyle{width: width, p: i18n.New(lang)}
+			renderHistory(&b, resets, time.UTC, s)
+			cond := s.cond()
+			col := -1 // where the remark starts
+			for _, l := range strings.Split(b.String(), "\n") {
+				for _, r := range []string{"iperf 测速", "carol 用户组"} {
+					if i := strings.Index(l, r); i >= 0 {
+						if c := cond.StringWidth(l[:i]); col < 0 {
+							col = c
+						} else if c != col {
+							t.Errorf("width %d, %s: %q starts at column %d, the one above at %d:\n%s", width, lang, r, c, col, b.String())
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -72,8 +72,12 @@ func (c *ExportCmd) Run(g *Globals, env *Env) error {
 		return err
 	}
 	sum := sha256.Sum256(buf.Bytes())
+	where := c.File
+	if abs, err := filepath.Abs(c.File); err == nil {
+		where = abs // the console does not show the directory it runs in
+	}
 	env.P.Fprintln(env.Out, i18n.Exported,
-		env.P.Count(len(cp.State.Items), i18n.ItemsOne, i18n.ItemsMany), env.P.Count(len(hist.Resets), i18n.HistoryOne, i18n.HistoryMany), host, c.File,
+		env.P.Count(len(cp.State.Items), i18n.ItemsOne, i18n.ItemsMany), env.P.Count(len(hist.Resets), i18n.HistoryOne, i18n.HistoryMany), host, where,
 		units.FormatBytes(uint64(buf.Len())), hex.EncodeToString(sum[:]))
 	env.P.Fprintln(env.Out, i18n.ExportedNext,
 		cp.State.SavedAt.In(zone(cp.State.Timezone)).Format("2006-01-02 15:04:05"), filepath.Base(c.File))

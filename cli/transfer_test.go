@@ -104,6 +104,12 @@ func TestExportImportContinuesExactly(t *testing.T) {
 		t.Fatalf("archive: %v %v", fi, err)
 	}
 	old.fails("exists", "export", file)
+	// A name without a directory (what the console offers) is said with
+	// the directory it went to: the console does not show its own.
+	t.Chdir(old.dir)
+	if out := old.ok("export", "relative.tgz"); !strings.Contains(out, " to "+filepath.Join(old.dir, "relative.tgz")+" (") {
+		t.Errorf("export to a relative name does not say where it went: %s", out)
+	}
 	want := old.series()
 	wantHist := old.history()
 	data, _ := os.ReadFile(file)

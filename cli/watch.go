@@ -75,8 +75,8 @@ func (c *StatusCmd) watch(g *Globals, env *Env) error {
 				return err
 			}
 		}
-		env.P.Fprintln(b, i18n.WatchFooter, c.Interval)
-		frame := safe.String()
+		frame := fitRows(safe.String(), env.Height-1, func(n int) string { return env.P.Sprintf(i18n.WatchMore, n) })
+		frame += env.P.Sprintf(i18n.WatchFooter, c.Interval) + "\n"
 		if env.Width > 0 {
 			// Home, each line cleared to its end, the rest of the screen
 			// cleared: no flicker of a full clear.
@@ -93,4 +93,19 @@ func (c *StatusCmd) watch(g *Globals, env *Env) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// fitRows keeps the first lines of text that fit in rows (0 or less: all),
+// the last of them saying how many more there are: a frame taller than
+// the terminal would scroll its head (the time, the blocked count) off.
+func fitRows(text string, rows int, more func(n int) string) string {
+	lines := strings.SplitAfter(text, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if rows <= 0 || len(lines) <= rows {
+		return text
+	}
+	keep := max(rows-1, 0)
+	return strings.Join(lines[:keep], "") + more(len(lines)-keep) + "\n"
 }

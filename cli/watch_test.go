@@ -54,6 +54,24 @@ func TestStatusWatch(t *testing.T) {
 	if n := strings.Count(out.String(), "every 1s, Ctrl-C stops"); n < 2 {
 		t.Errorf("%d frames", n)
 	}
+	// A terminal shorter than the table: each frame keeps its head (time,
+	// items) and says how much is left out, instead of scrolling the head
+	// off the screen.
+	var short testutil.SyncBuffer
+	ctx, cancel = context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	Main([]string{"--socket", h.sock, "--config", h.config, "status", "--watch", "--interval", "1s"},
+		Env{Out: &short, Err: &errOut, Now: time.Now, Ctx: ctx, NetNS: h.pair.Server.Fd(), Width: 80, Height: 6})
+	frames := strings.Split(short.String(), "\x1b[H")[1:]
+	if len(frames) == 0 {
+		t.Fatalf("no frame on a short terminal: %q", short.String())
+	}
+	for _, f := range frames {
+		lines := strings.Split(strings.TrimSuffix(strings.ReplaceAll(strings.ReplaceAll(f, "\x1b[K", ""), "\x1b[J", ""), "\n"), "\n")
+		if len(lines) > 6 || !strings.HasPrefix(lines[0], "Port Traffic Dog") || !strings.Contains(f, "more lines (dog alone opens the console") {
+			t.Errorf("a frame on a 6-row terminal:\n%s", strings.Join(lines, "\n"))
+		}
+	}
 	if _, errOut, code := h.dog(Env{}, "status", "--watch", "--interval", "500ms"); code == 0 || !strings.Contains(errOut, "--interval 500ms: at least 1s") {
 		t.Errorf("interval 500ms: exit %d: %s", code, errOut)
 	}

@@ -439,3 +439,14 @@ func errorsAre(t *testing.T, err error, want []string) {
 		}
 	}
 }
+
+// TestBillingOfTheScript: the shell script's billing modes are not ours;
+// someone who carries them over by hand is told what they become.
+func TestBillingOfTheScript(t *testing.T) {
+	for _, mode := range []string{"single", "double"} {
+		_, err := Parse([]byte("ports:\n  - ports: \"443\"\n    billing: "+mode+"\n"), "c.yaml")
+		if err == nil || !strings.Contains(err.Error(), `billing: unknown billing mode "`+mode+`" (out, in, sum, max or relay): the shell script's single is out, its double is sum (before 1.2.5) or relay (1.2.5)`) {
+			t.Errorf("billing %s: %v", mode, err)
+		}
+	}
+}

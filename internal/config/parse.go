@@ -743,6 +743,11 @@ func parseBilling(s string) (Billing, error) {
 			return b, nil
 		}
 	}
+	if s == "single" || s == "double" {
+		// The shell script's modes: what they billed depends on its
+		// version, which dog import-legacy reads from its table.
+		return "", fmt.Errorf("unknown billing mode %q (out, in, sum, max or relay): the shell script's single is out, its double is sum (before 1.2.5) or relay (1.2.5)", s)
+	}
 	return "", fmt.Errorf("unknown billing mode %q (out, in, sum, max or relay)", s)
 }
 

@@ -80,6 +80,7 @@ const (
 	ReadingToken
 	ReadingTokenStdin
 	Warning
+	NotifyZoneDiffers
 	NothingToChange
 	EditAdded
 	EditChanged
@@ -131,6 +132,7 @@ const (
 
 	WatchInterval
 	WatchFooter
+	WatchMore
 	NowRates
 
 	// The console.
@@ -143,6 +145,12 @@ const (
 	ConsoleFormKeys
 	ConsoleConfirmKeys
 	ConsoleTextKeys
+	ConsoleErrorTitle
+	ConsoleDoneTitle
+	ConsoleConfigInvalid
+	StatusConfigInvalid
+	ConsolePortsExist
+	ConsolePortsTaken
 	ConsoleImportKeys
 	ConsoleColIn
 	ConsoleColOut
@@ -211,6 +219,8 @@ const (
 	LegacyForeignTable
 	LegacyHeader
 	LegacyPorts
+	LegacyPortOne
+	LegacyPortsMany
 	LegacyGlobalBilling
 	LegacyHistory
 	LegacyWeCom
@@ -248,6 +258,7 @@ const (
 	LegacyTokenDone
 	LegacyWeComNot
 	LegacyRatesAdded
+	LegacyRatesPending
 	LegacyTelegramHead
 	LegacyTelegramNothing
 	LegacyTelegramSetUp
@@ -471,6 +482,7 @@ var messages = [numKeys]struct{ en, zh string }{
 
 	WatchInterval: {"--interval %v: at least %v (every status read holds the enforcer's lock)", "--interval %v：至少 %v（每次读取状态都会占用执行器的锁）"},
 	WatchFooter:   {"every %v, Ctrl-C stops", "每 %v 刷新，Ctrl-C 退出"},
+	WatchMore:     {"… %d more lines (dog alone opens the console, which scrolls)", "…… 还有 %d 行（只输入 dog 打开的控制台可以滚动）"},
 	NowRates:      {"now in %s, out %s", "当前 入 %s，出 %s"},
 
 	Working:                  {"working…", "处理中…"},
@@ -539,7 +551,9 @@ var messages = [numKeys]struct{ en, zh string }{
 	LegacyNeedsEnforcer:      {"%v: the import goes through it; start it (systemctl start dog-enforcer: it leaves the script's setup alone), then run this again; nothing changed", "%v：导入要通过它进行；请先启动它（systemctl start dog-enforcer：它不会动脚本的设置），再运行一次；未做任何修改"},
 	LegacyForeignTable:       {"warning: table inet %s exists here but has no counter %s_out: it is not this config's, so it is left alone and the counters come from %s", "警告：这里有 inet %s 表，但没有计数器 %s_out：它不属于这份配置，所以不动它，计数取自 %s"},
 	LegacyHeader:             {"port-traffic-dog.sh in %s (%s)", "%s 中的 port-traffic-dog.sh（%s）"},
-	LegacyPorts:              {"%d ports:", "%d 个端口："},
+	LegacyPorts:              {"%s:", "%s："},
+	LegacyPortOne:            {"1 port", "1 个端口"},
+	LegacyPortsMany:          {"%d ports", "%d 个端口"},
 	LegacyGlobalBilling:      {"global.billing_mode %q: not read by any version of the script (each port has its own); ignored", "global.billing_mode %q：脚本的任何版本都不读取它（每个端口有自己的设置）；忽略"},
 	LegacyHistory:            {"history: %d resets from %s carried into ours (reason %q)", "历史：%[2]s 中的 %[1]d 次重置转入我们的历史（原因 %[3]q）"},
 	LegacyWeCom:              {"wecom: cannot be carried: Alertmanager has no WeCom group-robot receiver (its wechat_configs is the WeChat Work app API); set up alerts with dog notify", "企业微信：无法转移：Alertmanager 没有企业微信群机器人接收器（它的 wechat_configs 用的是企业微信应用 API）；请用 dog notify 设置告警"},
@@ -576,7 +590,8 @@ var messages = [numKeys]struct{ en, zh string }{
 	LegacyTokenFailed:        {"telegram: could not write the bot token file: %v; carry it by hand with dog notify telegram", "telegram：无法写入 bot token 文件：%v；请用 dog notify telegram 手工转移"},
 	LegacyTokenDone:          {"telegram: the bot token is in %s (0600); to get the script's alerts and reports from Alertmanager, run:\n  %s", "telegram：bot token 在 %s（0600）；要从 Alertmanager 收到脚本原来的告警和报告，请运行：\n  %s"},
 	LegacyWeComNot:           {"wecom: not carried (Alertmanager cannot send to WeCom group robots)", "企业微信：未转移（Alertmanager 不能发送到企业微信群机器人）"},
-	LegacyRatesAdded:         {"6. added the bandwidth limits", "6. 已添加带宽限制"},
+	LegacyRatesAdded:         {"6. added the bandwidth limits in %s (%s); the enforcer applied them", "6. 已在 %s 中添加带宽限制（%s）；执行器已应用"},
+	LegacyRatesPending:       {"6. added the bandwidth limits in %s (%s); the enforcer is not running: they apply when it starts", "6. 已在 %s 中添加带宽限制（%s）；执行器未运行：限速在它启动时生效"},
 	LegacyTelegramHead:       {"telegram: chat %s, server name %q, status report %s: ", "telegram：聊天 %s，服务器名 %q，状态报告 %s："},
 	LegacyTelegramNothing:    {"no bot token or chat id in the script's config: nothing to carry", "脚本的配置里没有 bot token 或 chat id：没有可转移的"},
 	LegacyTelegramSetUp:      {"set up after the migration as dog notify telegram does, in %s and %s", "迁移后按 dog notify telegram 的方式设置，写入 %s 和 %s"},
@@ -682,4 +697,13 @@ var messages = [numKeys]struct{ en, zh string }{
 	ArchiveHistoryNoID:     {"line %s: an entry needs id and time", "第 %s 行：记录需要 id 和 time"},
 	ArchiveHistoryTooLong:  {"line %s: %s is too long", "第 %s 行：%s 太长"},
 	ArchiveHistoryText:     {"line %s: %s %q: %v", "第 %s 行：%s %q：%v"},
+	ConsoleErrorTitle:      {"It did not work", "未能完成"},
+	ConsoleDoneTitle:       {"Done", "完成"},
+	ConsoleConfigInvalid:   {"%s does not validate: the enforcer keeps what it applied last (dog check-config says why)", "%s 校验不通过：执行器保持上次应用的配置（dog check-config 会说明原因）"},
+	StatusConfigInvalid:    {"warning: %s does not validate, so the enforcer keeps what it applied last, which this shows:\n  %v", "警告：%s 校验不通过，执行器保持上次应用的配置（下面显示的就是它）：\n  %v"},
+	ConsolePortsExist:      {"%q is already an item: edit it with e", "%q 已经是一个条目：用 e 编辑它"},
+	ConsolePortsTaken:      {"overlaps item %q on port %s: a port can belong to one item only", "与条目 %q 在端口 %s 上重叠：一个端口只能属于一个条目"},
+
+	NotifyZoneDiffers: {"resets and expiry follow time zone %s (UTC%s), but this host's clock is UTC%s: Prometheus writes the dates of the Telegram messages in the host's zone, so they would be off by that much (a reset at 00:00 can show on another day); set the host's zone: timedatectl set-timezone %s",
+		"重置和到期按时区 %s（UTC%s）计算，但本机时钟是 UTC%s：Prometheus 按本机时区写 Telegram 消息里的日期，会差这么多（00:00 的重置可能显示成另一天）；请设置本机时区：timedatectl set-timezone %s"},
 }

@@ -475,3 +475,17 @@ func TestBackupAndRetire(t *testing.T) {
 		t.Errorf("Retired: %v", got)
 	}
 }
+
+// TestDescribeOverQuota: a port whose use (from its counters) is over its
+// quota while the script's quota object had not run out is blocked by the
+// import; the report says so, as it does for a port the script blocked.
+func TestDescribeOverQuota(t *testing.T) {
+	it := Item{Ports: "443", Quota: 1 << 30, Billable: 8_000_000_000, Billing: config.BillingRelay}
+	if d := strings.Join(it.Describe(), "\n"); !it.OverQuota() || !strings.Contains(d, "blocked:  from the migration on: the use is over the quota") {
+		t.Errorf("over its quota, not depleted in the script:\n%s", d)
+	}
+	it.Billable = 1 << 29
+	if d := strings.Join(it.Describe(), "\n"); it.OverQuota() || strings.Contains(d, "blocked:") {
+		t.Errorf("under its quota:\n%s", d)
+	}
+}

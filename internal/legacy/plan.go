@@ -382,12 +382,20 @@ func (it *Item) Describe() []string {
 	}
 	if it.Blocked {
 		lines = append(lines, "blocked:  yes, the quota is used up: stays blocked until the reset or a higher quota")
+	} else if it.OverQuota() {
+		lines = append(lines, "blocked:  from the migration on: the use is over the quota, though the script's own quota object had not run out (set a higher quota after the migration to keep it open)")
 	}
 	for _, n := range it.Notes {
 		lines = append(lines, "note:     "+n)
 	}
 	return lines
 }
+
+// OverQuota: the period's use, as ours bills it, has reached the quota, so
+// the enforcer blocks the port from the import on, whatever the script's
+// quota object said (its use can lag the counters, e.g. a quota set on a
+// port that had counted for a while).
+func (it *Item) OverQuota() bool { return it.Quota > 0 && it.Billable >= it.Quota }
 
 // Fields lists the item's config keys in our YAML order; withRate adds the
 // limit.

@@ -473,8 +473,20 @@ func Status(ctx context.Context, e *Env, p Paths) error {
 	} else {
 		fmt.Fprintf(w, "%s %s\n", label(m.LabelServer), m.NoScrapeJob)
 	}
-	fmt.Fprintf(w, "%s %s\n", label(m.LabelRules), p.RulesFile())
-	fmt.Fprintf(w, "%s %s\n", label(m.LabelAMTarget), orDefault(cur.prom.AlertmanagerAddr, m.ExistingTarget))
+	// What dog wrote, else what the operator's own lines have: a file
+	// that has neither says so, not a path or target that is not there.
+	top := operatorTop(cur.promOld)
+	rules, amTarget := m.NotSetUpYet, m.NotSetUpYet
+	if cur.prom.RulesFile != "" || listHas(top, "rule_files", p.RulesFile()) {
+		rules = p.RulesFile()
+	}
+	if cur.prom.AlertmanagerAddr != "" {
+		amTarget = cur.prom.AlertmanagerAddr
+	} else if len(alertmanagerTargets(top)) > 0 {
+		amTarget = m.ExistingTarget
+	}
+	fmt.Fprintf(w, "%s %s\n", label(m.LabelRules), rules)
+	fmt.Fprintf(w, "%s %s\n", label(m.LabelAMTarget), amTarget)
 	if cur.am == nil {
 		return fmt.Errorf(m.NotConfigured, p.AlertmanagerConfig)
 	}

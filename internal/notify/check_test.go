@@ -71,7 +71,7 @@ func TestNotifyTest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if text := testprom.TelegramText(msg.Text); !strings.Contains(text, "测试消息 · edge-1") || !strings.Contains(text, "来自 edge-1 的测试消息") {
+	if text := testprom.TelegramText(msg.Text); !strings.Contains(text, "测试消息 · edge-1") || !strings.Contains(text, "来自 edge-1 的端口流量狗测试消息") {
 		t.Errorf("test message:\n%s", text)
 	}
 

@@ -72,6 +72,7 @@ type Messages struct {
 	Off                      string
 	NoScrapeJob              string
 	ExistingTarget           string
+	NotSetUpYet              string
 }
 
 var english = Messages{
@@ -141,6 +142,7 @@ var english = Messages{
 	Off:                      "off",
 	NoScrapeJob:              "no scrape job written by dog",
 	ExistingTarget:           "(one already in the file)",
+	NotSetUpYet:              "none yet (dog notify telegram adds it)",
 }
 
 var chinese = Messages{
@@ -181,7 +183,7 @@ var chinese = Messages{
 	CheckBotAPI:              "Telegram Bot API：",
 	CheckPath:                "Prometheus → Alertmanager（%s）→ Telegram：",
 	CheckPathShort:           "经 Alertmanager 投递",
-	TestSummary:              "Port Traffic Dog 来自 %s 的测试消息：通知正常。",
+	TestSummary:              "来自 %s 的端口流量狗测试消息：通知正常。",
 	TestFailed:               "测试失败：%s",
 	TestOK:                   "成功：测试消息正在发往聊天",
 	AMUnreachable:            "连不上 Alertmanager %s：%v（prometheus-alertmanager 在运行吗？）",
@@ -210,6 +212,7 @@ var chinese = Messages{
 	Off:                      "关闭",
 	NoScrapeJob:              "没有 dog 写的抓取任务",
 	ExistingTarget:           "（文件里已有）",
+	NotSetUpYet:              "尚无（dog notify telegram 会添加）",
 }
 
 // MessagesFor returns the messages in lang ("zh…" is Chinese, anything

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -49,6 +50,10 @@ func TestMessagesTranslated(t *testing.T) {
 		}
 		if ve, vz := verbs(e), verbs(z); !slices.Equal(ve, vz) {
 			t.Errorf("%s: arguments %v in English, %v in Chinese", name, ve, vz)
+		}
+		// The product is 端口流量狗 in Chinese, as dog itself says.
+		if strings.Contains(z, "Port Traffic Dog") {
+			t.Errorf("%s: the English product name in Chinese: %q", name, z)
 		}
 	}
 }

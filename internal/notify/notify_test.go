@@ -316,3 +316,35 @@ func TestEmail(t *testing.T) {
 		t.Errorf("e-mail still there:\n%s", am)
 	}
 }
+
+// TestStatusBeforeSetup: before dog notify telegram, dog notify status
+// names no rule file and no Alertmanager target that is not there; an
+// Alertmanager target of the operator's own is "one already in the file".
+func TestStatusBeforeSetup(t *testing.T) {
+	dir := t.TempDir()
+	paths := Paths{PrometheusConfig: filepath.Join(dir, "prometheus.yml"), AlertmanagerConfig: filepath.Join(dir, "alertmanager.yml")}
+	status := func(prom string) string {
+		t.Helper()
+		if err := os.WriteFile(paths.PrometheusConfig, []byte(prom), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := Status(context.Background(), &Env{Out: &out, Msg: MessagesFor("en"), Now: time.Now}, paths); err == nil {
+			t.Error("no error without an alertmanager.yml of dog's")
+		}
+		return out.String()
+	}
+	bare := "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['localhost:9100']\n"
+	out := status(bare)
+	for _, want := range []string{"rules                  none yet (dog notify telegram adds it)", "Alertmanager target    none yet (dog notify telegram adds it)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("a bare prometheus.yml: status lacks %q:\n%s", want, out)
+		}
+	}
+	out = status(bare + "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['localhost:9093']\nrule_files:\n  - '" + paths.RulesFile() + "'\n")
+	for _, want := range []string{"rules                  " + paths.RulesFile(), "Alertmanager target    (one already in the file)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the operator's own target and rule file: status lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -309,16 +309,27 @@ func listHas(top *yaml.Node, key, v string) bool {
 // hasAlertmanager: a plain static target of alerting.alertmanagers is addr
 // already (Debian's sample has localhost:9093), so alerts reach it.
 func hasAlertmanager(top *yaml.Node, addr string) bool {
+	for _, t := range alertmanagerTargets(top) {
+		if sameAddr(t, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// alertmanagerTargets are the plain static targets of
+// alerting.alertmanagers (a scheme or path prefix makes another endpoint).
+func alertmanagerTargets(top *yaml.Node) []string {
 	alerting, _ := lookup(top, "alerting", 0)
 	if alerting == nil {
-		return false
+		return nil
 	}
 	ams, _ := lookup(alerting.value, "alertmanagers", 0)
 	if ams == nil || ams.value.Kind != yaml.SequenceNode {
-		return false
+		return nil
 	}
+	var out []string
 	for _, am := range ams.value.Content {
-		// A scheme or path prefix makes it another endpoint.
 		if s, _ := lookup(am, "scheme", 0); s != nil && s.value.Value != "http" {
 			continue
 		}
@@ -335,13 +346,25 @@ func hasAlertmanager(top *yaml.Node, addr string) bool {
 				continue
 			}
 			for _, t := range ts.value.Content {
-				if sameAddr(t.Value, addr) {
-					return true
-				}
+				out = append(out, t.Value)
 			}
 		}
 	}
-	return false
+	return out
+}
+
+// operatorTop is the top mapping of a prometheus.yml without dog's blocks
+// (nil when there is none or it does not read).
+func operatorTop(src string) *yaml.Node {
+	base, _, err := stripManaged(src)
+	if err != nil {
+		return nil
+	}
+	var root yaml.Node
+	if yaml.Unmarshal([]byte(base), &root) != nil || root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	return root.Content[0]
 }
 
 func sameAddr(a, b string) bool {

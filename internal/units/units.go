@@ -21,6 +21,9 @@ var byteUnits = map[string]uint64{
 // any letter case. A bare number is bytes. Fractions round down to whole bytes.
 func ParseBytes(s string) (uint64, error) {
 	num, unit := split(s)
+	if num == "" && strings.HasPrefix(strings.TrimSpace(s), "-") {
+		return 0, fmt.Errorf("invalid size %q: must not be negative", s)
+	}
 	if num == "" {
 		return 0, fmt.Errorf("invalid size %q: no number", s)
 	}
@@ -50,6 +53,9 @@ var rateUnits = map[string]uint64{
 // "512kbit". Byte rates ("MB/s", "MBps") are refused rather than guessed.
 func ParseRate(s string) (uint64, error) {
 	num, unit := split(s)
+	if num == "" && strings.HasPrefix(strings.TrimSpace(s), "-") {
+		return 0, fmt.Errorf("invalid rate %q: must be greater than zero", s)
+	}
 	if num == "" {
 		return 0, fmt.Errorf("invalid rate %q: no number", s)
 	}

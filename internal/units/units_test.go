@@ -35,7 +35,7 @@ func TestParseBytes(t *testing.T) {
 	for in, msg := range map[string]string{
 		"":            "no number",
 		"GiB":         "no number",
-		"-5GB":        "no number",
+		"-5GB":        "must not be negative",
 		"5XB":         "unknown unit",
 		"5G":          "ambiguous",
 		"1.2.3":       "not a number",
@@ -68,7 +68,7 @@ func TestParseRate(t *testing.T) {
 	for in, msg := range map[string]string{
 		"100":    "missing unit",
 		"0Mbps":  "greater than zero",
-		"-1Mbps": "no number",
+		"-1Mbps": "must be greater than zero",
 		"10MB/s": "bits per second",
 		"10MBps": "bits per second",
 		"10Mbpz": "unknown unit",
