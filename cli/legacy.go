@@ -207,7 +207,7 @@ func (r *legacyRun) report(enforcer bool) {
 		r.env.P.Fprintln(w, i18n.LegacyGlobalBilling, r.cfg.GlobalBilling)
 	}
 	if n := len(legacy.History(r.history, r.items)); n > 0 {
-		r.env.P.Fprintln(w, i18n.LegacyHistory, n, legacy.HistoryLogName, legacy.ReasonLegacy)
+		r.env.P.Fprintln(w, i18n.LegacyHistory, r.env.P.Count(n, i18n.LegacyResetOne, i18n.LegacyResetsMany), legacy.HistoryLogName, legacy.ReasonLegacy)
 	}
 	if t := r.cfg.Telegram; t != nil {
 		r.env.P.Fprintf(w, i18n.LegacyTelegramHead, t.ChatID, t.ServerName, orOff(r.env.P, t.Interval))
@@ -227,13 +227,13 @@ func (r *legacyRun) report(enforcer bool) {
 		r.env.P.Fprintln(w, i18n.LegacyWeCom)
 	}
 	if r.table != nil {
-		r.env.P.Fprintf(w, i18n.LegacyToRemove, len(r.cronOld))
+		r.env.P.Fprintf(w, i18n.LegacyToRemove, r.cronLines())
 		for _, l := range r.cronOld {
 			fmt.Fprintf(w, "\n    %s", l)
 		}
 		r.env.P.Fprintf(w, i18n.LegacyThenTable, r.cfg.Table)
 		for _, s := range r.shaping {
-			r.env.P.Fprintf(w, i18n.LegacyThenHTB, s.Link, s.Classes, s.Filters)
+			r.env.P.Fprintf(w, i18n.LegacyThenHTB, s.Link, r.env.P.Count(s.Classes, i18n.LegacyClassOne, i18n.LegacyClassesMany), r.env.P.Count(s.Filters, i18n.LegacyFilterOne, i18n.LegacyFiltersMany))
 		}
 		if r.script {
 			r.env.P.Fprintf(w, i18n.LegacyThenShortcut, r.c.Shortcut)
@@ -250,6 +250,11 @@ func orOff(p *i18n.Printer, s string) string {
 		return p.Sprintf(i18n.LegacyOff)
 	}
 	return p.Sprintf(i18n.LegacyEvery, s)
+}
+
+// cronLines counts the script's cron lines for the report.
+func (r *legacyRun) cronLines() string {
+	return r.env.P.Count(len(r.cronOld), i18n.LegacyCronLineOne, i18n.LegacyCronLinesMany)
 }
 
 // ourConfig is the enforcer's config with the script's ports appended.
@@ -405,7 +410,7 @@ func (r *legacyRun) removeLegacy(rollback func(error) error) error {
 		}
 		return rollback(err)
 	}
-	r.env.P.Fprintln(w, i18n.LegacyRemoved, len(r.cronOld), r.cfg.Table)
+	r.env.P.Fprintln(w, i18n.LegacyRemoved, r.cronLines(), r.cfg.Table)
 	var errs []error
 	for _, s := range r.shaping {
 		if err := legacy.RemoveShaping(r.env.NetNS, s); err != nil {

@@ -121,7 +121,7 @@ func TestImportLegacy(t *testing.T) {
 		"billing:  missing, so double in 1.2.5, every rule twice: (in + out) × 2 → relay",
 		"blocked:  yes",
 		"billing:  single (out only) → out",
-		"the HTB root 1: on veth0 (1 classes, 4 filters)",
+		"the HTB root 1: on veth0 (1 class, 4 filters)",
 		"5 0 20 * * /root/port-traffic-dog.sh --reset-port 8080",
 		"telegram: chat 123456789",
 		"prometheus.yml does not exist: install the package prometheus",

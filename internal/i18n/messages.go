@@ -221,6 +221,14 @@ const (
 	LegacyPorts
 	LegacyPortOne
 	LegacyPortsMany
+	LegacyResetOne
+	LegacyResetsMany
+	LegacyCronLineOne
+	LegacyCronLinesMany
+	LegacyClassOne
+	LegacyClassesMany
+	LegacyFilterOne
+	LegacyFiltersMany
 	LegacyGlobalBilling
 	LegacyHistory
 	LegacyWeCom
@@ -554,12 +562,20 @@ var messages = [numKeys]struct{ en, zh string }{
 	LegacyPorts:              {"%s:", "%s："},
 	LegacyPortOne:            {"1 port", "1 个端口"},
 	LegacyPortsMany:          {"%d ports", "%d 个端口"},
+	LegacyResetOne:           {"1 reset", "1 次重置"},
+	LegacyResetsMany:         {"%d resets", "%d 次重置"},
+	LegacyCronLineOne:        {"1 cron line", "1 行 cron"},
+	LegacyCronLinesMany:      {"%d cron lines", "%d 行 cron"},
+	LegacyClassOne:           {"1 class", "1 个类"},
+	LegacyClassesMany:        {"%d classes", "%d 个类"},
+	LegacyFilterOne:          {"1 filter", "1 个过滤器"},
+	LegacyFiltersMany:        {"%d filters", "%d 个过滤器"},
 	LegacyGlobalBilling:      {"global.billing_mode %q: not read by any version of the script (each port has its own); ignored", "global.billing_mode %q：脚本的任何版本都不读取它（每个端口有自己的设置）；忽略"},
-	LegacyHistory:            {"history: %d resets from %s carried into ours (reason %q)", "历史：%[2]s 中的 %[1]d 次重置转入我们的历史（原因 %[3]q）"},
+	LegacyHistory:            {"history: %s from %s carried into ours (reason %q)", "历史：%[2]s 中的 %[1]s转入我们的历史（原因 %[3]q）"},
 	LegacyWeCom:              {"wecom: cannot be carried: Alertmanager has no WeCom group-robot receiver (its wechat_configs is the WeChat Work app API); set up alerts with dog notify", "企业微信：无法转移：Alertmanager 没有企业微信群机器人接收器（它的 wechat_configs 用的是企业微信应用 API）；请用 dog notify 设置告警"},
-	LegacyToRemove:           {"to remove: %d cron lines of the script", "将删除：脚本的 %d 行 cron"},
+	LegacyToRemove:           {"to remove: the script's %s", "将删除：脚本的 %s"},
 	LegacyThenTable:          {"\n  then table inet %s", "\n  然后是 inet %s 表"},
-	LegacyThenHTB:            {", the HTB root 1: on %s (%d classes, %d filters)", "、%s 上的 HTB 根 1:（%d 个类，%d 个过滤器）"},
+	LegacyThenHTB:            {", the HTB root 1: on %s (%s, %s)", "、%s 上的 HTB 根 1:（%s，%s）"},
 	LegacyThenShortcut:       {", %s (the script's shortcut)", "、%s（脚本的快捷命令）"},
 	LegacyNotChecked:         {"the enforcer is not running: the ports could not be checked against its config", "执行器未运行：无法对照它的配置检查这些端口"},
 	LegacyPortErr:            {"port %s: %v", "端口 %s：%v"},
@@ -581,7 +597,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	LegacyRmCron:             {"remove the script's cron lines: %v", "删除脚本的 cron 行：%v"},
 	LegacyRmTable:            {"remove the script's table: %v", "删除脚本的表：%v"},
 	LegacyCronBackFailed:     {"%v; putting its cron lines back failed: %v", "%v；恢复它的 cron 行失败：%v"},
-	LegacyRemoved:            {"4. removed %d cron lines of the script and table inet %s", "4. 已删除脚本的 %d 行 cron 和 inet %s 表"},
+	LegacyRemoved:            {"4. removed the script's %s and table inet %s", "4. 已删除脚本的 %s 和 inet %s 表"},
 	LegacyRmQdisc:            {"%v: remove it with tc qdisc del dev %s root", "%v：请用 tc qdisc del dev %s root 删除"},
 	LegacyRemovedHTB:         {"   removed the script's HTB root on %s", "   已删除 %s 上脚本的 HTB 根"},
 	LegacyRmShortcut:         {"remove the script's shortcut %s: %v", "删除脚本的快捷命令 %s：%v"},
