@@ -276,7 +276,6 @@ var errorMessages = []struct{ en, zh string }{
 	{"rotate history: %w", "轮转历史记录：%v"},
 	{"read history: %w", "读取历史记录：%v"},
 	{"read history %s: %w", "读取历史记录 %s：%v"},
-	{"a line longer than %d bytes", "有一行超过 %d 字节"},
 	{"%w (a symbolic link where the enforcer keeps a file of its own: refused, never followed)", "%v（执行器存放自己文件的地方是一个符号链接：拒绝，从不跟随）"},
 	{"state dir %s: %w", "状态目录 %s：%v"},
 	{"state dir %s: not a directory", "状态目录 %s：不是目录"},

@@ -170,31 +170,67 @@ func (h *HistoryFiles) Close() {
 
 // Read returns the entries keep takes (all for nil), oldest first, and
 // closes the files. Lines that do not parse (a torn last line after a
-// crash) are skipped and counted.
+// crash) or are longer than MaxLine are skipped and counted: one entry
+// never makes the whole history unreadable.
 func (h *HistoryFiles) Read(keep func(*Reset) bool) (entries []Reset, skipped int, err error) {
 	defer h.Close()
 	for i, f := range h.files {
-		sc := bufio.NewScanner(io.NewSectionReader(f, 0, h.sizes[i]))
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
+		err := linesForward(io.NewSectionReader(f, 0, h.sizes[i]), func(line []byte) {
 			var e Reset
-			if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.ID == "" {
+			if line == nil || json.Unmarshal(line, &e) != nil || e.ID == "" {
 				skipped++
-				continue
+				return
 			}
 			if keep == nil || keep(&e) {
 				entries = append(entries, e)
 			}
-		}
-		if err := sc.Err(); err != nil {
+		})
+		if err != nil {
 			return entries, skipped, fmt.Errorf("read history %s: %w", f.Name(), err)
 		}
 	}
 	return entries, skipped, nil
 }
 
-// maxLine is the longest history line read; an entry is ~300 bytes.
-const maxLine = 1 << 20
+// linesForward calls line for every line of r, the first first, without
+// its newline. A line longer than MaxLine is handed over as nil, so memory
+// stays at MaxLine however long a line is. line must not keep the slice.
+func linesForward(r io.Reader, line func([]byte)) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var long []byte // the start of a line longer than the reader's buffer
+	tooLong := false
+	for {
+		part, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if tooLong = tooLong || len(long)+len(part) > MaxLine; !tooLong {
+				long = append(long, part...)
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		part = bytes.TrimSuffix(part, []byte{'\n'})
+		switch {
+		case len(part) == 0 && len(long) == 0 && !tooLong && err != nil:
+			// The end of the file, after a newline: no line.
+		case tooLong || len(long)+len(part) > MaxLine:
+			line(nil)
+		case len(long) > 0:
+			line(append(long, part...))
+		default:
+			line(part)
+		}
+		long, tooLong = long[:0], false
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+// MaxLine is the longest history line read; an entry is ~300 bytes. A
+// longer one is skipped, as a torn one is.
+const MaxLine = 1 << 20
 
 // ReadHistoryTail returns the entries keep takes (all for nil) of the end of
 // dir's history, oldest first: it reads the history backwards from its end
@@ -204,8 +240,8 @@ const maxLine = 1 << 20
 // a few KB to find, not the whole history (up to 2 × MaxHistorySize).
 // Entries appended out of order (an import's archived ones, or a clock
 // stepped back by more than the caller allows for) end the read there.
-// Lines that do not parse (a torn line after a crash) are skipped and
-// counted, as Read does. On an error the entries read until then, the
+// Lines that do not parse (a torn line after a crash) or are longer than
+// MaxLine are skipped and counted, as Read does. On an error the entries read until then, the
 // newest, are returned with it. Call it where appends are excluded (the
 // enforcer's lock).
 func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entries []Reset, skipped int, err error) {
@@ -221,7 +257,7 @@ func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entri
 		older := false
 		rerr := linesBackward(f, size, func(line []byte) bool {
 			var e Reset
-			if json.Unmarshal(line, &e) != nil || e.ID == "" {
+			if line == nil || json.Unmarshal(line, &e) != nil || e.ID == "" {
 				skipped++
 				return true
 			}
@@ -245,17 +281,17 @@ func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entri
 	return entries, skipped, nil
 }
 
-var errLongLine = fmt.Errorf("a line longer than %d bytes", maxLine)
-
 // tailChunk is what linesBackward reads at a time: a normal start needs the
 // last few entries only.
 const tailChunk = 16 << 10
 
 // linesBackward calls line for every line of f's first size bytes, the last
-// first, until it returns false. line must not keep the slice. Memory stays
-// at a chunk and the longest line, however long the file.
+// first, until it returns false. A line longer than MaxLine is handed over
+// as nil. line must not keep the slice. Memory stays at a chunk and
+// MaxLine, however long the file and its lines.
 func linesBackward(f *os.File, size int64, line func([]byte) bool) error {
 	var buf, head []byte // head: the start of the file to the first newline read, not yet complete
+	tooLong := false     // head was longer than MaxLine: dropped, its line skipped
 	for end := size; end > 0; {
 		n := min(tailChunk, end)
 		start := end - n
@@ -275,22 +311,27 @@ func linesBackward(f *os.File, size int64, line func([]byte) bool) error {
 			if i < 0 {
 				break
 			}
-			if tail-i-1 > maxLine {
-				return errLongLine
+			l := buf[i+1 : tail]
+			if tooLong || len(l) > MaxLine {
+				l = nil
 			}
-			if !line(buf[i+1 : tail]) {
+			tooLong = false
+			if !line(l) {
 				return nil
 			}
 			tail = i
 		}
-		if tail > maxLine {
-			return errLongLine
+		if tooLong = tooLong || tail > MaxLine; tooLong {
+			head = head[:0]
+		} else {
+			head = append(head[:0], buf[:tail]...)
 		}
-		head = append(head[:0], buf[:tail]...)
 		end = start
 	}
-	if size > 0 {
-		line(head) // the first line
+	if tooLong {
+		line(nil) // the first line
+	} else if size > 0 {
+		line(head)
 	}
 	return nil
 }

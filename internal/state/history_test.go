@@ -168,8 +168,8 @@ func TestHistoryTailRotated(t *testing.T) {
 }
 
 // TestHistoryTailLongLines: lines longer than the chunks the file is read
-// in are joined across them; one longer than Read takes is refused, as
-// Read refuses it, with the entries after it returned.
+// in are joined across them; one longer than MaxLine is skipped and
+// counted, as Read skips it, and the entries on both sides of it are read.
 func TestHistoryTailLongLines(t *testing.T) {
 	dir := t.TempDir()
 	long := minute(1)
@@ -181,13 +181,47 @@ func TestHistoryTailLongLines(t *testing.T) {
 	if err != nil || !slices.Equal(minutesOf(got), span(0, 2)) || got[1].Remark != long.Remark {
 		t.Fatalf("long line: minutes %v, %v", minutesOf(got), err)
 	}
-	long.Remark = strings.Repeat("x", maxLine)
+	long.Remark = strings.Repeat("x", MaxLine)
 	if err := AppendHistory(dir, long, minute(3)); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err = ReadHistoryTail(dir, minute(0).Time, nil)
-	if err == nil || !slices.Equal(minutesOf(got), []int{3}) {
-		t.Errorf("a line over %d bytes: minutes %v, %v", maxLine, minutesOf(got), err)
+	got, skipped, err := ReadHistoryTail(dir, minute(0).Time, nil)
+	if err != nil || !slices.Equal(minutesOf(got), []int{0, 1, 2, 3}) || skipped != 1 {
+		t.Errorf("a line over %d bytes: minutes %v, %d skipped, %v", MaxLine, minutesOf(got), skipped, err)
+	}
+}
+
+// TestLongHistoryLineIsSkipped: a line longer than MaxLine (a reset of a
+// group whose ports spec is padded to megabytes, or an archived entry that
+// re-encoding made longer) costs that entry, not the whole history: dog
+// history, export and import once failed on it ("token too long"), from
+// either end of the file and in the first line too.
+func TestLongHistoryLineIsSkipped(t *testing.T) {
+	long := minute(1)
+	long.Ports = strings.Repeat("<", 200_000) // JSON writes each as \u003c
+	for name, entries := range map[string][]Reset{
+		"middle": {minute(0), long, minute(2)},
+		"first":  {long, minute(2)},
+		"last":   {minute(0), long},
+	} {
+		dir := t.TempDir()
+		if err := AppendHistory(dir, entries...); err != nil {
+			t.Fatal(err)
+		}
+		var want []int
+		for _, e := range entries {
+			if e.Ports != long.Ports {
+				want = append(want, minutesOf([]Reset{e})...)
+			}
+		}
+		got, skipped, err := ReadHistory(dir)
+		if err != nil || !slices.Equal(minutesOf(got), want) || skipped != 1 {
+			t.Errorf("%s: Read: minutes %v, %d skipped, %v; want %v, 1 skipped", name, minutesOf(got), skipped, err, want)
+		}
+		got, skipped, err = ReadHistoryTail(dir, minute(0).Time, nil)
+		if err != nil || !slices.Equal(minutesOf(got), want) || skipped != 1 {
+			t.Errorf("%s: ReadHistoryTail: minutes %v, %d skipped, %v; want %v, 1 skipped", name, minutesOf(got), skipped, err, want)
+		}
 	}
 }
 
