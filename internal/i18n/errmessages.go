@@ -327,6 +327,8 @@ var errorMessages = []struct{ en, zh string }{
 	{"GET /metrics: %w", "GET /metrics：%v"},
 	{"no %s among Alertmanager's metrics", "Alertmanager 的指标里没有 %s"},
 	{"GET /api/v1/alerts: %s", "GET /api/v1/alerts：%s"},
+	{"GET /api/v1/alerts: %w", "GET /api/v1/alerts：%v"},
+	{"the answer is larger than %d MiB", "应答超过 %d MiB"},
 	{"%s --version: %w: %s", "%s --version：%v：%s"},
 	{"%s --version: no version in %q", "%s --version：%q 中没有版本号"},
 	{"systemctl reload: %s", "systemctl reload：%s"},
