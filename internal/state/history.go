@@ -175,7 +175,7 @@ func (h *HistoryFiles) Close() {
 func (h *HistoryFiles) Read(keep func(*Reset) bool) (entries []Reset, skipped int, err error) {
 	defer h.Close()
 	for i, f := range h.files {
-		err := linesForward(io.NewSectionReader(f, 0, h.sizes[i]), func(line []byte) {
+		err := linesForward(io.NewSectionReader(f, 0, h.sizes[i]), 64<<10, MaxLine, func(line []byte) {
 			var e Reset
 			if line == nil || json.Unmarshal(line, &e) != nil || e.ID == "" {
 				skipped++
@@ -193,16 +193,17 @@ func (h *HistoryFiles) Read(keep func(*Reset) bool) (entries []Reset, skipped in
 }
 
 // linesForward calls line for every line of r, the first first, without
-// its newline. A line longer than MaxLine is handed over as nil, so memory
-// stays at MaxLine however long a line is. line must not keep the slice.
-func linesForward(r io.Reader, line func([]byte)) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+// its newline, reading bufSize bytes at a time. A line longer than max is
+// handed over as nil, so memory stays at max however long a line is. line
+// must not keep the slice.
+func linesForward(r io.Reader, bufSize, max int, line func([]byte)) error {
+	br := bufio.NewReaderSize(r, bufSize)
 	var long []byte // the start of a line longer than the reader's buffer
 	tooLong := false
 	for {
 		part, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			if tooLong = tooLong || len(long)+len(part) > MaxLine; !tooLong {
+			if tooLong = tooLong || len(long)+len(part) > max; !tooLong {
 				long = append(long, part...)
 			}
 			continue
@@ -214,7 +215,7 @@ func linesForward(r io.Reader, line func([]byte)) error {
 		switch {
 		case len(part) == 0 && len(long) == 0 && !tooLong && err != nil:
 			// The end of the file, after a newline: no line.
-		case tooLong || len(long)+len(part) > MaxLine:
+		case tooLong || len(long)+len(part) > max:
 			line(nil)
 		case len(long) > 0:
 			line(append(long, part...))
@@ -241,8 +242,8 @@ const MaxLine = 1 << 20
 // Entries appended out of order (an import's archived ones, or a clock
 // stepped back by more than the caller allows for) end the read there.
 // Lines that do not parse (a torn line after a crash) or are longer than
-// MaxLine are skipped and counted, as Read does. On an error the entries read until then, the
-// newest, are returned with it. Call it where appends are excluded (the
+// MaxLine are skipped and counted, as Read does. On an error the entries
+// read until then, the newest, are returned with it. Call it where appends are excluded (the
 // enforcer's lock).
 func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entries []Reset, skipped int, err error) {
 	defer func() { slices.Reverse(entries) }() // read newest first
@@ -255,7 +256,7 @@ func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entri
 			continue
 		}
 		older := false
-		rerr := linesBackward(f, size, func(line []byte) bool {
+		rerr := linesBackward(f, size, tailChunk, MaxLine, func(line []byte) bool {
 			var e Reset
 			if line == nil || json.Unmarshal(line, &e) != nil || e.ID == "" {
 				skipped++
@@ -286,14 +287,14 @@ func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entri
 const tailChunk = 16 << 10
 
 // linesBackward calls line for every line of f's first size bytes, the last
-// first, until it returns false. A line longer than MaxLine is handed over
-// as nil. line must not keep the slice. Memory stays at a chunk and
-// MaxLine, however long the file and its lines.
-func linesBackward(f *os.File, size int64, line func([]byte) bool) error {
+// first, until it returns false, reading chunk bytes at a time. A line
+// longer than max is handed over as nil. line must not keep the slice.
+// Memory stays at a chunk and max, however long the file and its lines.
+func linesBackward(f io.ReaderAt, size int64, chunk, max int, line func([]byte) bool) error {
 	var buf, head []byte // head: the start of the file to the first newline read, not yet complete
-	tooLong := false     // head was longer than MaxLine: dropped, its line skipped
+	tooLong := false     // head was longer than max: dropped, its line skipped
 	for end := size; end > 0; {
-		n := min(tailChunk, end)
+		n := min(int64(chunk), end)
 		start := end - n
 		buf = slices.Grow(buf[:0], int(n)+len(head))[:int(n)+len(head)]
 		if _, err := f.ReadAt(buf[:n], start); err != nil {
@@ -312,7 +313,7 @@ func linesBackward(f *os.File, size int64, line func([]byte) bool) error {
 				break
 			}
 			l := buf[i+1 : tail]
-			if tooLong || len(l) > MaxLine {
+			if tooLong || len(l) > max {
 				l = nil
 			}
 			tooLong = false
@@ -321,16 +322,20 @@ func linesBackward(f *os.File, size int64, line func([]byte) bool) error {
 			}
 			tail = i
 		}
-		if tooLong = tooLong || tail > MaxLine; tooLong {
+		if tooLong = tooLong || tail > max; tooLong {
 			head = head[:0]
 		} else {
 			head = append(head[:0], buf[:tail]...)
 		}
 		end = start
 	}
-	if tooLong {
+	switch {
+	case tooLong:
 		line(nil) // the first line
-	} else if size > 0 {
+	case size > 0:
+		if head == nil {
+			head = []byte{} // an empty line, not a long one
+		}
 		line(head)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -253,4 +254,49 @@ func TestHistoryTailReadsOnlyTheTail(t *testing.T) {
 	if alloc > 64<<10 {
 		t.Errorf("reading 3 entries of the tail of an 8 MB history allocated %d bytes", alloc)
 	}
+}
+
+// FuzzHistoryLines: both line readers hand over the lines a plain split
+// finds, those longer than the bound as nil, whatever the bytes and
+// wherever the reads' chunks cut them (small chunks and bounds here, so
+// that lines cross chunks and pass the bound often).
+func FuzzHistoryLines(f *testing.F) {
+	f.Add([]byte("a\nbb\n\nccc"), uint8(3), uint8(2))
+	f.Add([]byte("\n\n0123456789abcdef0123\nx\n"), uint8(4), uint8(16))
+	f.Add([]byte("0123456789abcdef0123456789"), uint8(5), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, chunk, max uint8) {
+		c, m := int(chunk%32)+1, int(max%40)
+		var want []string
+		for _, l := range strings.SplitAfter(string(data), "\n") {
+			if l == "" {
+				continue
+			}
+			l = strings.TrimSuffix(l, "\n")
+			if len(l) > m {
+				l = "<long>"
+			}
+			want = append(want, l)
+		}
+		show := func(l []byte) string {
+			if l == nil {
+				return "<long>"
+			}
+			return string(l)
+		}
+		var fwd []string
+		if err := linesForward(bytes.NewReader(data), 16, m, func(l []byte) { fwd = append(fwd, show(l)) }); err != nil {
+			t.Fatal(err)
+		}
+		var back []string
+		if err := linesBackward(bytes.NewReader(data), int64(len(data)), c, m, func(l []byte) bool {
+			back = append(back, show(l))
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.Reverse(back)
+		if !slices.Equal(fwd, want) || !slices.Equal(back, want) {
+			t.Fatalf("chunk %d, max %d, %q:\n forward  %q\n backward %q\n want     %q", c, m, data, fwd, back, want)
+		}
+	})
 }
