@@ -456,9 +456,11 @@ func TestInstallUpgradeRemovePurge(t *testing.T) {
 	// .prev from a second run and a crashed write's temporary file (the
 	// token's copies once outlived the purge, and kept the dir).
 	for _, name := range []string{"telegram-bot-token", "telegram-bot-token.prev", ".telegram-bot-token.tmp123"} {
-		if err := os.WriteFile(filepath.Join("/etc/port-traffic-dog", name), []byte("123:secret\n"), 0o600); err != nil {
+		path := filepath.Join("/etc/port-traffic-dog", name)
+		if err := os.WriteFile(path, []byte("123:secret\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { os.Remove(path); os.Remove(filepath.Dir(path)) }) // when purge did not
 	}
 	dpkg(t, "--purge", pkg)
 	for _, p := range append(packageFiles(t, old), "/var/lib/port-traffic-dog", "/run/port-traffic-dog", "/etc/port-traffic-dog") {
