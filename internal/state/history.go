@@ -243,8 +243,8 @@ const MaxLine = 1 << 20
 // stepped back by more than the caller allows for) end the read there.
 // Lines that do not parse (a torn line after a crash) or are longer than
 // MaxLine are skipped and counted, as Read does. On an error the entries
-// read until then, the newest, are returned with it. Call it where appends are excluded (the
-// enforcer's lock).
+// read until then, the newest, are returned with it. Call it where appends
+// are excluded (the enforcer's lock).
 func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entries []Reset, skipped int, err error) {
 	defer func() { slices.Reverse(entries) }() // read newest first
 	for _, name := range []string{HistoryName, RotatedName} {
