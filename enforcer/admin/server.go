@@ -67,8 +67,8 @@ type server struct {
 	mu     sync.Mutex // serializes changes of the socket's group
 	// history lets one history answer be built at a time: each holds the
 	// whole history decoded and encoded (up to 2 × state.MaxHistorySize
-	// on disk, some 200 MB in memory), and members of admin_group may
-	// ask for it in parallel: six at once took 1 GB.
+	// on disk, a few times that in memory), and members of admin_group may
+	// ask for it in parallel: six at once held six copies.
 	history chan struct{}
 }
 
