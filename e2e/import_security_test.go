@@ -18,6 +18,7 @@ import (
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/archive"
 	"port-traffic-dog/internal/archive/archivetest"
+	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
 	"port-traffic-dog/internal/testutil"
 )
@@ -160,5 +161,65 @@ func TestParallelImportsStayInMemory(t *testing.T) {
 	t.Logf("archive %d KB padded to %d MiB; answers %v; enforcer peak RSS %d MiB (%d MiB before)", len(data)>>10, 2*pad>>20, codes, peak>>10, base>>10)
 	if peak > 150<<10 {
 		t.Errorf("enforcer peak RSS %d MiB after six padded imports; want under 150 MiB", peak>>10)
+	}
+}
+
+// TestParallelHistoryReadsStayInMemory: /v1/history, which members of
+// admin_group may call, answers with the whole history (up to two files of
+// state.MaxHistorySize), decoded and encoded in memory. Six such requests
+// at once once held six copies: with 24 MiB of history one read raised the
+// enforcer's peak memory by 68 MiB, six at once by 269 MiB. The answers
+// are built one at a time now, so six cost what one does.
+func TestParallelHistoryReadsStayInMemory(t *testing.T) {
+	h := newHost(t, "ports:\n  - ports: \"443\"\n")
+	stateDir := filepath.Join(h.dir, "state")
+	if err := os.Mkdir(stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(-time.Hour)
+	batch := make([]state.Reset, 1000)
+	for i := range batch {
+		batch[i] = state.Reset{Time: now, ID: fmt.Sprintf("p%d", 10000+i), Ports: strconv.Itoa(10000 + i), Remark: "customer 阿里 alice",
+			Reason: state.ReasonManual, PeriodStart: now.AddDate(0, -1, 0), InBytes: 123456789, OutBytes: 987654321,
+			Billable: 1111111110, Billing: "sum", Quota: 1 << 40}
+	}
+	const fileSize = 12 << 20 // each of the current and the rotated file
+	for _, rotate := range []bool{true, false} {
+		for size := int64(0); size < fileSize; {
+			if err := state.AppendHistory(stateDir, batch...); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(filepath.Join(stateDir, state.HistoryName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			size = fi.Size()
+		}
+		if rotate {
+			if _, err := state.RotateHistory(stateDir, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e := h.enforcer()
+	raw := rawAdmin(filepath.Join(h.dir, "admin.sock"))
+	read := func() {
+		if code, body := raw("GET", adminapi.PathHistory, nil); code != 200 {
+			t.Errorf("history: %d %.200s", code, body)
+		}
+	}
+	base := vmHWM(t, e.cmd.Process.Pid)
+	read()
+	one := vmHWM(t, e.cmd.Process.Pid)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(read)
+	}
+	wg.Wait()
+	six := vmHWM(t, e.cmd.Process.Pid)
+	t.Logf("history %d MiB: enforcer peak RSS %d MiB at start, %d MiB after one read, %d MiB after six at once",
+		2*fileSize>>20, base>>10, one>>10, six>>10)
+	if six-base > 2*(one-base) {
+		t.Errorf("six parallel history reads raised the peak by %d MiB, one by %d MiB: want at most twice one", (six-base)>>10, (one-base)>>10)
 	}
 }

@@ -43,13 +43,15 @@ func (e *Enforcer) Timezone() string {
 // History returns the reset history, of the given items (any spelling of
 // their ports) or all.
 func (e *Enforcer) History(ports []string) ([]state.Reset, error) {
-	var ids []string
+	// A set: a request may name thousands of items, and each is looked
+	// up for every entry of the history.
+	ids := make(map[string]bool, len(ports))
 	for _, p := range ports {
 		id, err := config.IDOf(p)
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		ids[id] = true
 	}
 	// The files are opened under the lock, together with the resets a
 	// full disk did not take yet, so a flush cannot move an entry between
@@ -64,7 +66,7 @@ func (e *Enforcer) History(ports []string) ([]state.Reset, error) {
 	}
 	var keep func(*state.Reset) bool
 	if len(ids) > 0 {
-		keep = func(r *state.Reset) bool { return slices.Contains(ids, r.ID) }
+		keep = func(r *state.Reset) bool { return ids[r.ID] }
 	}
 	out, skipped, err := files.Read(keep)
 	if err != nil {

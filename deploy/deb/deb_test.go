@@ -452,8 +452,18 @@ func TestInstallUpgradeRemovePurge(t *testing.T) {
 	}
 	checkKept("remove")
 
+	// What dog import-legacy leaves beside the config: the bot token, its
+	// .prev from a second run and a crashed write's temporary file (the
+	// token's copies once outlived the purge, and kept the dir).
+	for _, name := range []string{"telegram-bot-token", "telegram-bot-token.prev", ".telegram-bot-token.tmp123"} {
+		path := filepath.Join("/etc/port-traffic-dog", name)
+		if err := os.WriteFile(path, []byte("123:secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(path); os.Remove(filepath.Dir(path)) }) // when purge did not
+	}
 	dpkg(t, "--purge", pkg)
-	for _, p := range append(packageFiles(t, old), "/var/lib/port-traffic-dog", "/run/port-traffic-dog") {
+	for _, p := range append(packageFiles(t, old), "/var/lib/port-traffic-dog", "/run/port-traffic-dog", "/etc/port-traffic-dog") {
 		if exists(p) {
 			t.Errorf("purge left %s", p)
 		}

@@ -65,6 +65,11 @@ type server struct {
 	// permission check never waits for a reload or a checkpoint.
 	access atomic.Pointer[access]
 	mu     sync.Mutex // serializes changes of the socket's group
+	// history lets one history answer be built at a time: each holds the
+	// whole history decoded and encoded (up to 2 × state.MaxHistorySize
+	// on disk, a few times that in memory), and members of admin_group may
+	// ask for it in parallel: six at once held six copies.
+	history chan struct{}
 }
 
 // Serve serves b's admin API on its unix socket until ctx ends. The socket
@@ -80,7 +85,7 @@ func Serve(ctx context.Context, b Backend, opts Options) error {
 		opts.ImportReadTimeout = DefaultImportReadTimeout
 	}
 	path, groupName := b.WatchAdmin(nil)
-	s := &server{b: b, opts: opts, log: opts.Logger, path: path}
+	s := &server{b: b, opts: opts, log: opts.Logger, path: path, history: make(chan struct{}, 1)}
 	// A group that cannot be used leaves the API to root alone rather than
 	// without a socket: stricter, and sudo dog still works.
 	acc, err := resolveAdminGroup(groupName)
@@ -199,6 +204,12 @@ func (s *server) handler() http.Handler {
 			if err != nil {
 				badRequest(w, err)
 				return
+			}
+			select {
+			case s.history <- struct{}{}:
+				defer func() { <-s.history }()
+			case <-r.Context().Done():
+				return // the client left while waiting its turn
 			}
 			resets, err := s.b.History(ports)
 			reply(w, &adminapi.HistoryResponse{Resets: resets, Timezone: s.b.Timezone()}, err)

@@ -63,7 +63,7 @@ const (
 	maxManifestSize = 1 << 20
 	maxStateSize    = 128 << 20
 	maxHistorySize  = 128 << 20
-	maxHistoryLine  = 1 << 20
+	maxHistoryLine  = state.MaxLine
 )
 
 var maxEntrySize = map[string]int64{
@@ -698,20 +698,33 @@ func checkManifestText(m Manifest) error {
 // checkHistoryText: history entries are shown by dog history, so their
 // text follows the rule of remarks. Ports are bounded by the line only: a
 // group's spec has no length limit in a config either (only the file's),
-// and its resets carry it.
+// and its resets carry it. The line is the entry as this host's history
+// writes it, where JSON spells <, >, & and U+2028/2029 in six bytes each:
+// an entry that grows past state.MaxLine there would be skipped by every
+// reader of the history, so it is refused here instead.
 func checkHistoryText(line int, r state.Reset) error {
 	const maxText = 4*config.MaxRemarkLen + 256
-	for _, f := range []struct {
+	fields := []struct {
 		name, v string
 		max     int
 	}{{"id", r.ID, maxText}, {"ports", r.Ports, maxHistoryLine}, {"remark", r.Remark, maxText},
-		{"reason", r.Reason, maxText}, {"billing", r.Billing, maxText}} {
+		{"reason", r.Reason, maxText}, {"billing", r.Billing, maxText}}
+	for _, f := range fields {
 		if len(f.v) > f.max {
 			return invalid(HistoryName, KindHistoryTooLong, line, f.name)
 		}
 		if err := config.CheckText(f.v); err != nil {
 			return invalidBy(HistoryName, KindHistoryText, err, line, f.name, f.v)
 		}
+	}
+	if b, _ := json.Marshal(r); len(b) > state.MaxLine { // a Reset always encodes
+		longest, size := "", 0
+		for _, f := range fields {
+			if b, _ := json.Marshal(f.v); len(b) > size {
+				longest, size = f.name, len(b)
+			}
+		}
+		return invalid(HistoryName, KindHistoryTooLong, line, longest)
 	}
 	return nil
 }

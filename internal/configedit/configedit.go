@@ -54,6 +54,18 @@ type doc struct {
 var yamlBreaks = map[rune]string{'\r': "CR (carriage return)", '\u0085': "U+0085 (NEXT LINE)",
 	'\u2028': "U+2028 (LINE SEPARATOR)", '\u2029': "U+2029 (PARAGRAPH SEPARATOR)"}
 
+// CheckLine refuses line n of a YAML file dog edits as text (given
+// without its "\n", and without the "\r" of a CRLF end) when it holds a
+// character YAML reads as a line break: positions in the parsed document
+// would not be the file's lines.
+func CheckLine(n int, line string) error {
+	if j := strings.IndexFunc(line, func(r rune) bool { _, ok := yamlBreaks[r]; return ok }); j >= 0 {
+		r, _ := utf8.DecodeRuneInString(line[j:])
+		return fmt.Errorf("line %d: contains %s, which YAML reads as a line break: dog edits only files whose lines end in \\n or \\r\\n (remove it, or edit the file by hand)", n, yamlBreaks[r])
+	}
+	return nil
+}
+
 func load(src []byte) (*doc, error) {
 	d := &doc{}
 	if len(src) > 0 {
@@ -67,9 +79,8 @@ func load(src []byte) (*doc, error) {
 				l, d.lines[i], d.crlf[i] = t, t, true
 			}
 		}
-		if j := strings.IndexFunc(l, func(r rune) bool { _, ok := yamlBreaks[r]; return ok }); j >= 0 {
-			r, _ := utf8.DecodeRuneInString(l[j:])
-			return nil, fmt.Errorf("line %d: contains %s, which YAML reads as a line break: dog edits only files whose lines end in \\n or \\r\\n (remove it, or edit the file by hand)", i+1, yamlBreaks[r])
+		if err := CheckLine(i+1, l); err != nil {
+			return nil, err
 		}
 		if i == 0 && strings.HasPrefix(l, "\uFEFF") {
 			return nil, errors.New("line 1: the file starts with a byte order mark (U+FEFF); save it as UTF-8 without BOM")

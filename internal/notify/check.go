@@ -143,7 +143,16 @@ var deliveryMetrics = []string{
 	"alertmanager_notification_requests_total", "alertmanager_notification_requests_failed_total",
 }
 
-// get fetches base+path and insists on 200 OK.
+// MaxAnswer bounds what dog reads of an answer from Alertmanager or
+// Prometheus (their /metrics and alerts are some kilobytes): whoever
+// answers on their address, such as a local user who listens on 9093 or
+// 9090 while the service is down (any user may bind them), could otherwise
+// feed root's dog for as long as the client's timeout, growing its memory
+// with every series or alert.
+const MaxAnswer = 32 << 20
+
+// get fetches base+path and insists on 200 OK. Reading the body fails past
+// MaxAnswer.
 func get(ctx context.Context, base, path string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path, nil)
 	if err != nil {
@@ -157,7 +166,33 @@ func get(ctx context.Context, base, path string) (*http.Response, error) {
 		_ = resp.Body.Close()
 		return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
 	}
+	resp.Body = &boundedBody{ReadCloser: resp.Body, left: MaxAnswer}
 	return resp, nil
+}
+
+// boundedBody fails once more than left bytes would be read.
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+var errAnswerTooLarge = fmt.Errorf("the answer is larger than %d MiB", MaxAnswer>>20)
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// At the bound: only the end of the body may follow.
+		n, err := b.ReadCloser.Read(make([]byte, 1))
+		if n > 0 || err == nil {
+			return 0, errAnswerTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 func readDeliveries(ctx context.Context, amURL string) (deliveries, error) {
@@ -374,7 +409,9 @@ func firingReports(ctx context.Context, promURL string) ([]promAlert, error) {
 			Alerts []promAlert `json:"alerts"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Status != "success" {
+	if err := json.NewDecoder(resp.Body).Decode(&r); errors.Is(err, errAnswerTooLarge) {
+		return nil, fmt.Errorf("GET /api/v1/alerts: %w", err)
+	} else if err != nil || r.Status != "success" {
 		return nil, fmt.Errorf("GET /api/v1/alerts: %s", resp.Status)
 	}
 	var out []promAlert

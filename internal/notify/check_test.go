@@ -2,7 +2,9 @@ package notify
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +122,44 @@ func TestNotifyTest(t *testing.T) {
 		}
 		if strings.Contains(out, "secret_Token") {
 			t.Errorf("%s: the token is in the output", c.name)
+		}
+	}
+}
+
+// TestEndlessAnswersAreBounded: whoever answers on Alertmanager's or
+// Prometheus' address (a local user who binds 9093 or 9090 while the
+// service is down) cannot feed dog notify test or report without end: the
+// answer is cut at MaxAnswer, with an error that says so, long before the
+// client's timeout. Before, dog read until the timeout, keeping every
+// series or alert it was sent.
+func TestEndlessAnswersAreBounded(t *testing.T) {
+	endless := func(head, unit string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, head)
+			chunk := strings.Repeat(unit, 64<<10/len(unit))
+			for r.Context().Err() == nil {
+				if _, err := io.WriteString(w, chunk); err != nil {
+					return
+				}
+			}
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", endless("", "# a comment the parser drops\n"))
+	mux.HandleFunc("/api/v1/alerts", endless(`{"status":"success","data":{"alerts":[`,
+		`{"labels":{"alertname":"DogStatusReport"},"annotations":{},"state":"pending"},`))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	for name, read := range map[string]func(context.Context) error{
+		"Alertmanager /metrics": func(ctx context.Context) error { _, err := readDeliveries(ctx, srv.URL); return err },
+		"Prometheus alerts":     func(ctx context.Context) error { _, err := firingReports(ctx, srv.URL); return err },
+	} {
+		start := time.Now()
+		err := read(context.Background())
+		took := time.Since(start)
+		if err == nil || !strings.Contains(err.Error(), "larger than 32 MiB") {
+			t.Errorf("%s: %v after %s, want the answer refused as larger than 32 MiB", name, err, took.Round(time.Millisecond))
 		}
 	}
 }

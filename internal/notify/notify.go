@@ -23,11 +23,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/prometheus/common/model"
 
 	"port-traffic-dog/alerts"
+	"port-traffic-dog/internal/config"
 )
 
 // Debian's paths (packages prometheus and prometheus-alertmanager).
@@ -191,8 +191,11 @@ func ParseReportEvery(s string, m *Messages) (d time.Duration, off bool, err err
 	return time.Duration(md), false, nil
 }
 
+// checkServerName: the name is in every message and in prometheus.yml, so
+// it follows the rule of new remarks (no control, bidi or hidden
+// characters; U+2028 would be a line break there).
 func checkServerName(s string, m *Messages) error {
-	if s == "" || len(s) > 128 || strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) }) {
+	if s == "" || len(s) > 128 || config.CheckNewRemark(s) != nil {
 		return fmt.Errorf(m.BadServerName, s)
 	}
 	return nil

@@ -223,6 +223,10 @@ func TestTelegramRefuses(t *testing.T) {
 		"interval long":  {TelegramOptions{ChatID: "42", Token: testToken, ReportEvery: "25h", Force: true}, "1m to 24h"},
 		"lang":           {TelegramOptions{ChatID: "42", Token: testToken, Language: "fr", Force: true}, "--message-lang"},
 		"exporter":       {TelegramOptions{ChatID: "42", Token: testToken, ExporterAddr: "nohost", Force: true}, "--exporter-address"},
+		// In every message and in prometheus.yml: the rule of remarks (a
+		// U+2028 is a line break to YAML, U+202E reverses what follows).
+		"name line separator": {TelegramOptions{ChatID: "42", Token: testToken, ServerName: "edge\u2028one", Force: true}, "--server-name"},
+		"name bidi override":  {TelegramOptions{ChatID: "42", Token: testToken, ServerName: "edge\u202e1-egde", Force: true}, "--server-name"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := h.snapshot()

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"port-traffic-dog/internal/configedit"
 )
 
 // The Prometheus config is edited as text: each thing dog adds is a block
@@ -106,6 +108,13 @@ type insertion struct {
 // editPrometheus returns src (dog's old blocks removed) with the scrape job,
 // the rule file and the Alertmanager target added.
 func editPrometheus(src string, s PromSettings) (string, error) {
+	// The edit places its blocks by the parser's line numbers: a line
+	// break only YAML sees would put them elsewhere than meant.
+	for i, l := range strings.Split(src, "\n") {
+		if err := configedit.CheckLine(i+1, strings.TrimSuffix(l, "\r")); err != nil {
+			return "", err
+		}
+	}
 	base, _, err := stripManaged(src)
 	if err != nil {
 		return "", err

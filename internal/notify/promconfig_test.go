@@ -171,6 +171,12 @@ func TestEditPrometheusRefuses(t *testing.T) {
 		"two documents": {"a: 1\n---\nb: 2\n", "several YAML documents"},
 		"not yaml":      {"a: [\n", "not valid YAML"},
 		"null on line":  {"rule_files: ~\n", "line 1: rule_files has the value \"~\""},
+		// Breaks only YAML sees: the blocks once went into the wrong
+		// lists (the rule file into scrape_configs).
+		"line separator": {"# a note\u2028\nrule_files:\n  - a.yml\nscrape_configs:\n  - job_name: node\n", "line 1: contains U+2028"},
+		"next line":      {"global:\n  # x\u0085y\n  scrape_interval: 15s\n", "line 2: contains U+0085"},
+		"lone CR":        {"a: 1\r# b\nrule_files:\n", "line 1: contains CR"},
+		"CRLF is fine":   {"rule_files: 5\r\n", "line 1: rule_files is not a list"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := editPrometheus(c.src, testProm)

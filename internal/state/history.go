@@ -170,31 +170,68 @@ func (h *HistoryFiles) Close() {
 
 // Read returns the entries keep takes (all for nil), oldest first, and
 // closes the files. Lines that do not parse (a torn last line after a
-// crash) are skipped and counted.
+// crash) or are longer than MaxLine are skipped and counted: one entry
+// never makes the whole history unreadable.
 func (h *HistoryFiles) Read(keep func(*Reset) bool) (entries []Reset, skipped int, err error) {
 	defer h.Close()
 	for i, f := range h.files {
-		sc := bufio.NewScanner(io.NewSectionReader(f, 0, h.sizes[i]))
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
+		err := linesForward(io.NewSectionReader(f, 0, h.sizes[i]), 64<<10, MaxLine, func(line []byte) {
 			var e Reset
-			if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.ID == "" {
+			if line == nil || json.Unmarshal(line, &e) != nil || e.ID == "" {
 				skipped++
-				continue
+				return
 			}
 			if keep == nil || keep(&e) {
 				entries = append(entries, e)
 			}
-		}
-		if err := sc.Err(); err != nil {
+		})
+		if err != nil {
 			return entries, skipped, fmt.Errorf("read history %s: %w", f.Name(), err)
 		}
 	}
 	return entries, skipped, nil
 }
 
-// maxLine is the longest history line read; an entry is ~300 bytes.
-const maxLine = 1 << 20
+// linesForward calls line for every line of r, the first first, without
+// its newline, reading bufSize bytes at a time. A line longer than max is
+// handed over as nil, so memory stays at max however long a line is. line
+// must not keep the slice.
+func linesForward(r io.Reader, bufSize, max int, line func([]byte)) error {
+	br := bufio.NewReaderSize(r, bufSize)
+	var long []byte // the start of a line longer than the reader's buffer
+	tooLong := false
+	for {
+		part, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if tooLong = tooLong || len(long)+len(part) > max; !tooLong {
+				long = append(long, part...)
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		part = bytes.TrimSuffix(part, []byte{'\n'})
+		switch {
+		case len(part) == 0 && len(long) == 0 && !tooLong && err != nil:
+			// The end of the file, after a newline: no line.
+		case tooLong || len(long)+len(part) > max:
+			line(nil)
+		case len(long) > 0:
+			line(append(long, part...))
+		default:
+			line(part)
+		}
+		long, tooLong = long[:0], false
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+// MaxLine is the longest history line read; an entry is ~300 bytes. A
+// longer one is skipped, as a torn one is.
+const MaxLine = 1 << 20
 
 // ReadHistoryTail returns the entries keep takes (all for nil) of the end of
 // dir's history, oldest first: it reads the history backwards from its end
@@ -204,10 +241,10 @@ const maxLine = 1 << 20
 // a few KB to find, not the whole history (up to 2 × MaxHistorySize).
 // Entries appended out of order (an import's archived ones, or a clock
 // stepped back by more than the caller allows for) end the read there.
-// Lines that do not parse (a torn line after a crash) are skipped and
-// counted, as Read does. On an error the entries read until then, the
-// newest, are returned with it. Call it where appends are excluded (the
-// enforcer's lock).
+// Lines that do not parse (a torn line after a crash) or are longer than
+// MaxLine are skipped and counted, as Read does. On an error the entries
+// read until then, the newest, are returned with it. Call it where appends
+// are excluded (the enforcer's lock).
 func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entries []Reset, skipped int, err error) {
 	defer func() { slices.Reverse(entries) }() // read newest first
 	for _, name := range []string{HistoryName, RotatedName} {
@@ -219,9 +256,9 @@ func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entri
 			continue
 		}
 		older := false
-		rerr := linesBackward(f, size, func(line []byte) bool {
+		rerr := linesBackward(f, size, tailChunk, MaxLine, func(line []byte) bool {
 			var e Reset
-			if json.Unmarshal(line, &e) != nil || e.ID == "" {
+			if line == nil || json.Unmarshal(line, &e) != nil || e.ID == "" {
 				skipped++
 				return true
 			}
@@ -245,19 +282,19 @@ func ReadHistoryTail(dir string, since time.Time, keep func(*Reset) bool) (entri
 	return entries, skipped, nil
 }
 
-var errLongLine = fmt.Errorf("a line longer than %d bytes", maxLine)
-
 // tailChunk is what linesBackward reads at a time: a normal start needs the
 // last few entries only.
 const tailChunk = 16 << 10
 
 // linesBackward calls line for every line of f's first size bytes, the last
-// first, until it returns false. line must not keep the slice. Memory stays
-// at a chunk and the longest line, however long the file.
-func linesBackward(f *os.File, size int64, line func([]byte) bool) error {
+// first, until it returns false, reading chunk bytes at a time. A line
+// longer than max is handed over as nil. line must not keep the slice.
+// Memory stays at a chunk and max, however long the file and its lines.
+func linesBackward(f io.ReaderAt, size int64, chunk, max int, line func([]byte) bool) error {
 	var buf, head []byte // head: the start of the file to the first newline read, not yet complete
+	tooLong := false     // head was longer than max: dropped, its line skipped
 	for end := size; end > 0; {
-		n := min(tailChunk, end)
+		n := min(int64(chunk), end)
 		start := end - n
 		buf = slices.Grow(buf[:0], int(n)+len(head))[:int(n)+len(head)]
 		if _, err := f.ReadAt(buf[:n], start); err != nil {
@@ -275,22 +312,31 @@ func linesBackward(f *os.File, size int64, line func([]byte) bool) error {
 			if i < 0 {
 				break
 			}
-			if tail-i-1 > maxLine {
-				return errLongLine
+			l := buf[i+1 : tail]
+			if tooLong || len(l) > max {
+				l = nil
 			}
-			if !line(buf[i+1 : tail]) {
+			tooLong = false
+			if !line(l) {
 				return nil
 			}
 			tail = i
 		}
-		if tail > maxLine {
-			return errLongLine
+		if tooLong = tooLong || tail > max; tooLong {
+			head = head[:0]
+		} else {
+			head = append(head[:0], buf[:tail]...)
 		}
-		head = append(head[:0], buf[:tail]...)
 		end = start
 	}
-	if size > 0 {
-		line(head) // the first line
+	switch {
+	case tooLong:
+		line(nil) // the first line
+	case size > 0:
+		if head == nil {
+			head = []byte{} // an empty line, not a long one
+		}
+		line(head)
 	}
 	return nil
 }

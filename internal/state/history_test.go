@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -168,8 +169,8 @@ func TestHistoryTailRotated(t *testing.T) {
 }
 
 // TestHistoryTailLongLines: lines longer than the chunks the file is read
-// in are joined across them; one longer than Read takes is refused, as
-// Read refuses it, with the entries after it returned.
+// in are joined across them; one longer than MaxLine is skipped and
+// counted, as Read skips it, and the entries on both sides of it are read.
 func TestHistoryTailLongLines(t *testing.T) {
 	dir := t.TempDir()
 	long := minute(1)
@@ -181,13 +182,47 @@ func TestHistoryTailLongLines(t *testing.T) {
 	if err != nil || !slices.Equal(minutesOf(got), span(0, 2)) || got[1].Remark != long.Remark {
 		t.Fatalf("long line: minutes %v, %v", minutesOf(got), err)
 	}
-	long.Remark = strings.Repeat("x", maxLine)
+	long.Remark = strings.Repeat("x", MaxLine)
 	if err := AppendHistory(dir, long, minute(3)); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err = ReadHistoryTail(dir, minute(0).Time, nil)
-	if err == nil || !slices.Equal(minutesOf(got), []int{3}) {
-		t.Errorf("a line over %d bytes: minutes %v, %v", maxLine, minutesOf(got), err)
+	got, skipped, err := ReadHistoryTail(dir, minute(0).Time, nil)
+	if err != nil || !slices.Equal(minutesOf(got), []int{0, 1, 2, 3}) || skipped != 1 {
+		t.Errorf("a line over %d bytes: minutes %v, %d skipped, %v", MaxLine, minutesOf(got), skipped, err)
+	}
+}
+
+// TestLongHistoryLineIsSkipped: a line longer than MaxLine (a reset of a
+// group whose ports spec is padded to megabytes, or an archived entry that
+// re-encoding made longer) costs that entry, not the whole history: dog
+// history, export and import once failed on it ("token too long"), from
+// either end of the file and in the first line too.
+func TestLongHistoryLineIsSkipped(t *testing.T) {
+	long := minute(1)
+	long.Ports = strings.Repeat("<", 200_000) // JSON writes each as \u003c
+	for name, entries := range map[string][]Reset{
+		"middle": {minute(0), long, minute(2)},
+		"first":  {long, minute(2)},
+		"last":   {minute(0), long},
+	} {
+		dir := t.TempDir()
+		if err := AppendHistory(dir, entries...); err != nil {
+			t.Fatal(err)
+		}
+		var want []int
+		for _, e := range entries {
+			if e.Ports != long.Ports {
+				want = append(want, minutesOf([]Reset{e})...)
+			}
+		}
+		got, skipped, err := ReadHistory(dir)
+		if err != nil || !slices.Equal(minutesOf(got), want) || skipped != 1 {
+			t.Errorf("%s: Read: minutes %v, %d skipped, %v; want %v, 1 skipped", name, minutesOf(got), skipped, err, want)
+		}
+		got, skipped, err = ReadHistoryTail(dir, minute(0).Time, nil)
+		if err != nil || !slices.Equal(minutesOf(got), want) || skipped != 1 {
+			t.Errorf("%s: ReadHistoryTail: minutes %v, %d skipped, %v; want %v, 1 skipped", name, minutesOf(got), skipped, err, want)
+		}
 	}
 }
 
@@ -219,4 +254,49 @@ func TestHistoryTailReadsOnlyTheTail(t *testing.T) {
 	if alloc > 64<<10 {
 		t.Errorf("reading 3 entries of the tail of an 8 MB history allocated %d bytes", alloc)
 	}
+}
+
+// FuzzHistoryLines: both line readers hand over the lines a plain split
+// finds, those longer than the bound as nil, whatever the bytes and
+// wherever the reads' chunks cut them (small chunks and bounds here, so
+// that lines cross chunks and pass the bound often).
+func FuzzHistoryLines(f *testing.F) {
+	f.Add([]byte("a\nbb\n\nccc"), uint8(3), uint8(2))
+	f.Add([]byte("\n\n0123456789abcdef0123\nx\n"), uint8(4), uint8(16))
+	f.Add([]byte("0123456789abcdef0123456789"), uint8(5), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, chunk, max uint8) {
+		c, m := int(chunk%32)+1, int(max%40)
+		var want []string
+		for _, l := range strings.SplitAfter(string(data), "\n") {
+			if l == "" {
+				continue
+			}
+			l = strings.TrimSuffix(l, "\n")
+			if len(l) > m {
+				l = "<long>"
+			}
+			want = append(want, l)
+		}
+		show := func(l []byte) string {
+			if l == nil {
+				return "<long>"
+			}
+			return string(l)
+		}
+		var fwd []string
+		if err := linesForward(bytes.NewReader(data), 16, m, func(l []byte) { fwd = append(fwd, show(l)) }); err != nil {
+			t.Fatal(err)
+		}
+		var back []string
+		if err := linesBackward(bytes.NewReader(data), int64(len(data)), c, m, func(l []byte) bool {
+			back = append(back, show(l))
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.Reverse(back)
+		if !slices.Equal(fwd, want) || !slices.Equal(back, want) {
+			t.Fatalf("chunk %d, max %d, %q:\n forward  %q\n backward %q\n want     %q", c, m, data, fwd, back, want)
+		}
+	})
 }

@@ -186,6 +186,11 @@ func Hostile(valid []byte) []Case {
 		{"terminal escape in a history remark", "line 2: remark", Build(WithManifest(replace(es, archive.HistoryName,
 			Reg(archive.HistoryName, []byte(`{"time":"2026-01-01T00:00:00Z","id":"p443","ports":"443","reason":"auto","period_start":"2025-12-01T00:00:00Z","in_bytes":1,"out_bytes":1,"billable_bytes":2,"billing":"sum"}`+
 				"\n"+`{"time":"2026-01-01T00:00:00Z","id":"p443","ports":"443","remark":"\u001b[8mhidden","reason":"auto","period_start":"2025-12-01T00:00:00Z","in_bytes":1,"out_bytes":1,"billable_bytes":2,"billing":"sum"}`+"\n"))), nil))},
+		// 200 KB here; the history writes each < as \u003c, 1.2 MB: a
+		// line every reader of it skips (it once made dog history,
+		// export and import fail on this host until two rotations).
+		{"history entry longer than a line once written", "line 1: ports is too long", Build(WithManifest(replace(es, archive.HistoryName,
+			Reg(archive.HistoryName, []byte(`{"time":"2026-01-01T00:00:00Z","id":"p443","ports":"`+strings.Repeat("<", 200_000)+`","reason":"auto","period_start":"2025-12-01T00:00:00Z","in_bytes":1,"out_bytes":1,"billable_bytes":2,"billing":"sum"}`+"\n"))), nil))},
 		{"bidi override in history ports", "bidirectional", Build(WithManifest(replace(es, archive.HistoryName,
 			Reg(archive.HistoryName, []byte(`{"time":"2026-01-01T00:00:00Z","id":"p443","ports":"\u202e344","reason":"auto","period_start":"2025-12-01T00:00:00Z","in_bytes":1,"out_bytes":1,"billable_bytes":2,"billing":"sum"}`+"\n"))), nil))},
 	}
