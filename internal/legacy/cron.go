@@ -81,7 +81,9 @@ func SplitCron(text string) (keep, legacy []string) {
 				mine = true
 			}
 		}
-		if isJob && (mine || strings.Contains(t, "port-traffic-dog")) {
+		// Unmarked lines: those running the script's file. Not any line
+		// naming port-traffic-dog: this tool's own dirs are named so.
+		if isJob && (mine || strings.Contains(t, "port-traffic-dog.sh")) {
 			legacy = append(legacy, strings.TrimRight(l, "\n"))
 			continue
 		}
