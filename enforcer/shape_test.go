@@ -218,16 +218,18 @@ ports:
 		}
 		start := time.Now()
 		time.Sleep(2 * time.Second)
-		recv0, b0, t0 := tcpReceived(t, r.pair, down, ports), classSent(t, r, dev, group), time.Now()
+		recv0, rt0 := tcpReceived(t, r.pair, down, ports)
+		b0, bt0 := classSent(t, r, dev, group)
 		time.Sleep(time.Until(start.Add(8 * time.Second)))
-		recv1, b1, t1 := tcpReceived(t, r.pair, down, ports), classSent(t, r, dev, group), time.Now()
+		recv1, rt1 := tcpReceived(t, r.pair, down, ports)
+		b1, bt1 := classSent(t, r, dev, group)
 		wg.Wait()
 		for _, err := range errs {
 			if err != nil {
 				t.Fatal(err)
 			}
 		}
-		secs := t1.Sub(t0).Seconds()
+		secs := rt1.Sub(rt0).Seconds()
 		goodput := func(port uint16) float64 { return float64(recv1[port]-recv0[port]) * 8 / secs }
 		check := func(name string, got, rate float64, v6 bool) {
 			want := rate * payloadShare(v6)
@@ -243,7 +245,7 @@ ports:
 		// How the group's two TCP flows split the limit is theirs to
 		// settle (one FIFO); together they get it.
 		check("group 7001,7002 at 30 Mbit/s", goodput(7001)+goodput(7002), 30e6, false)
-		wire := float64(b1-b0) * 8 / secs
+		wire := float64(b1-b0) * 8 / bt1.Sub(bt0).Seconds()
 		t.Logf("group 7001,7002 at 30 Mbit/s %s: %s on the wire (%+.1f%%)", direction(down), mbit(wire), 100*(wire-30e6)/30e6)
 		if math.Abs(wire-30e6)/30e6 > 0.05 {
 			t.Errorf("group 7001,7002 %s: both ports together %s on the wire, want 30 Mbit/s ± 5%%", direction(down), mbit(wire))
@@ -254,28 +256,55 @@ ports:
 // tcpReceived reads, per port, the payload bytes the receiving side's TCP
 // has taken in on its established connections of that port (ss's
 // bytes_received: in order, retransmissions once, whether or not the
-// application has read them yet). The receiver is the server for an
-// upload, the client for a download (down).
-func tcpReceived(t *testing.T, p *testnet.Pair, down bool, ports []uint16) map[uint16]uint64 {
+// application has read them yet), and when. The receiver is the server for
+// an upload, the client for a download (down). One ss for all ports, timed
+// by its midpoint: under load a command takes up to a few hundred ms, which
+// one read per port added up to a skew of several percent between the
+// ports' windows and the one measured.
+func tcpReceived(t *testing.T, p *testnet.Pair, down bool, ports []uint16) (map[uint16]uint64, time.Time) {
 	t.Helper()
-	ns, side := p.Server, "sport"
+	ns, side, col := p.Server, "sport", 2 // columns: Recv-Q Send-Q Local Peer
 	if down {
-		ns, side = p.Client, "dport"
+		ns, side, col = p.Client, "dport", 3
 	}
+	filter := []string{"("}
+	for i, port := range ports {
+		if i > 0 {
+			filter = append(filter, "or")
+		}
+		filter = append(filter, side, "=", ":"+strconv.Itoa(int(port)))
+	}
+	before := time.Now()
+	text := ns.Run(t, append([]string{"ss", "-tinH", "state", "established"}, append(filter, ")")...)...)
+	at := before.Add(time.Since(before) / 2)
 	out := map[uint16]uint64{}
-	for _, port := range ports {
-		text := ns.Run(t, "ss", "-tinH", "state", "established", "(", side, "=", ":"+strconv.Itoa(int(port)), ")")
-		for _, f := range strings.Fields(text) {
-			if v, ok := strings.CutPrefix(f, "bytes_received:"); ok {
+	var port uint64
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "\t") { // a connection; its details follow
+			if len(f) <= col {
+				t.Fatalf("ss: %q", line)
+			}
+			var err error
+			if port, err = strconv.ParseUint(f[col][strings.LastIndex(f[col], ":")+1:], 10, 16); err != nil {
+				t.Fatalf("ss: %q", line)
+			}
+			continue
+		}
+		for _, v := range f {
+			if v, ok := strings.CutPrefix(v, "bytes_received:"); ok {
 				n, err := strconv.ParseUint(v, 10, 64)
 				if err != nil {
-					t.Fatalf("ss: %q", f)
+					t.Fatalf("ss: %q", line)
 				}
-				out[port] += n
+				out[uint16(port)] += n
 			}
 		}
 	}
-	return out
+	return out, at
 }
 
 // ifbOf returns the shaper's IFB device in the rig's server namespace.
@@ -292,9 +321,11 @@ func ifbOf(t *testing.T, r *rig) string {
 
 // classSent reads the bytes an HTB class of the shaper has sent: the
 // shaper's output for one item, Ethernet frames as on the wire.
-func classSent(t *testing.T, r *rig, dev string, minor uint16) uint64 {
+func classSent(t *testing.T, r *rig, dev string, minor uint16) (uint64, time.Time) {
 	t.Helper()
+	before := time.Now()
 	out := r.pair.Server.Run(t, "tc", "-s", "class", "show", "dev", dev, "classid", fmt.Sprintf("7d0:%x", minor))
+	at := before.Add(time.Since(before) / 2)
 	i := strings.Index(out, "Sent ")
 	if i < 0 {
 		t.Fatalf("no class 7d0:%x on %s: %q", minor, dev, out)
@@ -303,7 +334,7 @@ func classSent(t *testing.T, r *rig, dev string, minor uint16) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return n, at
 }
 
 // TestLimitChangesLive: during one running transfer per direction the
@@ -621,12 +652,12 @@ ports:
 	if _, err := r.pair.TCP(testnet.ServerIP4, 80, 0, 200_000, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	before := classSent(t, r, testnet.Dev, m2["80"])
+	before, _ := classSent(t, r, testnet.Dev, m2["80"])
 	e = r.enforcer()
 	if m3 := minors(); fmt.Sprint(m3) != fmt.Sprint(m2) {
 		t.Errorf("minors after a restart: %v, want %v", m3, m2)
 	}
-	if after := classSent(t, r, testnet.Dev, m2["80"]); after < before || before < 200_000 {
+	if after, _ := classSent(t, r, testnet.Dev, m2["80"]); after < before || before < 200_000 {
 		t.Errorf("class 7d0:%x after the restart has sent %d bytes, had %d: it was re-created", m2["80"], after, before)
 	}
 
