@@ -75,7 +75,9 @@ func (c *StatusCmd) watch(g *Globals, env *Env) error {
 				return err
 			}
 		}
-		frame := fitRows(safe.String(), env.Height-1, func(n int) string { return env.P.Sprintf(i18n.WatchMore, n) })
+		// The rows above the footer's: the footer's newline, written on
+		// the last row, would scroll the frame's first line off.
+		frame := fitRows(safe.String(), env.Height-2, func(n int) string { return env.P.Sprintf(i18n.WatchMore, n) })
 		frame += env.P.Sprintf(i18n.WatchFooter, c.Interval) + "\n"
 		if env.Width > 0 {
 			// Home, each line cleared to its end, the rest of the screen

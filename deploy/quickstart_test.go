@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,7 +83,9 @@ func TestQuickStart(t *testing.T) {
 		filepath.Join(root, "deploy", "run-local.sh"))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "LC_ALL=")
-	var out bytes.Buffer
+	// Read by the cleanup while exec's goroutine may still write it (the
+	// script not gone 10 s after its kill).
+	var out tu.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -131,3 +131,43 @@ func TestImportBodyReadTimeout(t *testing.T) {
 		t.Errorf("import after the trickle: %v", err)
 	}
 }
+
+// TestStuckHistoryReaderTimesOut: history answers are built one at a time,
+// so a client (any member of admin_group) that asks for the history and
+// never reads the answer once held every later history read, dog export's
+// included, for as long as it kept its connection. Its answer is cut off
+// after the write timeout and the next read is served.
+func TestStuckHistoryReaderTimesOut(t *testing.T) {
+	r := newRig(t, "ports:\n  - ports: \"443\"\n")
+	e := r.enforcer()
+	// Megabytes of answer: more than the socket's buffers hold.
+	now := time.Now().Add(-time.Hour)
+	batch := make([]state.Reset, 10_000)
+	for i := range batch {
+		batch[i] = state.Reset{Time: now, ID: "p443", Ports: "443", Remark: strings.Repeat("x", 200),
+			Reason: state.ReasonManual, PeriodStart: now.AddDate(0, -1, 0), Billing: "sum"}
+	}
+	if err := state.AppendHistory(filepath.Join(r.dir, "state"), batch...); err != nil {
+		t.Fatal(err)
+	}
+	client := r.serveAdminWith(e, admin.Options{HistoryWriteTimeout: 3 * time.Second})
+	c, err := net.Dial("unix", e.AdminSocket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", adminapi.PathHistory)
+	// The status line: the stuck client holds its turn from here on.
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("history: %q %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	h, err := client.History(ctx, nil)
+	if err != nil || len(h.Resets) != len(batch) {
+		t.Fatalf("history behind a stuck reader, after %s: %v", time.Since(start), err)
+	}
+	t.Logf("served %s after the stuck reader's turn began", time.Since(start).Round(time.Millisecond))
+}

@@ -48,12 +48,21 @@ type Options struct {
 	// ImportReadTimeout bounds how long an import's body may take to
 	// arrive (default DefaultImportReadTimeout).
 	ImportReadTimeout time.Duration
+	// HistoryWriteTimeout bounds how long a history answer, once built,
+	// may take to be read (default DefaultHistoryWriteTimeout).
+	HistoryWriteTimeout time.Duration
 }
 
 // DefaultImportReadTimeout bounds how long an import's request body may
 // take to arrive: dog sends a file it has read already, so a body that
 // trickles is a client holding the import slot.
 const DefaultImportReadTimeout = time.Minute
+
+// DefaultHistoryWriteTimeout bounds how long a history answer may take to
+// be read: answers are built one at a time, so a client that asks and
+// never reads would otherwise hold every other history read, dog export's
+// included, for as long as it keeps its connection.
+const DefaultHistoryWriteTimeout = time.Minute
 
 // server is the admin socket being served.
 type server struct {
@@ -83,6 +92,9 @@ func Serve(ctx context.Context, b Backend, opts Options) error {
 	}
 	if opts.ImportReadTimeout == 0 {
 		opts.ImportReadTimeout = DefaultImportReadTimeout
+	}
+	if opts.HistoryWriteTimeout == 0 {
+		opts.HistoryWriteTimeout = DefaultHistoryWriteTimeout
 	}
 	path, groupName := b.WatchAdmin(nil)
 	s := &server{b: b, opts: opts, log: opts.Logger, path: path, history: make(chan struct{}, 1)}
@@ -212,7 +224,11 @@ func (s *server) handler() http.Handler {
 				return // the client left while waiting its turn
 			}
 			resets, err := s.b.History(ports)
+			rc := http.NewResponseController(w)
+			_ = rc.SetWriteDeadline(time.Now().Add(s.opts.HistoryWriteTimeout)) // the connection gone: the write fails anyway
 			reply(w, &adminapi.HistoryResponse{Resets: resets, Timezone: s.b.Timezone()}, err)
+			// The connection may serve more requests: no deadline for them.
+			_ = rc.SetWriteDeadline(time.Time{})
 		},
 		"POST " + adminapi.PathReload: func(w http.ResponseWriter, r *http.Request) {
 			reply(w, struct{}{}, s.b.Reload())

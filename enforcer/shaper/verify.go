@@ -19,9 +19,9 @@ import (
 // ingress gates, IFB devices, the items' classes with their queues and the
 // u32 filters that steer their ports still as applied? It reads one qdisc
 // dump (the kernel dumps the namespace's), and one class and one filter
-// dump per interface and IFB. What another tool removed or changed is set up again from the
-// last applied state. repaired names what was broken; empty when all was
-// well.
+// dump per interface and IFB. What another tool removed or changed is set
+// up again from the last applied state. repaired names what was broken;
+// empty when all was well.
 func (s *Shaper) Verify() (repaired string, err error) {
 	if len(s.links) == 0 || s.last == nil {
 		return "", nil

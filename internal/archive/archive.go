@@ -641,7 +641,9 @@ func checkState(st *state.State) error {
 // err is a read error.
 func parseHistory(r io.Reader) (out []state.Reset, bad, err error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxHistoryLine)
+	// +1: the scanner's bound holds the newline too; a line is bounded
+	// without it, as this host's history reads it.
+	sc.Buffer(make([]byte, 64<<10), maxHistoryLine+1)
 	line := 0
 	for sc.Scan() {
 		line++

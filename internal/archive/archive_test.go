@@ -2,6 +2,7 @@ package archive_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"reflect"
@@ -106,6 +107,36 @@ func TestLongGroupHistoryImports(t *testing.T) {
 	}
 	if len(c.History) != 2 || c.History[1].Ports != ports {
 		t.Errorf("history: %+v", c.History)
+	}
+}
+
+// TestHistoryLineAtTheBound: an entry this host's history holds (a line
+// of up to state.MaxLine bytes, its newline not counted) is one an archive
+// carries; one byte longer is refused, as every history reader skips it.
+// The archive's reader once counted the newline in its bound: a dog
+// export of such a history did not import.
+func TestHistoryLineAtTheBound(t *testing.T) {
+	in := sampleInput()
+	e := in.History[0]
+	e.Ports = ""
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range []int{0, 1} {
+		e.Ports = strings.Repeat("1", state.MaxLine-len(b)+extra)
+		in.History = []state.Reset{e}
+		var buf bytes.Buffer
+		if err := archive.Write(&buf, in); err != nil {
+			t.Fatal(err)
+		}
+		_, err := archive.Read(&buf)
+		if extra == 0 && err != nil {
+			t.Errorf("a history line of %d bytes: %v", state.MaxLine, err)
+		}
+		if extra == 1 && (err == nil || !strings.Contains(err.Error(), "too long")) {
+			t.Errorf("a history line of %d bytes: %v, want too long", state.MaxLine+1, err)
+		}
 	}
 }
 
