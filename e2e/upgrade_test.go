@@ -413,12 +413,18 @@ func checkEnforced(t *testing.T, h *host, st *state.State, now time.Time) {
 		port := spec[0].Lo
 		blocked := it.QuotaBlocked || it.ExpiredAt(now)
 		before := h.counter(it.ID, layout.In)
+		// Traffic that must pass gets time for a loaded machine; traffic
+		// that must not waits out its whole timeout.
+		wait := 5 * time.Second
+		if blocked {
+			wait = time.Second
+		}
 		var passed bool
 		if it.Protocols == "udp" {
-			got, _, err := h.pair.UDP(testnet.ServerIP4, port, 10, 1000, 0, time.Second)
+			got, _, err := h.pair.UDP(testnet.ServerIP4, port, 10, 1000, 0, wait)
 			passed = err == nil && got == 10
 		} else {
-			_, err := h.pair.TCP(testnet.ServerIP4, port, 20_000, 0, time.Second)
+			_, err := h.pair.TCP(testnet.ServerIP4, port, 20_000, 0, wait)
 			passed = err == nil
 		}
 		after := h.counter(it.ID, layout.In)
