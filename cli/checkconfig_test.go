@@ -130,3 +130,23 @@ func TestCheckConfigExpired(t *testing.T) {
 		t.Errorf("--json:\n%s", out)
 	}
 }
+
+// TestCheckConfigDefaultsToTheConfig: without a file, check-config checks
+// the one dog and the enforcer use (--config, /etc/port-traffic-dog/config.yaml
+// by default), as an operator who just edited it expects.
+func TestCheckConfigDefaultsToTheConfig(t *testing.T) {
+	good := writeConfig(t, "ports:\n  - ports: \"443\"\n")
+	bad := writeConfig(t, "ports:\n  - ports: 80-20\n")
+	run := func(config string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := Main([]string{"--lang", "en", "--config", config, "check-config"},
+			Env{Out: &out, Err: &errb, Now: time.Now, Ctx: context.Background()})
+		return out.String(), errb.String(), code
+	}
+	if out, errOut, code := run(good); code != 0 || !strings.HasPrefix(out, good+": OK: 1 item") {
+		t.Errorf("a valid --config: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := run(bad); code != 1 || !strings.Contains(errOut, bad+`:2: item "80-20"`) {
+		t.Errorf("an invalid --config: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -179,7 +179,7 @@ func langFlag(args []string) string {
 
 // CheckConfigCmd validates a config file.
 type CheckConfigCmd struct {
-	File string   `arg:"" help:"The configuration file." type:"path"`
+	File string   `arg:"" optional:"" help:"The configuration file (default: --config's)." type:"path"`
 	Port []string `name:"port" sep:"none" help:"Also validate these --port items, as dog-enforcer would merge them." placeholder:"SPEC"`
 	JSON bool     `name:"json" help:"Print the result as JSON."`
 }
@@ -242,6 +242,9 @@ func forwardsUncounted(cfg *config.Config, netns int) bool {
 }
 
 func (c *CheckConfigCmd) Run(g *Globals, env *Env) error {
+	if c.File == "" {
+		c.File = g.Config // the file the enforcer reads by default
+	}
 	cfg, err := config.Load(c.File)
 	if err == nil {
 		cfg, err = cfg.WithPortFlags(c.Port)

@@ -151,7 +151,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"-x"}, `unknown flag -x, did you mean one of "-h", "-w"?`, `未知的选项 -x；是不是想用其中之一："-h", "-w"？`},
 		{[]string{"check-config", "a.yaml", "b.yaml"}, "unexpected argument b.yaml", "多余的参数 b.yaml"},
 		{[]string{"notify", "telegrm"}, `unexpected argument telegrm, did you mean "telegram"?`, `多余的参数 telegrm；是不是想用 "telegram"？`},
-		{[]string{"check-config"}, `expected "<file>"`, `缺少 "<file>"`},
+		{[]string{"rm"}, `expected "<ports>"`, `缺少 "<ports>"`},
 		{[]string{"notify"}, `expected one of "telegram", "test", "report", "status", "email"`, `缺少以下之一："telegram", "test", "report", "status", "email"`},
 		{[]string{"--lang", "fr"}, `--lang must be one of "en","zh","" but got "fr"`, `--lang 必须是 "en","zh","" 之一，实际是 "fr"`},
 		{[]string{"status", "--interval", "soon"}, `--interval: expected duration but got "soon": time: invalid duration "soon"`,

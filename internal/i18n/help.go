@@ -16,6 +16,7 @@ var helpMessages = []struct{ en, zh string }{
 	// Global flags.
 	{"The enforcer's admin socket.", "执行器的管理 socket。"},
 	{"The configuration file.", "配置文件。"},
+	{"The configuration file (default: --config's).", "配置文件（默认：--config 指定的）。"},
 	{"Language of the output: en or zh (default: from LC_ALL, LC_MESSAGES or LANG).", "输出语言：en 或 zh（默认取自 LC_ALL、LC_MESSAGES 或 LANG）。"},
 	{"dog alone on a terminal prints the status instead of opening the console.", "在终端里只输入 dog 时显示状态，而不是打开控制台。"},
 
