@@ -160,11 +160,17 @@ func (s tableStyle) row(b *strings.Builder, it adminapi.Item, col columns, loc *
 	if remark == "" {
 		remark = "-"
 	}
-	remark = cond.Truncate(remark, col.remark, "…")
+	details := s.details(it, loc)
+	// A remark cut to its column is in the details whole: it names the
+	// customer, whom an operator looks for (dog status | grep).
+	if cut := cond.Truncate(remark, col.remark, "…"); cut != remark {
+		details = append([]string{s.p.Sprintf(i18n.RemarkInFull, remark)}, details...)
+		remark = cut
+	}
 	line := cond.FillRight(ports, col.ports) + gap + cond.FillRight(remark, col.remark) + gap +
 		cond.FillLeft(units.FormatBytes(it.Billable), col.used) + gap + s.quotaCell(it, col, cond) + gap + s.state(it)
 	b.WriteString(strings.TrimRight(line, " ") + "\n")
-	for _, l := range wrapJoin(s.details(it, loc), s.sep(), width, "  ", cond) {
+	for _, l := range wrapJoin(details, s.sep(), width, "  ", cond) {
 		b.WriteString(s.paint(ansiDim, l) + "\n")
 	}
 }

@@ -22,6 +22,7 @@ const (
 	HeadCheckpoint
 	ColPorts
 	ColRemark
+	RemarkInFull
 	ColUsed
 	ColQuota
 	ColState
@@ -388,6 +389,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	HeadCheckpoint:    {"checkpoint %s", "检查点 %s"},
 	ColPorts:          {"PORTS", "端口"},
 	ColRemark:         {"REMARK", "备注"},
+	RemarkInFull:      {"remark: %s", "备注：%s"},
 	ColUsed:           {"USED", "已用"},
 	ColQuota:          {"QUOTA", "配额"},
 	ColState:          {"STATE", "状态"},
