@@ -298,9 +298,6 @@ func wrapJoin(parts []string, sep string, width int, indent string, cond *runewi
 	return lines
 }
 
-// sizeUnits are the units FormatBytes and FormatRate write after a number.
-var sizeUnits = []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "bit/s", "Kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"}
-
 // joinUnits joins each word that starts with a unit to the number before
 // it ("120", "GiB," → "120 GiB,"), so that wrapping at the spaces never
 // parts a size from its unit.
@@ -318,7 +315,7 @@ func joinUnits(words []string) []string {
 
 // startsWithUnit: w is a unit, or one followed by punctuation ("GiB，出").
 func startsWithUnit(w string) bool {
-	for _, u := range sizeUnits {
+	for _, u := range units.FormatNames() {
 		if rest, ok := strings.CutPrefix(w, u); ok && (rest == "" || !unicode.IsLetter([]rune(rest)[0])) {
 			return true
 		}

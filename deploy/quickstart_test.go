@@ -25,7 +25,7 @@ import (
 // host's table and files are not touched.
 func TestQuickStart(t *testing.T) {
 	tu.RequireRoot(t)
-	for _, b := range []string{"make", "unshare", "nsenter", "nft"} {
+	for _, b := range []string{"make", "unshare", "nsenter", "nft", "pgrep"} {
 		tu.RequireBinary(t, b)
 	}
 	readme, err := os.ReadFile("../README.md")

@@ -106,14 +106,17 @@ func scale(kind, orig, num string, mult uint64) (uint64, error) {
 
 // FormatBytes renders a byte count with binary prefixes and three significant
 // digits: "1.50 GiB", "512 B".
-func FormatBytes(n uint64) string {
-	return format(float64(n), 1024, []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"})
-}
+func FormatBytes(n uint64) string { return format(float64(n), 1024, byteNames()) }
 
 // FormatRate renders bits per second with decimal prefixes: "100 Mbit/s".
-func FormatRate(bps uint64) string {
-	return format(float64(bps), 1000, []string{"bit/s", "Kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"})
-}
+func FormatRate(bps uint64) string { return format(float64(bps), 1000, rateNames()) }
+
+func byteNames() []string { return []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"} }
+func rateNames() []string { return []string{"bit/s", "Kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"} }
+
+// FormatNames are the units FormatBytes and FormatRate write after a
+// number.
+func FormatNames() []string { return append(byteNames(), rateNames()...) }
 
 func format(v, base float64, names []string) string {
 	i := 0
