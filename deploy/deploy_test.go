@@ -309,8 +309,9 @@ func TestExporterNeedsOnlyNetAdmin(t *testing.T) {
 }
 
 // scrape fetches /metrics from a server listening inside ns, retrying while
-// it starts.
-func scrape(t *testing.T, ns *testnet.NS, port int) string {
+// it starts and until the body has every one of wants (a daemon's first
+// scrape may come before the enforcer has applied the table).
+func scrape(t *testing.T, ns *testnet.NS, port int, wants ...string) string {
 	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		DisableKeepAlives: true,
@@ -323,15 +324,28 @@ func scrape(t *testing.T, ns *testnet.NS, port int) string {
 			return c, err
 		}}}
 	var body string
-	testnet.WaitFor(t, 10*time.Second, fmt.Sprintf("the exporter on port %d", port), func() bool {
-		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-		if err != nil {
-			return false
+	var missing []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		missing = wants
+		if resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port)); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				body, missing = string(b), nil
+				for _, w := range wants {
+					if !strings.Contains(body, w) {
+						missing = append(missing, w)
+					}
+				}
+				if len(missing) == 0 {
+					return body
+				}
+			}
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		body = string(b)
-		return resp.StatusCode == 200
-	})
-	return body
+		if time.Now().After(deadline) {
+			t.Fatalf("the exporter on port %d: after 10 s, no %q in the last answer:\n%s", port, missing, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
