@@ -352,6 +352,28 @@ ports:
 	}
 }
 
+// TestManualResetAtTheResetInstant: a `dog reset` at the very instant the
+// automatic reset falls due (00:00:00 of the reset day, before the loop's
+// next tick) replaces it, as one a moment later does: the next reset moves
+// a month on, and the loop does not follow with a second, empty one.
+func TestManualResetAtTheResetInstant(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC)}
+	r := newRig(t, "checkpoint_interval: 1h\ntimezone: UTC\nports:\n  - ports: \"443\"\n")
+	e := r.enforcer(withClock(clk))
+	newYear := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk.Set(newYear)
+	if _, err := e.Reset([]string{"443"}, false, state.ReasonManual); err != nil {
+		t.Fatal(err)
+	}
+	e.tick()
+	if h := r.history(); len(h) != 1 || h[0].Reason != state.ReasonManual {
+		t.Errorf("history: %+v, want the one manual reset", h)
+	}
+	if it := statusItem(t, e, "443"); !it.PeriodStart.Equal(newYear) || !it.NextReset.Equal(newYear.AddDate(0, 1, 0)) {
+		t.Errorf("after the reset: period from %s, next reset %s", it.PeriodStart, it.NextReset)
+	}
+}
+
 // settle lets the enforcer's loop tick a few times (every 50 ms in tests).
 func settle() { time.Sleep(300 * time.Millisecond) }
 
