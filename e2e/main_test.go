@@ -112,6 +112,8 @@ func (p *proc) waitOutput(t *testing.T, s string) {
 	})
 }
 
+// TestNoonZone: for every hour of the day, the zone exists and has it at
+// 12:xx.
 func TestNoonZone(t *testing.T) {
 	for h := range 24 {
 		at := time.Date(2026, 12, 31, h, 59, 0, 0, time.UTC)
