@@ -20,6 +20,7 @@ import (
 	"port-traffic-dog/internal/adminapi"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
 )
 
 // dog runs the CLI and returns its exit code and output.
@@ -46,7 +47,10 @@ ports:
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "admin.sock")
-	e, err := enforcer.New(enforcer.Options{ConfigPath: cfg, NetNS: p.Server.Fd(), AdminSocket: sock,
+	// Not the real clock: a run over midnight of the 1st in Kathmandu had
+	// an automatic reset besides dog's.
+	now := testutil.RunningClock(fixedNow)
+	e, err := enforcer.New(enforcer.Options{ConfigPath: cfg, NetNS: p.Server.Fd(), AdminSocket: sock, Now: now,
 		StateDir: filepath.Join(dir, "state"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +143,7 @@ ports:
 	r := h.Resets[0]
 	if r.Reason != state.ReasonManual || r.Ports != "443" || r.Remark != "alice" || r.InBytes != used.PeriodIn ||
 		r.OutBytes != used.PeriodOut || r.Billable != used.Billable || r.Billing != "sum" || r.Quota != 300_000 ||
-		!r.PeriodStart.Equal(used.PeriodStart) || time.Since(r.Time) > time.Minute {
+		!r.PeriodStart.Equal(used.PeriodStart) || now().Sub(r.Time) > time.Minute {
 		t.Errorf("history entry %+v, status before the reset %+v", r, used)
 	}
 	code, out, _ = dog(t, "--socket", sock, "history")

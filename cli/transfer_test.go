@@ -22,6 +22,9 @@ import (
 	"port-traffic-dog/internal/testnet"
 )
 
+// oldHostConfig's expiry date is far ahead: the enforcers run on fixedNow,
+// but the exporter that series scrapes reads the real clock, and both
+// hosts' scrapes must agree on whether 8080 has expired.
 const oldHostConfig = `# relay-1, moving to a new VPS
 timezone: Asia/Shanghai
 ports:
@@ -36,7 +39,7 @@ ports:
     remark: carol (used up)
     quota: 50KB
     billing: in
-    expires: 2027-06-30
+    expires: 2099-06-30
 host:
   quota: 10TB
   reset_day: 1

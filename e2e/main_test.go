@@ -27,9 +27,29 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
+	// The daemons run on the real clock, in the host's zone unless a
+	// config names one: a run over midnight of a reset day (the 1st by
+	// default) or an expiry day had a reset or a block in the middle of
+	// what a test checks. In a zone where it is about noon now, no run of
+	// this package (minutes) meets a midnight, whatever the date and time
+	// CI starts it at.
+	os.Setenv("TZ", noonZone(time.Now()))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// noonZone names the whole-hour zone where it is between 12:00 and 13:00 at
+// t (Etc/GMT-N is UTC+N).
+func noonZone(t time.Time) string {
+	switch off := 12 - t.UTC().Hour(); {
+	case off > 0:
+		return fmt.Sprintf("Etc/GMT-%d", off)
+	case off < 0:
+		return fmt.Sprintf("Etc/GMT+%d", -off)
+	default:
+		return "Etc/GMT"
+	}
 }
 
 // proc is a daemon started inside a namespace.
@@ -90,4 +110,16 @@ func (p *proc) waitOutput(t *testing.T, s string) {
 	testnet.WaitFor(t, 10*time.Second, fmt.Sprintf("%q in the output", s), func() bool {
 		return strings.Contains(p.out.String(), s)
 	})
+}
+
+// TestNoonZone: for every hour of the day, the zone exists and has it at
+// 12:xx.
+func TestNoonZone(t *testing.T) {
+	for h := range 24 {
+		at := time.Date(2026, 12, 31, h, 59, 0, 0, time.UTC)
+		loc, err := time.LoadLocation(noonZone(at))
+		if err != nil || at.In(loc).Hour() != 12 {
+			t.Errorf("%s: %s (%v)", at, noonZone(at), err)
+		}
+	}
 }

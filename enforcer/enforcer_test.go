@@ -13,6 +13,7 @@ import (
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/state"
 	"port-traffic-dog/internal/testnet"
+	"port-traffic-dog/internal/testutil"
 )
 
 type rig struct {
@@ -20,11 +21,19 @@ type rig struct {
 	pair *testnet.Pair
 	dir  string
 	cfg  string
+	now  func() time.Time // the enforcers' clock, unless a test gives its own
 }
+
+// rigEpoch is where a rig's clock starts: the 5th, between 00:00 on the 5th
+// and 02:00 on the 6th in every zone, so days from any reset day the tests
+// use (1, 10, 15, 20, 31) and from any DST change. On the real clock a test
+// that ran over a reset day's midnight (the host's zone by default) had a
+// reset in the middle of what it checks.
+var rigEpoch = time.Date(2026, 11, 5, 12, 0, 0, 0, time.UTC)
 
 func newRig(t *testing.T, config string) *rig {
 	t.Helper()
-	r := &rig{t: t, pair: testnet.NewPair(t), dir: t.TempDir()}
+	r := &rig{t: t, pair: testnet.NewPair(t), dir: t.TempDir(), now: testutil.RunningClock(rigEpoch)}
 	r.cfg = filepath.Join(r.dir, "config.yaml")
 	r.writeConfig(config)
 	return r
@@ -47,7 +56,7 @@ func (r *rig) logger() *slog.Logger {
 // enforcer starts an enforcer in the server namespace, as a restart would.
 func (r *rig) enforcer(opts ...func(*Options)) *Enforcer {
 	r.t.Helper()
-	o := Options{ConfigPath: r.cfg, NetNS: r.pair.Server.Fd(), Logger: r.logger(),
+	o := Options{ConfigPath: r.cfg, NetNS: r.pair.Server.Fd(), Logger: r.logger(), Now: r.now,
 		StateDir: filepath.Join(r.dir, "state"), AdminSocket: filepath.Join(r.dir, "admin.sock"),
 		TickInterval: 50 * time.Millisecond, ConfigPollInterval: 100 * time.Millisecond}
 	for _, f := range opts {

@@ -170,7 +170,8 @@ func (e *Enforcer) resetItem(it *item, reason string, now time.Time) state.Reset
 // object), no quota block, and the next reset moved as that reset moves
 // it. An automatic reset advances the schedule past the reset that was
 // due; any other leaves the billing calendar alone, unless its next reset
-// is overdue (a reset the loop has not run yet, which this one replaces).
+// is due (a reset the loop has not run yet, which this one replaces; due
+// from its instant on, as the loop sees it).
 func (e *Enforcer) beginPeriod(it *item, reason string, at time.Time) {
 	it.st.PeriodStart = at
 	it.st.QuotaGen++
@@ -178,7 +179,7 @@ func (e *Enforcer) beginPeriod(it *item, reason string, at time.Time) {
 	switch {
 	case reason == state.ReasonAuto:
 		it.st.NextReset = e.schedule(it).Advance(at, e.cfg.Location).Next
-	case it.st.NextReset.Before(at) && it.st.ResetDay != 0:
+	case e.schedule(it).Due(at):
 		it.st.NextReset = billing.NextReset(at, it.st.ResetDay, e.cfg.Location)
 	}
 }

@@ -116,7 +116,7 @@ func TestManualResetUnblocksAndRecords(t *testing.T) {
 	r.exhaust(e, srv, "443", "p443", layout.Out)
 
 	in, out := r.counters("p443")
-	before := time.Now()
+	before := r.now()
 	resp, err := api.Reset(ctx, adminapi.ResetRequest{Ports: []string{"443"}})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestManualResetUnblocksAndRecords(t *testing.T) {
 	if got != want {
 		t.Errorf("history entry\n got %+v\nwant %+v", got, want)
 	}
-	if got.Time.Before(before.Add(-time.Second)) || got.Time.After(time.Now()) {
+	if got.Time.Before(before) || got.Time.After(r.now()) {
 		t.Errorf("reset time %s, want about %s", got.Time, before)
 	}
 	if h := r.history(); len(h) != 1 || h[0] != got {
@@ -349,6 +349,28 @@ ports:
 	settle()
 	if n := len(r.history()); n != 2 {
 		t.Errorf("%d history entries after another restart, want 2", n)
+	}
+}
+
+// TestManualResetAtTheResetInstant: a `dog reset` at the very instant the
+// automatic reset falls due (00:00:00 of the reset day, before the loop's
+// next tick) replaces it, as one a moment later does: the next reset moves
+// a month on, and the loop does not follow with a second, empty one.
+func TestManualResetAtTheResetInstant(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC)}
+	r := newRig(t, "checkpoint_interval: 1h\ntimezone: UTC\nports:\n  - ports: \"443\"\n")
+	e := r.enforcer(withClock(clk))
+	newYear := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk.Set(newYear)
+	if _, err := e.Reset([]string{"443"}, false, state.ReasonManual); err != nil {
+		t.Fatal(err)
+	}
+	e.tick()
+	if h := r.history(); len(h) != 1 || h[0].Reason != state.ReasonManual {
+		t.Errorf("history: %+v, want the one manual reset", h)
+	}
+	if it := statusItem(t, e, "443"); !it.PeriodStart.Equal(newYear) || !it.NextReset.Equal(newYear.AddDate(0, 1, 0)) {
+		t.Errorf("after the reset: period from %s, next reset %s", it.PeriodStart, it.NextReset)
 	}
 }
 

@@ -9,11 +9,15 @@ import "time"
 // clamped to the month's last day (31 → 30 in April, → 28/29 in February).
 func resetIn(year int, month time.Month, resetDay int, loc *time.Location) time.Time {
 	last := time.Date(year, month+1, 0, 0, 0, 0, 0, loc).Day()
-	day := min(resetDay, last)
+	return DayStart(year, month, min(resetDay, last), loc)
+}
+
+// DayStart returns the first instant of a day in loc: 00:00, or, where a DST
+// change skips midnight (America/Santiago, America/Havana …), the first
+// minute that is on that day. time.Date alone may land in the evening
+// before there, which would start a period, or an expiry, on the wrong day.
+func DayStart(year int, month time.Month, day int, loc *time.Location) time.Time {
 	r := time.Date(year, month, day, 0, 0, 0, 0, loc)
-	// Where DST starts at midnight (America/Santiago, Asia/Beirut …) 00:00
-	// does not exist and time.Date may land in the evening before; the reset
-	// belongs to the first minute that is on the reset day.
 	for i := 0; i < 180 && r.In(loc).Day() != day; i++ {
 		r = r.Add(time.Minute)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 	_ "time/tzdata" // IANA zones must resolve on minimal hosts without /usr/share/zoneinfo
 
+	"port-traffic-dog/internal/billing"
 	"port-traffic-dog/internal/layout"
 	"port-traffic-dog/internal/portspec"
 )
@@ -117,9 +118,10 @@ func ParseDate(s string) (Date, error) {
 
 func (d Date) IsZero() bool { return d == Date{} }
 
-// In returns 00:00 of the day in loc.
+// In returns the start of the day in loc: 00:00, or its first minute where
+// a DST change skips midnight.
 func (d Date) In(loc *time.Location) time.Time {
-	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+	return billing.DayStart(d.Year, d.Month, d.Day, loc)
 }
 
 func (d Date) String() string {

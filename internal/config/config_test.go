@@ -425,6 +425,45 @@ func TestExpiredWarning(t *testing.T) {
 	}
 }
 
+// TestExpiryWhereMidnightIsSkipped: where DST starts at midnight, 00:00 of
+// the expiry day does not exist; the item expires at the first minute of
+// that day, not in the evening before (time.Date's answer in these zones,
+// which blocked the item an hour early and had dog status show the day
+// before as its expiry date).
+func TestExpiryWhereMidnightIsSkipped(t *testing.T) {
+	for _, c := range []struct {
+		zone string
+		day  Date
+	}{
+		{"America/Santiago", Date{2026, time.September, 6}},
+		{"America/Havana", Date{2026, time.March, 8}},
+		{"Asia/Beirut", Date{2026, time.March, 29}},
+		{"Asia/Shanghai", Date{2027, time.January, 1}},
+	} {
+		loc, err := time.LoadLocation(c.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := c.day.In(loc)
+		if y, m, d := at.In(loc).Date(); (Date{y, m, d}) != c.day {
+			t.Errorf("%s %s: expires at %s, on another day", c.zone, c.day, at.In(loc))
+		}
+		if y, m, d := at.Add(-time.Minute).In(loc).Date(); (Date{y, m, d}) == c.day {
+			t.Errorf("%s %s: expires at %s, after the day began", c.zone, c.day, at.In(loc))
+		}
+		cfg, err := Parse([]byte("timezone: "+c.zone+"\nports:\n  - ports: \"443\"\n    expires: "+c.day.String()+"\n"), "c.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := cfg.Warnings(at.Add(-time.Second)); len(w) != 0 {
+			t.Errorf("%s %s: expired a second before the day: %q", c.zone, c.day, w)
+		}
+		if w := cfg.Warnings(at); len(w) != 1 {
+			t.Errorf("%s %s: not expired at the day's start: %q", c.zone, c.day, w)
+		}
+	}
+}
+
 // errorsAre checks err lists exactly the problems want, in order, each
 // line starting with its want.
 func errorsAre(t *testing.T, err error, want []string) {
