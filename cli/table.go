@@ -302,9 +302,10 @@ func wrapJoin(parts []string, sep string, width int, indent string, cond *runewi
 // it ("120", "GiB," → "120 GiB,"), so that wrapping at the spaces never
 // parts a size from its unit.
 func joinUnits(words []string) []string {
+	names := units.FormatNames()
 	var out []string
 	for _, w := range words {
-		if n := len(out); n > 0 && startsWithUnit(w) && out[n-1] != "" && out[n-1][len(out[n-1])-1] >= '0' && out[n-1][len(out[n-1])-1] <= '9' {
+		if n := len(out); n > 0 && endsWithDigit(out[n-1]) && startsWithUnit(w, names) {
 			out[n-1] += " " + w
 			continue
 		}
@@ -313,9 +314,12 @@ func joinUnits(words []string) []string {
 	return out
 }
 
-// startsWithUnit: w is a unit, or one followed by punctuation ("GiB，出").
-func startsWithUnit(w string) bool {
-	for _, u := range units.FormatNames() {
+func endsWithDigit(w string) bool { return w != "" && w[len(w)-1] >= '0' && w[len(w)-1] <= '9' }
+
+// startsWithUnit: w is one of the unit names, or one followed by
+// punctuation ("GiB，出").
+func startsWithUnit(w string, names []string) bool {
+	for _, u := range names {
 		if rest, ok := strings.CutPrefix(w, u); ok && (rest == "" || !unicode.IsLetter([]rune(rest)[0])) {
 			return true
 		}
