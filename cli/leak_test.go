@@ -85,7 +85,7 @@ var (
 	// are: programs, files, keys and config values, units, the OS's op of
 	// a path error, entries of the hostile archives (sda pipe install.sh)
 	// and the script's names and values in import-legacy's report.
-	allowedWords = strings.Fields(`dog dog-enforcer port-traffic-dog port-traffic-dog.sh
+	allowedWords = strings.Fields(`dog dog-enforcer port-traffic-dog port-traffic-dog.sh sudo tc
 		config.yaml state.json manifest.json history.jsonl quota remark ports host Local tcp+udp sum
 		API sha256 gzip FIFO MiB GiB TiB uid gid root nftables open
 		sda pipe install.sh json qdisc cron single out`)

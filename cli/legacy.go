@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,7 +72,9 @@ func (c *ImportLegacyCmd) Run(g *Globals, env *Env) error {
 		return env.P.Errorf(i18n.LegacyNothingChanged, err)
 	}
 	r := &legacyRun{c: c, env: env, cfg: cfg}
-	if err := r.read(); err != nil {
+	if err := r.read(); errors.Is(err, fs.ErrPermission) {
+		return env.P.Errorf(i18n.LegacyNeedsRoot)
+	} else if err != nil {
 		return env.P.Errorf(i18n.LegacyNothingChanged, err)
 	}
 

@@ -217,6 +217,7 @@ const (
 	LegacyDoesNotFit
 	LegacyDryRun
 	LegacyNeedsEnforcer
+	LegacyNeedsRoot
 	LegacyForeignTable
 	LegacyHeader
 	LegacyPorts
@@ -559,6 +560,7 @@ var messages = [numKeys]struct{ en, zh string }{
 	LegacyDoesNotFit:         {"the ports do not fit the enforcer's config %s, nothing changed:\n  %v", "这些端口与执行器的配置 %s 冲突，未做任何修改：\n  %v"},
 	LegacyDryRun:             {"dry run: nothing changed", "试运行：未做任何修改"},
 	LegacyNeedsEnforcer:      {"%v: the import goes through it; start it (systemctl start dog-enforcer: it leaves the script's setup alone), then run this again; nothing changed", "%v：导入要通过它进行；请先启动它（systemctl start dog-enforcer：它不会动脚本的设置），再运行一次；未做任何修改"},
+	LegacyNeedsRoot:          {"reading the script's nftables table and tc setup needs root: sudo dog import-legacy; nothing changed", "读取脚本的 nftables 表和 tc 设置需要 root：请用 sudo dog import-legacy；未做任何修改"},
 	LegacyForeignTable:       {"warning: table inet %s exists here but has no counter %s_out: it is not this config's, so it is left alone and the counters come from %s", "警告：这里有 inet %s 表，但没有计数器 %s_out：它不属于这份配置，所以不动它，计数取自 %s"},
 	LegacyHeader:             {"port-traffic-dog.sh in %s (%s)", "%s 中的 port-traffic-dog.sh（%s）"},
 	LegacyPorts:              {"%s:", "%s："},
